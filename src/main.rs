@@ -1,0 +1,16 @@
+//! `slr`: parse the command line, run it, map errors to exit codes
+//! (0 ok, 1 a run failed, 2 bad input).
+
+use clap::Parser;
+
+fn main() {
+    let cli = slr_repro::cli::Cli::parse();
+    slr_repro::cli::init_logging();
+    match slr_repro::cli::run(cli) {
+        Ok(()) => {}
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::exit(error.exit_code());
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! Pruning: the [`Pruner`] trait that plugs methods into the one training loop, projection,
+//! masks, and sparsity/compression metrics.
+
+pub mod params;
+pub mod projection;
+pub mod stats;
+
+use crate::error::{Error, Result};
+use crate::models::Net;
+use burn::tensor::Tensor;
+use std::collections::BTreeMap;
+
+/// 0/1 masks by parameter name, flattened.
+pub type Masks = BTreeMap<String, Tensor<1>>;
+
+/// A pruning method as seen by the training loop. The loop never names a method: it asks the
+/// pruner for a loss penalty, lets it shape gradients and weights around each optimizer step,
+/// tells it when epochs start and end, and finally asks for the masks.
+pub trait Pruner {
+    /// Called before the first batch of every epoch (1-based); methods that update auxiliary
+    /// variables at the first batch of an epoch do it here.
+    fn on_epoch_start(&mut self, _epoch: usize, _model: &Net) -> Result<()> {
+        Ok(())
+    }
+    /// A penalty added to the batch's cross-entropy (with autodiff), if any.
+    fn penalty(&self, _model: &Net) -> Option<Tensor<1>> {
+        None
+    }
+    /// Transforms the flattened gradient of parameter `name` before the optimizer uses it.
+    fn adjust_grad(&self, _name: &str, grad: Tensor<1>) -> Tensor<1> {
+        grad
+    }
+    /// Called after every optimizer step.
+    fn after_step(&self, model: Net) -> Net {
+        model
+    }
+    /// Called after each epoch with its mean training cross-entropy.
+    fn on_epoch_end(&mut self, _epoch: usize, _model: &Net, _mean_ce: f64) -> Result<()> {
+        Ok(())
+    }
+    /// The masks of the pruned layers after training (empty for dense training).
+    fn masks(&self, _model: &Net) -> Result<Masks> {
+        Ok(Masks::new())
+    }
+}
+
+/// Plain dense training.
+#[derive(Debug, Default)]
+pub struct Dense;
+
+impl Pruner for Dense {}
+
+/// One-shot magnitude pruning: the masks keep the largest weights of each layer (exact count).
+#[derive(Debug, Clone)]
+pub struct Magnitude {
+    /// Prune ratio per parameter name.
+    pub ratios: BTreeMap<String, f64>,
+}
+
+impl Pruner for Magnitude {
+    fn masks(&self, model: &Net) -> Result<Masks> {
+        let names: Vec<String> = self.ratios.keys().cloned().collect();
+        let weights = params::flat(model, &names);
+        self.ratios
+            .iter()
+            .map(|(name, ratio)| {
+                let w = weights
+                    .get(name)
+                    .ok_or_else(|| Error::RunFailed(format!("model has no parameter `{name}`")))?;
+                let keep = projection::exact_keep_count(w.dims()[0], *ratio);
+                Ok((name.clone(), projection::top_k_mask(w, keep)))
+            })
+            .collect()
+    }
+}
+
+/// Masked retraining: gradients of pruned layers are multiplied by the mask and the mask is
+/// re-applied after every step, so pruned weights stay exactly zero whatever momentum or
+/// weight decay does.
+#[derive(Debug, Clone)]
+pub struct MaskedRetrain {
+    /// The fixed masks.
+    pub masks: Masks,
+}
+
+impl MaskedRetrain {
+    /// Masks from the non-zero pattern of the named layers of a hard-pruned model.
+    pub fn from_model(model: &Net, names: &[String]) -> MaskedRetrain {
+        let masks = params::flat(model, names)
+            .into_iter()
+            .map(|(name, w)| (name, w.not_equal_elem(0.0).float()))
+            .collect();
+        MaskedRetrain { masks }
+    }
+}
+
+impl Pruner for MaskedRetrain {
+    fn adjust_grad(&self, name: &str, grad: Tensor<1>) -> Tensor<1> {
+        match self.masks.get(name) {
+            Some(mask) => grad * mask.clone(),
+            None => grad,
+        }
+    }
+    fn after_step(&self, model: Net) -> Net {
+        apply_masks(model, &self.masks)
+    }
+    fn masks(&self, _model: &Net) -> Result<Masks> {
+        Ok(self.masks.clone())
+    }
+}
+
+/// Hard pruning: multiplies every masked parameter by its mask.
+pub fn apply_masks(model: Net, masks: &Masks) -> Net {
+    params::map_flat(model, |name, w| masks.get(name).map(|m| w * m.clone()))
+}

@@ -1,0 +1,196 @@
+//! The Markdown table of a spec, rendered from its run folders: measured cells are mean +- std
+//! over seeds (n shown), missing ones say "pending", published ones appear only with their
+//! citation. Small on purpose: the full reporting layer replaces it.
+
+use crate::error::Result;
+use crate::run::store::{self, Summary};
+use crate::spec::{MethodKind, Plan, StageConfig};
+use std::fmt::Write;
+use std::path::Path;
+
+/// Mean and sample standard deviation (n - 1) of `values`.
+pub fn mean_std(values: &[f64]) -> Option<(f64, f64)> {
+    if values.is_empty() {
+        return None;
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let std = if values.len() > 1 {
+        (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
+    Some((mean, std))
+}
+
+/// "98.12 ± 0.05 (n=3)", "98.12 (1 seed)", or "pending (2 of 3 seeds missing)".
+fn cell(values: &[f64], expected: usize, decimals: usize) -> String {
+    let missing = expected - values.len();
+    match mean_std(values) {
+        None => "pending".into(),
+        Some((mean, _)) if values.len() == 1 => {
+            let mut s = format!("{mean:.decimals$} (1 seed)");
+            if missing > 0 {
+                let _ = write!(s, ", {missing} pending");
+            }
+            s
+        }
+        Some((mean, std)) => {
+            let mut s = format!("{mean:.decimals$} ± {std:.decimals$} (n={})", values.len());
+            if missing > 0 {
+                let _ = write!(s, ", {missing} pending");
+            }
+            s
+        }
+    }
+}
+
+/// Renders the table of `plan` from the summaries under `runs_root`.
+pub fn render(plan: &Plan, runs_root: &Path, backend: &str) -> Result<String> {
+    let meta = &plan.spec.raw.table;
+    let mut out = String::new();
+    let _ = writeln!(out, "# {}\n", meta.title);
+    if let Some(citation) = &meta.citation {
+        let _ = writeln!(out, "Experiment from: {citation}.\n");
+    }
+    let profile = plan.spec.profile.as_deref().unwrap_or("(none)");
+    let _ = writeln!(
+        out,
+        "Spec `{}`, profile `{profile}`, backend {backend}.\n",
+        meta.id
+    );
+    if let Some(note) = &meta.note {
+        let _ = writeln!(out, "{note}\n");
+    }
+    out.push_str(
+        "| Row | Method | Target compression | Dense acc. (%) | Hard-prune acc. (%) | Retrained acc. (%) | Retrain epochs | Achieved compression |\n",
+    );
+    out.push_str("|---|---|---|---|---|---|---|---|\n");
+    for (index, row) in plan.spec.rows.iter().enumerate() {
+        let runs: Vec<_> = plan.runs.iter().filter(|r| r.row == index).collect();
+        let expected = runs.len();
+        let mut dense = Vec::new();
+        let mut hard = Vec::new();
+        let mut retrained = Vec::new();
+        let mut achieved = Vec::new();
+        let mut target = None;
+        let mut retrain_epochs = None;
+        for run in &runs {
+            for (i, stage) in run.stages.iter().enumerate() {
+                let summary: Option<Summary> = store::read_summary(&run.stage_dir(runs_root, i))?;
+                match &stage.config {
+                    StageConfig::Prune { ratios, .. } => {
+                        target = Some(target_compression(plan, index, ratios));
+                    }
+                    StageConfig::Retrain { budget, .. } => retrain_epochs = Some(budget.epochs),
+                    StageConfig::Pretrain { .. } => {}
+                }
+                let Some(summary) = summary else { continue };
+                let metric = |name: &str| summary.metrics.get(name).copied();
+                match stage.config {
+                    StageConfig::Pretrain { .. } => dense.extend(metric("acc.dense")),
+                    StageConfig::Prune { .. } => hard.extend(metric("acc.hardprune")),
+                    StageConfig::Retrain { .. } => {
+                        retrained.extend(metric("acc.retrain"));
+                        if let Some(s) = &summary.sparsity {
+                            achieved.push(s.compression_pruned_layers);
+                        }
+                    }
+                }
+            }
+        }
+        let method = serde_json::to_value(row.method)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let pruned = row.method != MethodKind::Dense;
+        let dash = || "–".to_owned();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            row.name,
+            method,
+            target.map_or_else(dash, |t| format!("{t:.2}x")),
+            cell(&dense, expected, 2),
+            if pruned {
+                cell(&hard, expected, 2)
+            } else {
+                dash()
+            },
+            if pruned {
+                cell(&retrained, expected, 2)
+            } else {
+                dash()
+            },
+            retrain_epochs.map_or_else(dash, |e| e.to_string()),
+            if pruned {
+                mean_std(&achieved).map_or_else(|| "pending".into(), |(m, _)| format!("{m:.2}x"))
+            } else {
+                dash()
+            },
+        );
+    }
+    if !plan.spec.raw.published.is_empty() {
+        out.push_str("\nPublished numbers (cited, not measured here):\n\n");
+        out.push_str("| What | Metric | Value | Compression | Source |\n|---|---|---|---|---|\n");
+        for cell in &plan.spec.raw.published {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                cell.label,
+                cell.metric,
+                cell.value,
+                cell.compression
+                    .map_or_else(|| "–".into(), |c| format!("{c}x")),
+                cell.citation
+            );
+        }
+    }
+    out.push_str(
+        "\nDefinitions: `acc.dense` test accuracy of the dense pretrained model; \
+`acc.hardprune` test accuracy right after hard pruning, no retraining; \
+`acc.retrain` test accuracy after masked retraining for the listed epochs; \
+`compression.pruned_layers` weights / non-zero weights over the pruned layers \
+(target: the spec's per-layer ratios with the exact count rule). \
+Cells are mean ± sample std over n seeds.\n",
+    );
+    Ok(out)
+}
+
+/// Target `compression.pruned_layers` from the layer sizes and ratios.
+fn target_compression(
+    plan: &Plan,
+    row: usize,
+    ratios: &std::collections::BTreeMap<String, f64>,
+) -> f64 {
+    let model = plan.spec.rows[row].model;
+    let net = crate::models::Net::init(model, &burn::tensor::Device::flex());
+    let shapes = crate::prune::params::shapes(&net);
+    let (mut total, mut kept) = (0usize, 0usize);
+    for (name, shape) in shapes {
+        if let Some(ratio) = ratios.get(&name) {
+            let n: usize = shape.iter().product();
+            total += n;
+            kept += crate::prune::projection::exact_keep_count(n, *ratio);
+        }
+    }
+    if kept == 0 {
+        f64::INFINITY
+    } else {
+        total as f64 / kept as f64
+    }
+}
+
+/// Writes `reports_root/<id>.md`.
+pub fn write(
+    plan: &Plan,
+    runs_root: &Path,
+    reports_root: &Path,
+    backend: &str,
+) -> Result<std::path::PathBuf> {
+    let text = render(plan, runs_root, backend)?;
+    std::fs::create_dir_all(reports_root).map_err(crate::error::Error::io(reports_root))?;
+    let path = reports_root.join(format!("{}.md", plan.spec.raw.table.id));
+    store::write_atomic(&path, text.as_bytes())?;
+    Ok(path)
+}

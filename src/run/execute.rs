@@ -1,0 +1,278 @@
+//! Runs stages in order, skipping those whose `summary.json` exists, so a rerun completes what
+//! is missing and redoes nothing.
+
+use super::backend::Backend;
+use super::provenance::{Provenance, git_commit, now_unix};
+use super::store::{self, MetricsFile, Summary};
+use crate::data::{self, Dataset};
+use crate::error::{Error, Result};
+use crate::models::Net;
+use crate::prune::{self, Dense, Magnitude, MaskedRetrain, Pruner, stats};
+use crate::spec::{
+    DataSpec, DatasetKind, MethodKind, Run, Stage, StageConfig, StageKind, derive_seed,
+};
+use crate::train::{self, EpochRecord, TrainSettings};
+use burn::module::Module;
+use burn::tensor::Device;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// Whether a run did any work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    /// Every stage was already done.
+    Cached,
+    /// At least one stage ran now.
+    Trained,
+}
+
+/// Executes runs on one backend, caching loaded data sets.
+pub struct Executor {
+    backend: Backend,
+    device: Device,
+    data_root: PathBuf,
+    runs_root: PathBuf,
+    datasets: HashMap<(DatasetKind, String), Dataset>,
+    git_commit: String,
+}
+
+impl Executor {
+    /// An executor writing under `runs_root` and reading data from `data_root`.
+    pub fn new(backend: Backend, data_root: &Path, runs_root: &Path) -> Executor {
+        Executor {
+            backend,
+            device: backend.device(),
+            data_root: data_root.to_owned(),
+            runs_root: runs_root.to_owned(),
+            datasets: HashMap::new(),
+            git_commit: git_commit(),
+        }
+    }
+
+    /// The runs root.
+    pub fn runs_root(&self) -> &Path {
+        &self.runs_root
+    }
+
+    /// Runs every missing stage of `run`.
+    pub fn execute(&mut self, run: &Run) -> Result<RunStatus> {
+        let mut status = RunStatus::Cached;
+        for index in 0..run.stages.len() {
+            let dir = run.stage_dir(&self.runs_root, index);
+            if store::read_summary(&dir)?.is_some() {
+                continue;
+            }
+            status = RunStatus::Trained;
+            // A folder without a summary is an interrupted attempt: start it afresh.
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(Error::io(&dir))?;
+            }
+            std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+            let started = now_unix();
+            write_stage_spec(&dir, run, index)?;
+            let summary = self.run_stage(run, index, &dir)?;
+            let stage = &run.stages[index];
+            let provenance = Provenance {
+                version: env!("CARGO_PKG_VERSION"),
+                git_commit: self.git_commit.clone(),
+                backend: self.backend.name(),
+                dataset: run.dataset.name().into(),
+                data_checksum: data::checksum_id(run.dataset).into(),
+                started_unix: started,
+                finished_unix: now_unix(),
+            };
+            let json = serde_json::to_string_pretty(&provenance).expect("serialises");
+            store::write_atomic(&dir.join("provenance.json"), json.as_bytes())?;
+            debug_assert_eq!(summary.id, stage.id);
+            store::write_summary(&dir, &summary)?;
+        }
+        Ok(status)
+    }
+
+    fn dataset(&mut self, kind: DatasetKind, limits: &DataSpec) -> Result<&Dataset> {
+        let key = (kind, format!("{limits:?}"));
+        if !self.datasets.contains_key(&key) {
+            let loaded = data::load(&self.data_root, kind, limits, &self.device)?;
+            self.datasets.insert(key.clone(), loaded);
+        }
+        Ok(&self.datasets[&key])
+    }
+
+    fn run_stage(&mut self, run: &Run, index: usize, dir: &Path) -> Result<Summary> {
+        let stage = &run.stages[index];
+        let label = format!("{} {} seed {}", run.row_name, stage.kind.name(), run.seed);
+        let mut metrics_file = MetricsFile::create(dir)?;
+        let mut metrics = BTreeMap::new();
+        let mut seconds = Vec::new();
+        let training_device = self.device.clone().autodiff();
+        let model = match &stage.config {
+            StageConfig::Pretrain {
+                model,
+                dataset,
+                data,
+                batch_size,
+                budget,
+            } => {
+                // Seed the backend before initialising so the weights depend on the seed only.
+                training_device.seed(derive_seed(run.seed, StageKind::Pretrain, "init"));
+                let net = Net::init(*model, &training_device);
+                let data = self.dataset(*dataset, data)?.clone();
+                let settings = TrainSettings {
+                    budget,
+                    batch_size: *batch_size,
+                    test_batch_size: run.test_batch_size,
+                    shuffle_seed: derive_seed(run.seed, StageKind::Pretrain, "shuffle"),
+                    label,
+                };
+                let net = train::train(net, &data, &settings, &mut Dense, &mut |record| {
+                    record_epoch(&mut metrics_file, stage, record, &mut seconds)
+                })?;
+                let acc = train::accuracy(&net.valid(), &data.test, run.test_batch_size);
+                metrics.insert("acc.dense".to_owned(), acc);
+                net
+            }
+            StageConfig::Prune { method, ratios, .. } => {
+                let net = self.load_model(run, index - 1, &training_device)?;
+                let pruner: Box<dyn Pruner> = match method {
+                    MethodKind::Magnitude => Box::new(Magnitude {
+                        ratios: ratios.clone(),
+                    }),
+                    MethodKind::Dense => {
+                        return Err(Error::RunFailed("a dense row has no prune stage".into()));
+                    }
+                };
+                let masks = pruner.masks(&net)?;
+                let net = prune::apply_masks(net, &masks);
+                stats::check_targets(&net, ratios, "after hard pruning")?;
+                let data = self
+                    .dataset(run.dataset, &DataSpec::default_for(run))?
+                    .clone();
+                let acc = train::accuracy(&net.valid(), &data.test, run.test_batch_size);
+                metrics.insert("acc.hardprune".to_owned(), acc);
+                metrics_file.record(stage.kind.name(), 0, 0, "acc.hardprune", acc)?;
+                net
+            }
+            StageConfig::Retrain {
+                data,
+                batch_size,
+                budget,
+            } => {
+                let ratios = prune_ratios(run, index)?;
+                let net = self.load_model(run, index - 1, &training_device)?;
+                let names: Vec<String> = ratios.keys().cloned().collect();
+                let mut pruner = MaskedRetrain::from_model(&net, &names);
+                let data = self.dataset(run.dataset, data)?.clone();
+                let settings = TrainSettings {
+                    budget,
+                    batch_size: *batch_size,
+                    test_batch_size: run.test_batch_size,
+                    shuffle_seed: derive_seed(run.seed, StageKind::Retrain, "shuffle"),
+                    label,
+                };
+                let net = train::train(net, &data, &settings, &mut pruner, &mut |record| {
+                    metrics.insert(format!("acc.retrain@{}", record.epoch), record.test_acc);
+                    record_epoch(&mut metrics_file, stage, record, &mut seconds)
+                })?;
+                stats::check_targets(&net, &ratios, "after masked retraining")?;
+                let acc = train::accuracy(&net.valid(), &data.test, run.test_batch_size);
+                metrics.insert("acc.retrain".to_owned(), acc);
+                net
+            }
+        };
+        let sparsity = match &stage.config {
+            StageConfig::Pretrain { .. } => None,
+            _ => Some(stats::measure(&model, &prune_ratios(run, index)?)),
+        };
+        let path = dir.join(store::MODEL);
+        model
+            .valid()
+            .save_file(&path)
+            .map_err(|e| Error::RunFailed(format!("cannot save {}: {e}", path.display())))?;
+        Ok(Summary {
+            stage: stage.kind.name().into(),
+            id: stage.id.clone(),
+            seed: run.seed,
+            metrics,
+            sparsity,
+            seconds_per_epoch: if seconds.is_empty() {
+                0.0
+            } else {
+                seconds.iter().sum::<f64>() / seconds.len() as f64
+            },
+        })
+    }
+
+    /// Loads the output model of stage `index` of `run` onto `device`.
+    fn load_model(&self, run: &Run, index: usize, device: &Device) -> Result<Net> {
+        let path = run.stage_dir(&self.runs_root, index).join(store::MODEL);
+        Net::init(run.model, device)
+            .try_load_file(&path)
+            .map_err(|e| Error::Corrupt {
+                path: path.clone(),
+                message: format!("cannot load model ({e}); delete the stage folder to rerun it"),
+            })
+    }
+}
+
+impl DataSpec {
+    /// The data limits of a run's first stage (the ones every stage evaluates on).
+    fn default_for(run: &Run) -> DataSpec {
+        match &run.stages[0].config {
+            StageConfig::Pretrain { data, .. } => data.clone(),
+            _ => DataSpec::default(),
+        }
+    }
+}
+
+/// The ratios of the prune stage at or before `index`.
+fn prune_ratios(run: &Run, index: usize) -> Result<BTreeMap<String, f64>> {
+    run.stages[..=index]
+        .iter()
+        .rev()
+        .find_map(|s| match &s.config {
+            StageConfig::Prune { ratios, .. } => Some(ratios.clone()),
+            _ => None,
+        })
+        .ok_or_else(|| Error::RunFailed("no prune stage before this stage".into()))
+}
+
+fn record_epoch(
+    file: &mut MetricsFile,
+    stage: &Stage,
+    record: &EpochRecord,
+    seconds: &mut Vec<f64>,
+) -> Result<()> {
+    let name = stage.kind.name();
+    seconds.push(record.seconds);
+    for (metric, value) in [
+        ("lr", record.lr),
+        ("train.ce", record.train_ce),
+        ("train.loss", record.train_loss),
+        ("acc.test", record.test_acc),
+        ("seconds", record.seconds),
+    ] {
+        file.record(name, record.epoch, 0, metric, value)?;
+    }
+    Ok(())
+}
+
+/// `spec.toml`: the stage's resolved config, the id it consumes and the seed.
+fn write_stage_spec(dir: &Path, run: &Run, index: usize) -> Result<()> {
+    let stage = &run.stages[index];
+    let mut table = toml::Table::new();
+    table.insert("stage".into(), stage.kind.name().into());
+    table.insert("id".into(), stage.id.clone().into());
+    table.insert("seed".into(), toml::Value::Integer(run.seed as i64));
+    if index > 0 {
+        table.insert(
+            "consumes".into(),
+            run.stages[index - 1].folder_name().into(),
+        );
+    }
+    let config = toml::Value::try_from(&stage.config)
+        .map_err(|e| Error::RunFailed(format!("cannot render stage config: {e}")))?;
+    table.insert("config".into(), config);
+    let text = toml::to_string_pretty(&table)
+        .map_err(|e| Error::RunFailed(format!("cannot render stage config: {e}")))?;
+    store::write_atomic(&dir.join("spec.toml"), text.as_bytes())
+}

@@ -1,0 +1,8 @@
+//! Executing runs: backends, stage folders, the stage executor.
+
+pub mod backend;
+pub mod execute;
+pub mod provenance;
+pub mod store;
+
+pub use execute::{Executor, RunStatus};

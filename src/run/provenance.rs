@@ -1,0 +1,51 @@
+//! `provenance.json`: what produced a stage (binary, commit, backend, data, times).
+
+use serde::Serialize;
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Where a stage's numbers came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Provenance {
+    /// `slr` version.
+    pub version: &'static str,
+    /// Git commit of the working tree, with `-dirty` when it has changes (or `unknown`).
+    pub git_commit: String,
+    /// Backend and device.
+    pub backend: String,
+    /// Data set name.
+    pub dataset: String,
+    /// SHA-256 identifying the data set's content.
+    pub data_checksum: String,
+    /// Unix seconds at the start of the stage.
+    pub started_unix: u64,
+    /// Unix seconds at the end of the stage.
+    pub finished_unix: u64,
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// `git rev-parse HEAD` plus `-dirty`, or `unknown` outside a repository.
+pub fn git_commit() -> String {
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    let Some(head) = head else {
+        return "unknown".into();
+    };
+    let dirty = Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=no"])
+        .output()
+        .ok()
+        .is_some_and(|o| !o.stdout.is_empty());
+    if dirty { format!("{head}-dirty") } else { head }
+}

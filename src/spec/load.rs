@@ -1,0 +1,369 @@
+//! Layered loading: built-in defaults < spec file < `[profile.<name>]` < `SLR_*` environment
+//! (run-time keys only) < `--set key.path=value`.
+
+use super::types::{RawSpec, RowSpec};
+use crate::error::{Error, Result};
+use crate::models;
+use crate::prune::params::glob_match;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::{Dict, Value};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// Environment variables read into `runtime` (and nothing else).
+const RUNTIME_ENV_KEYS: [&str; 5] = [
+    "data_root",
+    "runs_root",
+    "reports_root",
+    "backend",
+    "threads",
+];
+
+/// How to load a spec.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Profile overlay to apply, e.g. `smoke` or `paper`.
+    pub profile: Option<String>,
+    /// `key.path=value` overrides, applied last. Values parse as TOML, else as strings.
+    pub sets: Vec<String>,
+    /// Whether `SLR_*` environment variables are read (tests turn this off).
+    pub read_env: bool,
+}
+
+/// A spec after layering and validation.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// The profile that was applied.
+    pub profile: Option<String>,
+    /// The layered spec.
+    pub raw: RawSpec,
+    /// Rows merged with `[defaults]` and validated, in file order.
+    pub rows: Vec<RowSpec>,
+}
+
+/// Finds a spec: an existing path, or an id looked up as `experiments/<id>.toml`.
+pub fn locate(spec: &str) -> Result<PathBuf> {
+    let as_path = PathBuf::from(spec);
+    if as_path.is_file() {
+        return Ok(as_path);
+    }
+    let by_id = Path::new("experiments").join(format!("{spec}.toml"));
+    if by_id.is_file() {
+        return Ok(by_id);
+    }
+    let known: Vec<String> = std::fs::read_dir("experiments")
+        .map(|entries| {
+            let mut ids: Vec<String> = entries
+                .filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    let name = e.file_name().into_string().ok()?;
+                    name.strip_suffix(".toml").map(str::to_owned)
+                })
+                .collect();
+            ids.sort();
+            ids
+        })
+        .unwrap_or_default();
+    Err(Error::Usage(format!(
+        "spec `{spec}` not found: not a file, and no experiments/{spec}.toml; known specs: {}",
+        if known.is_empty() {
+            "none (run from the repository root)".to_owned()
+        } else {
+            known.join(", ")
+        }
+    )))
+}
+
+/// Loads, layers and validates the spec at `path`.
+pub fn load(path: &Path, options: &LoadOptions) -> Result<Loaded> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Usage(format!("cannot read spec {}: {e}", path.display())))?;
+    // Parse once with `toml` for syntax errors with line and column.
+    if let Err(e) = text.parse::<toml::Table>() {
+        return Err(Error::spec(path, format!("not valid TOML: {e}")));
+    }
+    let mut figment = Figment::from(Toml::string(&text));
+
+    if let Some(profile) = &options.profile {
+        let key = format!("profile.{profile}");
+        if figment.find_value(&key).is_err() {
+            let known: Vec<String> = figment
+                .find_value("profile")
+                .ok()
+                .and_then(|v| v.into_dict())
+                .map(|d| d.keys().cloned().collect())
+                .unwrap_or_default();
+            return Err(Error::spec(
+                path,
+                format!(
+                    "key `profile.{profile}`: no such profile; allowed values: {}",
+                    list_or_none(&known)
+                ),
+            ));
+        }
+        let overlay = figment.focus(&key);
+        figment = figment.merge(overlay);
+    }
+
+    if options.read_env {
+        figment = figment.merge(
+            Env::prefixed("SLR_")
+                .only(&RUNTIME_ENV_KEYS)
+                .map(|key| format!("runtime.{key}").into()),
+        );
+    }
+
+    for set in &options.sets {
+        let (key, value) = parse_set(set)?;
+        figment = figment.merge(Serialized::global(&key, value));
+    }
+
+    let raw: RawSpec = figment
+        .extract()
+        .map_err(|e| Error::spec(path, describe(&e, "")))?;
+    let rows = merge_rows(path, &raw)?;
+    let loaded = Loaded {
+        path: path.to_owned(),
+        profile: options.profile.clone(),
+        raw,
+        rows,
+    };
+    validate(&loaded)?;
+    Ok(loaded)
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// Splits `key.path=value`; the value is read as a TOML value when it parses as one (numbers,
+/// booleans, arrays, inline tables), otherwise as a string.
+fn parse_set(set: &str) -> Result<(String, Value)> {
+    let Some((key, value)) = set.split_once('=') else {
+        return Err(Error::Usage(format!(
+            "--set `{set}`: expected key.path=value"
+        )));
+    };
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(Error::Usage(format!("--set `{set}`: empty key")));
+    }
+    let parsed = format!("v = {value}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"));
+    let value = match parsed {
+        Some(v) => Value::serialize(v).map_err(|e| Error::Usage(format!("--set `{set}`: {e}")))?,
+        None => Value::from(value.trim().to_owned()),
+    };
+    Ok((key.to_owned(), value))
+}
+
+/// Merges every row over `[defaults]` and checks it as a [`RowSpec`].
+fn merge_rows(path: &Path, raw: &RawSpec) -> Result<Vec<RowSpec>> {
+    raw.rows
+        .iter()
+        .enumerate()
+        .map(|(index, row)| {
+            let mut merged = raw.defaults.clone();
+            merge_dict(&mut merged, row);
+            let name = row
+                .get("name")
+                .and_then(|v| v.as_str())
+                .map(|n| format!(" `{n}`"))
+                .unwrap_or_default();
+            Figment::from(Serialized::defaults(merged))
+                .extract::<RowSpec>()
+                .map_err(|e| {
+                    Error::spec(
+                        path,
+                        describe(&e, &format!("row{name} (rows[{index}] over [defaults]): ")),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// Recursive dictionary merge: `over`'s keys win, nested tables merge.
+fn merge_dict(base: &mut Dict, over: &Dict) {
+    for (key, value) in over {
+        match (base.get_mut(key), value) {
+            (Some(Value::Dict(_, base_dict)), Value::Dict(_, over_dict)) => {
+                merge_dict(base_dict, over_dict)
+            }
+            _ => {
+                base.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
+/// Renders a figment error as "key `a.b`: what is wrong; allowed ...".
+fn describe(error: &figment::Error, prefix: &str) -> String {
+    use figment::error::Kind;
+    let key = error.path.join(".");
+    let what = match &error.kind {
+        Kind::UnknownField(field, allowed) => {
+            let full = if key.is_empty() {
+                field.clone()
+            } else {
+                format!("{key}.{field}")
+            };
+            return format!(
+                "{prefix}unknown key `{full}`; allowed keys: {}",
+                allowed.join(", ")
+            );
+        }
+        Kind::UnknownVariant(value, allowed) => format!(
+            "unknown value `{value}`; allowed values: {}",
+            allowed.join(", ")
+        ),
+        Kind::MissingField(field) => {
+            let full = if key.is_empty() {
+                field.to_string()
+            } else {
+                format!("{key}.{field}")
+            };
+            return format!("{prefix}missing key `{full}`");
+        }
+        other => other.to_string(),
+    };
+    if key.is_empty() {
+        format!("{prefix}{what}")
+    } else {
+        format!("{prefix}key `{key}`: {what}")
+    }
+}
+
+/// Checks what serde cannot: ratios, layer names, budgets, unique names, published cells.
+fn validate(loaded: &Loaded) -> Result<()> {
+    let path = &loaded.path;
+    let fail = |message: String| Err(Error::spec(path, message));
+    let mut names = BTreeSet::new();
+    for (index, row) in loaded.rows.iter().enumerate() {
+        let at = format!("row `{}` (rows[{index}])", row.name);
+        if !names.insert(row.name.clone()) {
+            return fail(format!("{at}: key `name`: duplicate row name"));
+        }
+        if row.seeds.is_empty() {
+            return fail(format!("{at}: key `seeds`: at least one seed is required"));
+        }
+        if row.batch_size == 0 || row.test_batch_size == 0 {
+            return fail(format!("{at}: key `batch_size`: must be at least 1"));
+        }
+        if row.pretrain.epochs == 0 {
+            return fail(format!(
+                "{at}: key `pretrain.epochs`: must be at least 1 (a dense model is trained first)"
+            ));
+        }
+        for (key, budget) in [("pretrain", &row.pretrain), ("retrain", &row.retrain)] {
+            let lr = budget.optimizer.lr;
+            if !(lr.is_finite() && lr > 0.0) {
+                return fail(format!(
+                    "{at}: key `{key}.optimizer.lr`: {lr} must be a positive number"
+                ));
+            }
+            let momentum = budget.optimizer.momentum;
+            if !(0.0..1.0).contains(&momentum) {
+                return fail(format!(
+                    "{at}: key `{key}.optimizer.momentum`: {momentum} is outside [0, 1)"
+                ));
+            }
+            if budget.optimizer.weight_decay < 0.0 {
+                return fail(format!(
+                    "{at}: key `{key}.optimizer.weight_decay`: must be >= 0"
+                ));
+            }
+            if budget.schedule.step_size == 0 {
+                return fail(format!(
+                    "{at}: key `{key}.schedule.step_size`: must be at least 1"
+                ));
+            }
+        }
+        if let Some(0) = row.data.train_limit {
+            return fail(format!("{at}: key `data.train_limit`: must be at least 1"));
+        }
+        if let Some(0) = row.data.test_limit {
+            return fail(format!("{at}: key `data.test_limit`: must be at least 1"));
+        }
+        validate_sparsity(path, &at, row)?;
+    }
+    for (index, cell) in loaded.raw.published.iter().enumerate() {
+        if cell.citation.trim().is_empty() {
+            return fail(format!(
+                "key `published[{index}].citation`: a published number needs a citation"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_sparsity(path: &Path, at: &str, row: &RowSpec) -> Result<()> {
+    let fail = |message: String| Err(Error::spec(path, format!("{at}: {message}")));
+    let names = models::prunable_candidates(row.model);
+    match (&row.method, &row.sparsity) {
+        (crate::spec::MethodKind::Dense, Some(_)) => {
+            return fail("key `sparsity`: method `dense` prunes nothing; remove `sparsity` or choose a pruning method".into());
+        }
+        (crate::spec::MethodKind::Dense, None) => return Ok(()),
+        (_, None) => {
+            return fail(format!(
+                "key `sparsity`: method `{}` needs `sparsity.uniform` or `sparsity.per_layer`",
+                method_name(row)
+            ));
+        }
+        (_, Some(_)) => {}
+    }
+    let sparsity = row.sparsity.as_ref().expect("checked above");
+    if sparsity.uniform.is_none() && sparsity.per_layer.is_empty() {
+        return fail("key `sparsity`: give `uniform` or `per_layer`".into());
+    }
+    let check_ratio = |key: String, ratio: f64| -> Result<()> {
+        if !(0.0..1.0).contains(&ratio) {
+            return Err(Error::spec(
+                path,
+                format!("{at}: key `{key}`: {ratio} is outside [0, 1)"),
+            ));
+        }
+        Ok(())
+    };
+    if let Some(ratio) = sparsity.uniform {
+        check_ratio("sparsity.uniform".into(), ratio)?;
+    }
+    for (layer, ratio) in &sparsity.per_layer {
+        check_ratio(format!("sparsity.per_layer.\"{layer}\""), *ratio)?;
+        if !names.contains(&layer.as_str()) {
+            return fail(format!(
+                "key `sparsity.per_layer.\"{layer}\"`: no such weight in {:?}; allowed values: {}",
+                row.model,
+                names.join(", ")
+            ));
+        }
+    }
+    if let Some(patterns) = &sparsity.layers {
+        for pattern in patterns {
+            if !names.iter().any(|n| glob_match(pattern, n)) {
+                return fail(format!(
+                    "key `sparsity.layers`: pattern `{pattern}` matches no weight of {:?}; weights: {}",
+                    row.model,
+                    names.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn method_name(row: &RowSpec) -> String {
+    serde_json::to_value(row.method)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}

@@ -1,0 +1,305 @@
+//! The spec's value types. Every struct rejects unknown keys; defaults here are the built-in
+//! layer of the configuration.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// What a spec file contains after layering, before rows are merged with `[defaults]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSpec {
+    /// The table this spec reproduces.
+    pub table: TableMeta,
+    /// Row settings shared by every row (a row's own keys win).
+    #[serde(default)]
+    pub defaults: figment::value::Dict,
+    /// The rows, each merged over `defaults` and checked as a [`RowSpec`].
+    pub rows: Vec<figment::value::Dict>,
+    /// Published numbers, each with its citation.
+    #[serde(default)]
+    pub published: Vec<PublishedCell>,
+    /// Named overlays selected with `--profile`.
+    #[serde(default)]
+    pub profile: BTreeMap<String, figment::value::Dict>,
+    /// Run-time settings (not part of any run's identity).
+    #[serde(default)]
+    pub runtime: Runtime,
+}
+
+/// Caption data of a table.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TableMeta {
+    /// Short id, also the report's file name.
+    pub id: String,
+    /// Caption.
+    pub title: String,
+    /// Where the experiment comes from.
+    #[serde(default)]
+    pub citation: Option<String>,
+    /// Free text printed under the table (e.g. "smoke profile, not comparable").
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// A published number shown beside (never mixed with) the measured ones.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PublishedCell {
+    /// What the number is of, e.g. "ADMM (Zhang et al.), LeNet-5".
+    pub label: String,
+    /// Metric name, e.g. `acc.retrain` (accuracy after retraining, %).
+    pub metric: String,
+    /// The published value.
+    pub value: f64,
+    /// The compression at which it was published (x), if any.
+    #[serde(default)]
+    pub compression: Option<f64>,
+    /// Paper, table, row and column.
+    pub citation: String,
+}
+
+/// Run-time settings: where data and runs live, which backend, how many threads. Set in the spec,
+/// by `SLR_DATA_ROOT`, `SLR_RUNS_ROOT`, `SLR_REPORTS_ROOT`, `SLR_BACKEND`, `SLR_THREADS`, or `--set runtime.x=...`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Runtime {
+    /// Folder holding one sub-folder per data set.
+    pub data_root: PathBuf,
+    /// Folder holding the run folders.
+    pub runs_root: PathBuf,
+    /// Folder the Markdown reports are written to.
+    pub reports_root: PathBuf,
+    /// `cpu`, `tch-cpu` or `tch-cuda[:i]`.
+    pub backend: String,
+    /// Worker threads of the CPU backend (default: all cores).
+    pub threads: Option<usize>,
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Runtime {
+            data_root: PathBuf::from("data"),
+            runs_root: PathBuf::from("runs"),
+            reports_root: PathBuf::from("reports"),
+            backend: "cpu".into(),
+            threads: None,
+        }
+    }
+}
+
+/// Models the harness implements.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    /// LeNet-5, Caffe variant (conv 20, pool, conv 50, pool, fc 500, fc 10).
+    Lenet5,
+    /// LeNet-300-100 (fc 300, fc 100, fc 10).
+    #[serde(rename = "lenet-300-100")]
+    Lenet300100,
+}
+
+/// Data sets the harness reads.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatasetKind {
+    /// MNIST handwritten digits (IDX files).
+    Mnist,
+    /// Fashion-MNIST (IDX files, same layout).
+    FashionMnist,
+}
+
+impl DatasetKind {
+    /// The name used on the command line and in folders.
+    pub fn name(self) -> &'static str {
+        match self {
+            DatasetKind::Mnist => "mnist",
+            DatasetKind::FashionMnist => "fashion-mnist",
+        }
+    }
+}
+
+/// Pruning methods. `dense` trains only; `magnitude` is one-shot magnitude pruning.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum MethodKind {
+    /// No pruning: the dense pretrained model.
+    #[default]
+    Dense,
+    /// One-shot magnitude pruning of the pretrained weights, then masked retraining.
+    Magnitude,
+}
+
+/// How many entries a projection keeps (method.md section 2).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum CountRule {
+    /// Keep exactly round((1 - p) n) entries; ties go to the lower flat index.
+    #[default]
+    Exact,
+}
+
+/// One row after merging with `[defaults]`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RowSpec {
+    /// Unique row name, used by `slr where` and in reports.
+    pub name: String,
+    /// Architecture.
+    pub model: ModelKind,
+    /// Data set.
+    pub dataset: DatasetKind,
+    /// Pruning method.
+    #[serde(default)]
+    pub method: MethodKind,
+    /// Target sparsity (required unless the method is `dense`).
+    #[serde(default)]
+    pub sparsity: Option<SparsitySpec>,
+    /// Seeds; each gives one run of the row.
+    #[serde(default = "default_seeds")]
+    pub seeds: Vec<u64>,
+    /// Subsets of the data (for smoke runs).
+    #[serde(default)]
+    pub data: DataSpec,
+    /// Training batch size.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// Evaluation batch size (does not change results).
+    #[serde(default = "default_test_batch_size")]
+    pub test_batch_size: usize,
+    /// Dense pretraining budget.
+    #[serde(default)]
+    pub pretrain: BudgetSpec,
+    /// Masked retraining budget after pruning.
+    #[serde(default)]
+    pub retrain: BudgetSpec,
+}
+
+fn default_seeds() -> Vec<u64> {
+    vec![1]
+}
+fn default_batch_size() -> usize {
+    64
+}
+fn default_test_batch_size() -> usize {
+    1000
+}
+
+/// Target sparsity: a uniform ratio over layers chosen by name patterns, and/or explicit
+/// per-layer ratios (these win).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SparsitySpec {
+    /// Fraction of entries set to zero in every selected layer, in [0, 1).
+    #[serde(default)]
+    pub uniform: Option<f64>,
+    /// Glob patterns (`*`, `?`) over parameter names that `uniform` applies to; default: the
+    /// model's prunable layers.
+    #[serde(default)]
+    pub layers: Option<Vec<String>>,
+    /// Explicit ratios by parameter name, e.g. `"fc1.weight" = 0.991`.
+    #[serde(default)]
+    pub per_layer: BTreeMap<String, f64>,
+    /// Count rule of the projection.
+    #[serde(default)]
+    pub count_rule: CountRule,
+}
+
+/// Data subsets. Limits take the first N examples of the split (deterministic).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    /// Use only the first N training examples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_limit: Option<usize>,
+    /// Use only the first N test examples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_limit: Option<usize>,
+}
+
+/// A training budget: epochs, optimizer and learning-rate schedule.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BudgetSpec {
+    /// Number of epochs.
+    pub epochs: usize,
+    /// SGD settings.
+    pub optimizer: SgdSpec,
+    /// Learning-rate schedule.
+    pub schedule: ScheduleSpec,
+}
+
+impl Default for BudgetSpec {
+    fn default() -> Self {
+        BudgetSpec {
+            epochs: 1,
+            optimizer: SgdSpec::default(),
+            schedule: ScheduleSpec::default(),
+        }
+    }
+}
+
+/// SGD with PyTorch's semantics (momentum buffer, Nesterov, L2 weight decay added to the
+/// gradient).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SgdSpec {
+    /// Base learning rate.
+    pub lr: f64,
+    /// Momentum factor (0 disables momentum).
+    pub momentum: f64,
+    /// Nesterov momentum.
+    pub nesterov: bool,
+    /// L2 weight decay added to every gradient.
+    pub weight_decay: f64,
+}
+
+impl Default for SgdSpec {
+    fn default() -> Self {
+        SgdSpec {
+            lr: 0.01,
+            momentum: 0.0,
+            nesterov: false,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+/// Learning-rate schedules.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScheduleKind {
+    /// lr stays at its base value.
+    #[default]
+    Constant,
+    /// lr times `gamma` every `step_size` epochs.
+    Step,
+    /// Cosine annealing from lr to 0 over all steps, updated every step.
+    Cosine,
+    /// The authors' code: cosine with T_max = epochs x batches, stepped once per epoch, so the
+    /// rate stays close to its base value.
+    ReferenceCosine,
+}
+
+/// A learning-rate schedule and its parameters.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScheduleSpec {
+    /// Which schedule.
+    pub kind: ScheduleKind,
+    /// Epochs between decays (`step`).
+    pub step_size: usize,
+    /// Decay factor (`step`).
+    pub gamma: f64,
+}
+
+impl Default for ScheduleSpec {
+    fn default() -> Self {
+        ScheduleSpec {
+            kind: ScheduleKind::Constant,
+            step_size: 1,
+            gamma: 0.1,
+        }
+    }
+}

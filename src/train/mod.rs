@@ -1,0 +1,175 @@
+//! The one training loop. Methods plug in through [`Pruner`]; the loop never names one.
+
+pub mod optim;
+pub mod schedule;
+
+use crate::data::{Dataset, Split};
+use crate::error::{Error, Result};
+use crate::models::Net;
+use crate::prune::Pruner;
+use crate::spec::BudgetSpec;
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLoss;
+use burn::tensor::Tensor;
+use indicatif::{ProgressBar, ProgressStyle};
+use optim::Sgd;
+use std::time::Instant;
+
+/// What one epoch measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochRecord {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Learning rate of the epoch's last step.
+    pub lr: f64,
+    /// Mean pre-penalty cross-entropy over the epoch's batches (weighted by batch size).
+    pub train_ce: f64,
+    /// Mean of CE + penalty.
+    pub train_loss: f64,
+    /// Test accuracy (%) after the epoch.
+    pub test_acc: f64,
+    /// Wall-clock seconds of the epoch (training and evaluation).
+    pub seconds: f64,
+}
+
+/// Settings of one training call.
+#[derive(Debug, Clone)]
+pub struct TrainSettings<'a> {
+    /// Epochs, optimizer, schedule.
+    pub budget: &'a BudgetSpec,
+    /// Training batch size.
+    pub batch_size: usize,
+    /// Evaluation batch size.
+    pub test_batch_size: usize,
+    /// Seed of the per-epoch shuffles.
+    pub shuffle_seed: u64,
+    /// Label of the progress bar, e.g. `pretrain seed 1`.
+    pub label: String,
+}
+
+/// Trains `model` (on an autodiff device) for the budget; `on_epoch` sees every epoch's record.
+pub fn train(
+    mut model: Net,
+    data: &Dataset,
+    settings: &TrainSettings,
+    pruner: &mut dyn Pruner,
+    on_epoch: &mut dyn FnMut(&EpochRecord) -> Result<()>,
+) -> Result<Net> {
+    let budget = settings.budget;
+    let n = data.train.len;
+    let steps = n.div_ceil(settings.batch_size);
+    let mut sgd = Sgd::new(budget.optimizer.clone());
+    let device = data.train.images.device();
+    let loss_fn = CrossEntropyLoss::new(None, &device);
+    for epoch in 1..=budget.epochs {
+        let started = Instant::now();
+        pruner.on_epoch_start(epoch, &model)?;
+        let order = permutation(
+            n,
+            settings.shuffle_seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        );
+        let bar = progress_bar(
+            steps,
+            format!("{} epoch {epoch}/{}", settings.label, budget.epochs),
+        );
+        let mut ce_sum = 0.0f64;
+        let mut loss_sum = 0.0f64;
+        let mut lr = budget.optimizer.lr;
+        for (step, indices) in order.chunks(settings.batch_size).enumerate() {
+            lr = schedule::lr_at(
+                budget.optimizer.lr,
+                &budget.schedule,
+                epoch - 1,
+                step,
+                budget.epochs,
+                steps,
+            );
+            let (images, labels) = data.train.batch(indices);
+            let logits = model.forward(images);
+            let ce = loss_fn.forward(logits, labels);
+            let loss = match pruner.penalty(&model) {
+                Some(penalty) => ce.clone() + penalty,
+                None => ce.clone(),
+            };
+            let grads = loss.backward();
+            model = sgd.step(model, &grads, lr, pruner);
+            model = pruner.after_step(model);
+            let ce_value = ce.inner().into_scalar::<f64>();
+            let loss_value = loss.inner().into_scalar::<f64>();
+            if !ce_value.is_finite() || !loss_value.is_finite() {
+                bar.abandon();
+                return Err(Error::RunFailed(format!(
+                    "{}: diverged at epoch {epoch} step {step} (loss {loss_value})",
+                    settings.label
+                )));
+            }
+            ce_sum += ce_value * indices.len() as f64;
+            loss_sum += loss_value * indices.len() as f64;
+            bar.inc(1);
+            if step % 10 == 0 {
+                bar.set_message(format!(
+                    "ce {:.4}",
+                    ce_sum / ((step * settings.batch_size + indices.len()) as f64)
+                ));
+            }
+        }
+        let train_ce = ce_sum / n as f64;
+        let test_acc = accuracy(&model.valid(), &data.test, settings.test_batch_size);
+        bar.finish_with_message(format!("ce {train_ce:.4} test acc {test_acc:.2}%"));
+        pruner.on_epoch_end(epoch, &model, train_ce)?;
+        on_epoch(&EpochRecord {
+            epoch,
+            lr,
+            train_ce,
+            train_loss: loss_sum / n as f64,
+            test_acc,
+            seconds: started.elapsed().as_secs_f64(),
+        })?;
+    }
+    Ok(model)
+}
+
+fn progress_bar(len: usize, prefix: String) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} (ETA {eta})")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(prefix);
+    bar
+}
+
+/// Top-1 accuracy (%) of `model` (without autodiff) on a split.
+pub fn accuracy(model: &Net, split: &Split, batch_size: usize) -> f64 {
+    let mut correct = 0i64;
+    let mut start = 0;
+    while start < split.len {
+        let end = (start + batch_size).min(split.len);
+        let (images, labels) = split.range(start, end);
+        let predicted: Tensor<1, burn::tensor::Int> =
+            model.forward(images).argmax(1).reshape([end - start]);
+        correct += predicted.equal(labels).int().sum().into_scalar::<i64>();
+        start = end;
+    }
+    100.0 * correct as f64 / split.len as f64
+}
+
+/// A permutation of `0..n` from `seed` (SplitMix64 + Fisher-Yates): stable across platforms
+/// and crate versions, unlike a library RNG.
+pub fn permutation(n: usize, seed: u64) -> Vec<usize> {
+    let mut state = seed;
+    let mut next = || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        let j = (next() % (i as u64 + 1)) as usize;
+        order.swap(i, j);
+    }
+    order
+}
