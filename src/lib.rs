@@ -9,6 +9,7 @@ pub mod error;
 pub mod models;
 pub mod prune;
 pub mod report;
+pub mod rng;
 pub mod run;
 pub mod spec;
 pub mod train;

@@ -1,6 +1,9 @@
 //! Models with stable parameter names (`conv1.weight`, `fc1.bias`, ...).
 
+mod init;
 mod lenet;
+
+pub use init::initialise;
 
 pub use lenet::{LeNet5, LeNet300100};
 
@@ -9,6 +12,8 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
 /// Every model the harness trains. Parameter names never include the variant.
+// Variants differ in size, but a model is moved a few times per step, never stored in bulk.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Net {
     /// LeNet-5, Caffe variant.
@@ -18,7 +23,14 @@ pub enum Net {
 }
 
 impl Net {
-    /// A freshly initialised model on `device` (seed the device first for determinism).
+    /// A model initialised from `seed` with the harness's own generator (bit-identical on
+    /// every run and backend).
+    pub fn seeded(kind: ModelKind, device: &Device, seed: u64) -> Net {
+        initialise(Net::init(kind, device), seed)
+    }
+
+    /// A model with burn's default initialisation (its global RNG): only as a shape to load
+    /// weights into.
     pub fn init(kind: ModelKind, device: &Device) -> Net {
         match kind {
             ModelKind::Lenet5 => Net::LeNet5(LeNet5::new(device)),

@@ -99,10 +99,7 @@ pub fn render(plan: &Plan, runs_root: &Path, backend: &str) -> Result<String> {
                 }
             }
         }
-        let method = serde_json::to_value(row.method)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let method = row.method.name();
         let pruned = row.method != MethodKind::Dense;
         let dash = || "–".to_owned();
         let _ = writeln!(

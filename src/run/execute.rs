@@ -113,9 +113,8 @@ impl Executor {
                 batch_size,
                 budget,
             } => {
-                // Seed the backend before initialising so the weights depend on the seed only.
-                training_device.seed(derive_seed(run.seed, StageKind::Pretrain, "init"));
-                let net = Net::init(*model, &training_device);
+                let init_seed = derive_seed(run.seed, StageKind::Pretrain, "init");
+                let net = Net::seeded(*model, &training_device, init_seed);
                 let data = self.dataset(*dataset, data)?.clone();
                 let settings = TrainSettings {
                     budget,

@@ -211,11 +211,7 @@ fn describe(error: &figment::Error, prefix: &str) -> String {
     let key = error.path.join(".");
     let what = match &error.kind {
         Kind::UnknownField(field, allowed) => {
-            let full = if key.is_empty() {
-                field.clone()
-            } else {
-                format!("{key}.{field}")
-            };
+            let full = join_key(&key, field);
             return format!(
                 "{prefix}unknown key `{full}`; allowed keys: {}",
                 allowed.join(", ")
@@ -226,11 +222,7 @@ fn describe(error: &figment::Error, prefix: &str) -> String {
             allowed.join(", ")
         ),
         Kind::MissingField(field) => {
-            let full = if key.is_empty() {
-                field.to_string()
-            } else {
-                format!("{key}.{field}")
-            };
+            let full = join_key(&key, field);
             return format!("{prefix}missing key `{full}`");
         }
         other => other.to_string(),
@@ -239,6 +231,19 @@ fn describe(error: &figment::Error, prefix: &str) -> String {
         format!("{prefix}{what}")
     } else {
         format!("{prefix}key `{key}`: {what}")
+    }
+}
+
+/// `key.field`, unless figment's path already ends with the field.
+fn join_key(key: &str, field: &str) -> String {
+    if key.is_empty() || key == field || key.ends_with(&format!(".{field}")) {
+        if key.is_empty() {
+            field.to_owned()
+        } else {
+            key.to_owned()
+        }
+    } else {
+        format!("{key}.{field}")
     }
 }
 
@@ -316,7 +321,7 @@ fn validate_sparsity(path: &Path, at: &str, row: &RowSpec) -> Result<()> {
         (_, None) => {
             return fail(format!(
                 "key `sparsity`: method `{}` needs `sparsity.uniform` or `sparsity.per_layer`",
-                method_name(row)
+                row.method.name()
             ));
         }
         (_, Some(_)) => {}
@@ -341,8 +346,8 @@ fn validate_sparsity(path: &Path, at: &str, row: &RowSpec) -> Result<()> {
         check_ratio(format!("sparsity.per_layer.\"{layer}\""), *ratio)?;
         if !names.contains(&layer.as_str()) {
             return fail(format!(
-                "key `sparsity.per_layer.\"{layer}\"`: no such weight in {:?}; allowed values: {}",
-                row.model,
+                "key `sparsity.per_layer.\"{layer}\"`: no such weight in {}; allowed values: {}",
+                row.model.name(),
                 names.join(", ")
             ));
         }
@@ -351,19 +356,12 @@ fn validate_sparsity(path: &Path, at: &str, row: &RowSpec) -> Result<()> {
         for pattern in patterns {
             if !names.iter().any(|n| glob_match(pattern, n)) {
                 return fail(format!(
-                    "key `sparsity.layers`: pattern `{pattern}` matches no weight of {:?}; weights: {}",
-                    row.model,
+                    "key `sparsity.layers`: pattern `{pattern}` matches no weight of {}; weights: {}",
+                    row.model.name(),
                     names.join(", ")
                 ));
             }
         }
     }
     Ok(())
-}
-
-fn method_name(row: &RowSpec) -> String {
-    serde_json::to_value(row.method)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }

@@ -100,6 +100,16 @@ pub enum ModelKind {
     Lenet300100,
 }
 
+impl ModelKind {
+    /// The name used in specs.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Lenet5 => "lenet5",
+            ModelKind::Lenet300100 => "lenet-300-100",
+        }
+    }
+}
+
 /// Data sets the harness reads.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
@@ -129,6 +139,16 @@ pub enum MethodKind {
     Dense,
     /// One-shot magnitude pruning of the pretrained weights, then masked retraining.
     Magnitude,
+}
+
+impl MethodKind {
+    /// The name used in specs and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            MethodKind::Dense => "dense",
+            MethodKind::Magnitude => "magnitude",
+        }
+    }
 }
 
 /// How many entries a projection keeps (method.md section 2).

@@ -7,6 +7,7 @@ use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};
 use crate::models::Net;
 use crate::prune::Pruner;
+use crate::rng;
 use crate::spec::BudgetSpec;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLoss;
@@ -64,9 +65,9 @@ pub fn train(
     for epoch in 1..=budget.epochs {
         let started = Instant::now();
         pruner.on_epoch_start(epoch, &model)?;
-        let order = permutation(
+        let order = rng::permutation(
             n,
-            settings.shuffle_seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            rng::stream(settings.shuffle_seed, &format!("epoch {epoch}")),
         );
         let bar = progress_bar(
             steps,
@@ -153,23 +154,4 @@ pub fn accuracy(model: &Net, split: &Split, batch_size: usize) -> f64 {
         start = end;
     }
     100.0 * correct as f64 / split.len as f64
-}
-
-/// A permutation of `0..n` from `seed` (SplitMix64 + Fisher-Yates): stable across platforms
-/// and crate versions, unlike a library RNG.
-pub fn permutation(n: usize, seed: u64) -> Vec<usize> {
-    let mut state = seed;
-    let mut next = || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
-    let mut order: Vec<usize> = (0..n).collect();
-    for i in (1..n).rev() {
-        let j = (next() % (i as u64 + 1)) as usize;
-        order.swap(i, j);
-    }
-    order
 }

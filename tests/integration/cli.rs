@@ -1,0 +1,176 @@
+//! The binary: exit codes and messages for bad input, `plan` and `where`, environment layer.
+
+use super::common::{data_root, root, write};
+use std::process::{Command, Output};
+
+fn slr(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_slr"));
+    cmd.args(args).current_dir(root());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run slr")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn bad_spec_exits_2_naming_file_and_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("experiments/lenet5-mnist.toml"))
+        .unwrap()
+        .replace("\"fc2.weight\" = 0.93", "\"fc2.weight\" = 1.5");
+    let path = write(tmp.path(), "bad.toml", &text);
+    let out = slr(&["plan", path.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("bad.toml"), "{err}");
+    assert!(
+        err.contains("sparsity.per_layer.\"fc2.weight\"`: 1.5 is outside [0, 1)"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn unknown_spec_backend_and_profile_exit_2() {
+    let out = slr(&["plan", "no-such-spec"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("known specs: lenet5-mnist"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = slr(
+        &[
+            "reproduce",
+            "lenet5-mnist",
+            "--profile",
+            "smoke",
+            "--backend",
+            "tch-cuda",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    if cfg!(feature = "tch") {
+        assert!(!err.is_empty());
+    } else {
+        assert!(
+            err.contains("backend `tch-cuda` is not compiled into this binary (compiled: cpu)"),
+            "{err}"
+        );
+    }
+
+    let out = slr(&["plan", "lenet5-mnist", "--profile", "nope"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("allowed values: paper, smoke"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn missing_data_exits_2_with_the_fetch_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = slr(
+        &[
+            "reproduce",
+            "lenet5-mnist",
+            "--profile",
+            "smoke",
+            "--no-fetch",
+            "--data-root",
+            tmp.path().to_str().unwrap(),
+            "--runs-root",
+            tmp.path().join("runs").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("data set `mnist` is not available"), "{err}");
+    assert!(err.contains("slr data fetch mnist"), "{err}");
+}
+
+#[test]
+fn plan_and_where_use_the_environment_layer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("elsewhere");
+    let env = [("SLR_RUNS_ROOT", runs.to_str().unwrap())];
+    let out = slr(&["plan", "lenet5-mnist", "--profile", "smoke"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with(
+            "spec lenet5-mnist (experiments/lenet5-mnist.toml), profile smoke: 2 runs"
+        ),
+        "{text}"
+    );
+    assert_eq!(text.matches("pending").count(), 4, "{text}");
+
+    let out = slr(
+        &["where", "lenet5-mnist", "magnitude", "--profile", "smoke"],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.trim().starts_with(runs.to_str().unwrap()), "{text}");
+    assert!(text.trim().ends_with("seed-1"), "{text}");
+    assert!(text.contains("/retrain-"), "{text}");
+
+    let out = slr(&["where", "lenet5-mnist", "nope"], &env);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("rows: dense, magnitude"));
+
+    // Environment variables reach runtime keys only; others are ignored.
+    let out = slr(
+        &["plan", "lenet5-mnist", "--profile", "smoke"],
+        &[("SLR_SEEDS", "[5]")],
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("dense seed 1"));
+}
+
+#[test]
+fn data_fetch_from_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = data_root().join("mnist");
+    let out = slr(
+        &[
+            "data",
+            "fetch",
+            "mnist",
+            "--from",
+            src.to_str().unwrap(),
+            "--data-root",
+            tmp.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = slr(
+        &[
+            "data",
+            "fetch",
+            "mnist",
+            "--from",
+            tmp.path().to_str().unwrap(),
+            "--data-root",
+            tmp.path().join("x").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "a folder without the files");
+    assert!(
+        stderr(&out).contains("does not hold the mnist files"),
+        "{}",
+        stderr(&out)
+    );
+    let out = slr(&["data", "fetch", "cifar100"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,0 +1,271 @@
+//! Spec layering, validation messages (snapshotted) and content-addressed ids.
+
+use super::common::{root, write};
+use slr_repro::spec::{self, LoadOptions, StageKind};
+
+const BASE: &str = r#"
+[table]
+id = "t"
+title = "T"
+
+[defaults]
+model = "lenet5"
+dataset = "mnist"
+seeds = [1, 2]
+
+[defaults.pretrain]
+epochs = 4
+optimizer = { lr = 0.01, momentum = 0.9 }
+
+[[rows]]
+name = "dense"
+
+[[rows]]
+name = "mag"
+method = "magnitude"
+sparsity = { uniform = 0.5 }
+
+[profile.smoke.defaults]
+seeds = [7]
+pretrain = { epochs = 1 }
+"#;
+
+fn load(text: &str, profile: Option<&str>, sets: &[&str]) -> slr_repro::Result<spec::Loaded> {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = write(tmp.path(), "spec.toml", text);
+    spec::load(
+        &path,
+        &LoadOptions {
+            profile: profile.map(str::to_owned),
+            sets: sets.iter().map(|s| s.to_string()).collect(),
+            read_env: false,
+        },
+    )
+}
+
+/// The error text with the temporary path replaced.
+fn error(text: &str, profile: Option<&str>, sets: &[&str]) -> String {
+    let err = load(text, profile, sets).expect_err("expected an error");
+    assert_eq!(err.exit_code(), 2, "bad input exits with 2: {err}");
+    let message = err.to_string();
+    let (_, rest) = message
+        .split_once("spec.toml")
+        .expect("message names the file");
+    format!("<dir>/spec.toml{rest}")
+}
+
+#[test]
+fn layers_apply_in_order() {
+    let base = load(BASE, None, &[]).unwrap();
+    assert_eq!(base.rows[0].seeds, vec![1, 2]);
+    assert_eq!(base.rows[0].pretrain.epochs, 4);
+    // The profile overlay merges into nested tables: epochs change, the optimizer stays.
+    let smoke = load(BASE, Some("smoke"), &[]).unwrap();
+    assert_eq!(smoke.rows[1].seeds, vec![7]);
+    assert_eq!(smoke.rows[1].pretrain.epochs, 1);
+    assert_eq!(smoke.rows[1].pretrain.optimizer.momentum, 0.9);
+    // --set wins over the profile.
+    let set = load(
+        BASE,
+        Some("smoke"),
+        &["defaults.pretrain.epochs=3", "runtime.runs_root=elsewhere"],
+    )
+    .unwrap();
+    assert_eq!(set.rows[0].pretrain.epochs, 3);
+    assert_eq!(
+        set.raw.runtime.runs_root,
+        std::path::PathBuf::from("elsewhere")
+    );
+    // A row's own key wins over [defaults].
+    let own = BASE.replace("name = \"dense\"", "name = \"dense\"\nseeds = [9]");
+    assert_eq!(
+        load(&own, Some("smoke"), &[]).unwrap().rows[0].seeds,
+        vec![9]
+    );
+}
+
+#[test]
+fn validation_messages() {
+    let cases: Vec<(&str, String, Option<&str>, Vec<&str>)> = vec![
+        (
+            "unknown_top_key",
+            BASE.replace("[table]", "colour = 1\n[table]"),
+            None,
+            vec![],
+        ),
+        (
+            "unknown_row_key",
+            BASE.replace("name = \"mag\"", "name = \"mag\"\nratio = 0.5"),
+            None,
+            vec![],
+        ),
+        (
+            "wrong_type",
+            BASE.replace("epochs = 4", "epochs = \"four\""),
+            None,
+            vec![],
+        ),
+        (
+            "ratio_one",
+            BASE.replace("uniform = 0.5", "uniform = 1.0"),
+            None,
+            vec![],
+        ),
+        (
+            "ratio_negative",
+            BASE.replace("uniform = 0.5", "uniform = -0.1"),
+            None,
+            vec![],
+        ),
+        (
+            "unknown_model",
+            BASE.replace("model = \"lenet5\"", "model = \"resnet-1000\""),
+            None,
+            vec![],
+        ),
+        (
+            "unknown_dataset",
+            BASE.replace("dataset = \"mnist\"", "dataset = \"imagenet-22k\""),
+            None,
+            vec![],
+        ),
+        (
+            "unknown_layer",
+            BASE.replace("uniform = 0.5", "per_layer = { \"fc9.weight\" = 0.5 }"),
+            None,
+            vec![],
+        ),
+        (
+            "pattern_matches_nothing",
+            BASE.replace("uniform = 0.5", "uniform = 0.5, layers = [\"layer4.*\"]"),
+            None,
+            vec![],
+        ),
+        ("unknown_profile", BASE.to_owned(), Some("huge"), vec![]),
+        (
+            "duplicate_row",
+            BASE.replace("name = \"mag\"", "name = \"dense\""),
+            None,
+            vec![],
+        ),
+        (
+            "dense_with_sparsity",
+            BASE.replace("method = \"magnitude\"", "method = \"dense\""),
+            None,
+            vec![],
+        ),
+        (
+            "magnitude_without_sparsity",
+            BASE.replace("sparsity = { uniform = 0.5 }", ""),
+            None,
+            vec![],
+        ),
+        (
+            "unknown_method",
+            BASE.replace("\"magnitude\"", "\"lottery\""),
+            None,
+            vec![],
+        ),
+        (
+            "toml_syntax",
+            BASE.replace("[table]", "[table"),
+            None,
+            vec![],
+        ),
+        (
+            "set_bad_value",
+            BASE.to_owned(),
+            None,
+            vec!["defaults.batch_size=-3"],
+        ),
+        (
+            "zero_epochs",
+            BASE.replace("epochs = 4", "epochs = 0"),
+            None,
+            vec![],
+        ),
+        (
+            "missing_table",
+            BASE.replace("[table]\nid = \"t\"\ntitle = \"T\"\n", ""),
+            None,
+            vec![],
+        ),
+    ];
+    let mut all = String::new();
+    for (name, text, profile, sets) in cases {
+        all.push_str(&format!("{name}: {}\n", error(&text, profile, &sets)));
+    }
+    insta::assert_snapshot!(all);
+}
+
+fn ids(text: &str) -> Vec<(StageKind, String)> {
+    let plan = spec::resolve(load(text, None, &[]).unwrap(), None);
+    plan.runs
+        .iter()
+        .flat_map(|r| r.stages.iter().map(|s| (s.kind, s.id.clone())))
+        .collect()
+}
+
+#[test]
+fn golden_ids_of_the_lenet5_spec() {
+    let loaded = spec::load(
+        &root().join("experiments/lenet5-mnist.toml"),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    let plan = spec::resolve(loaded, None);
+    let magnitude = plan
+        .runs
+        .iter()
+        .find(|r| r.row_name == "magnitude")
+        .unwrap();
+    let folders: Vec<String> = magnitude.stages.iter().map(|s| s.folder_name()).collect();
+    insta::assert_snapshot!("golden_ids_lenet5", folders.join("\n"));
+    // The dense row shares the pretrain stage of the pruned rows.
+    let dense = plan.runs.iter().find(|r| r.row_name == "dense").unwrap();
+    assert_eq!(dense.stages[0].id, magnitude.stages[0].id);
+    assert_eq!(plan.runs.len(), 6, "2 rows x 3 seeds");
+}
+
+#[test]
+fn ids_ignore_spelling_and_defaulted_fields() {
+    let reference = ids(BASE);
+    // Key order and number spelling.
+    let respelled = BASE.replace(
+        "optimizer = { lr = 0.01, momentum = 0.9 }",
+        "optimizer = { momentum = 9e-1, lr = 1e-2 }",
+    );
+    assert_eq!(ids(&respelled), reference);
+    // A field written out at its default value.
+    let explicit = BASE.replace(
+        "epochs = 4",
+        "epochs = 4\nschedule = { kind = \"constant\" }\noptimizer.nesterov = false",
+    );
+    let explicit = explicit.replace(
+        "optimizer = { lr = 0.01, momentum = 0.9 }",
+        "optimizer.lr = 0.01\noptimizer.momentum = 0.9",
+    );
+    assert_eq!(ids(&explicit), reference);
+    // Seeds are folders, not identity.
+    assert_eq!(
+        ids(&BASE.replace("seeds = [1, 2]", "seeds = [3, 4]")),
+        reference
+    );
+    // A changed field changes the id of its stage and of every stage after it.
+    let changed = ids(&BASE.replace("epochs = 4", "epochs = 5"));
+    assert_ne!(changed[0], reference[0]);
+    let changed_ratio = ids(&BASE.replace("uniform = 0.5", "uniform = 0.6"));
+    let mag = |v: &[(StageKind, String)]| v[v.len() - 3..].to_vec();
+    assert_eq!(mag(&changed_ratio)[0], mag(&reference)[0], "same pretrain");
+    assert_ne!(mag(&changed_ratio)[1], mag(&reference)[1]);
+    assert_ne!(mag(&changed_ratio)[2], mag(&reference)[2]);
+}
+
+#[test]
+fn derived_seeds_depend_on_seed_stage_and_purpose() {
+    let a = spec::derive_seed(1, StageKind::Pretrain, "init");
+    assert_eq!(a, spec::derive_seed(1, StageKind::Pretrain, "init"));
+    assert_ne!(a, spec::derive_seed(2, StageKind::Pretrain, "init"));
+    assert_ne!(a, spec::derive_seed(1, StageKind::Retrain, "init"));
+    assert_ne!(a, spec::derive_seed(1, StageKind::Pretrain, "shuffle"));
+}
