@@ -27,3 +27,21 @@ test:
 check:
     cargo fmt --check
     cargo clippy --all-targets -- -D warnings
+
+# A venv with PyPI's torch 2.11.0 (the GPU machines' build) for the `tch` feature.
+torch-venv:
+    [ -x .venv-torch/bin/python ] || python3 -m venv .venv-torch
+    .venv-torch/bin/pip install torch==2.11.0
+
+# Build `slr` with the libtorch backends against the venv's torch, in its own target folder
+# (switching libtorch rebuilds everything above torch-sys).
+build-tch:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    torch_lib="$(.venv-torch/bin/python -c 'import os, torch; print(os.path.dirname(torch.__file__))')/lib"
+    export LIBTORCH_USE_PYTORCH=1 LIBTORCH_BYPASS_VERSION_CHECK=1
+    export VIRTUAL_ENV="$PWD/.venv-torch" PATH="$PWD/.venv-torch/bin:$PATH"
+    export LD_LIBRARY_PATH="$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR}-tch"
+    cargo build --release --features tch
+    echo "built $CARGO_TARGET_DIR/release/slr; run it with LD_LIBRARY_PATH=$torch_lib"

@@ -116,7 +116,15 @@ pub fn train(
         }
         let train_ce = ce_sum / n as f64;
         let test_acc = accuracy(&model.valid(), &data.test, settings.test_batch_size);
-        bar.finish_with_message(format!("ce {train_ce:.4} test acc {test_acc:.2}%"));
+        let summary = format!("ce {train_ce:.4} test acc {test_acc:.2}%");
+        if bar.is_hidden() {
+            // No terminal (a log file, CI): one line per epoch instead of a bar.
+            eprintln!(
+                "{} epoch {epoch}/{}: {summary}",
+                settings.label, budget.epochs
+            );
+        }
+        bar.finish_with_message(summary);
         pruner.on_epoch_end(epoch, &model, train_ce)?;
         on_epoch(&EpochRecord {
             epoch,
