@@ -272,6 +272,13 @@ pub fn plan_text(plan: &Plan) -> Result<String> {
         plan.spec.profile.as_deref().unwrap_or("(none)"),
         plan.runs.len()
     );
+    for row in plan.spec.rows.iter().filter(|r| !plan.spec.row_selected(r)) {
+        let _ = writeln!(
+            out,
+            "{}: not run (group `{}` not selected)",
+            row.name, row.group
+        );
+    }
     for run in &plan.runs {
         let _ = writeln!(out, "{} seed {}", run.row_name, run.seed);
         for (i, stage) in run.stages.iter().enumerate() {

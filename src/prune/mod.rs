@@ -1,12 +1,17 @@
 //! Pruning: the [`Pruner`] trait that plugs methods into the one training loop, projection,
 //! masks, and sparsity/compression metrics.
 
+pub mod admm;
+pub mod constrained;
+pub mod layers;
 pub mod params;
 pub mod projection;
+pub mod slr;
 pub mod stats;
 
 use crate::error::{Error, Result};
 use crate::models::Net;
+use crate::spec::CountRule;
 use burn::tensor::Tensor;
 use std::collections::BTreeMap;
 
@@ -38,6 +43,10 @@ pub trait Pruner {
     fn on_epoch_end(&mut self, _epoch: usize, _model: &Net, _mean_ce: f64) -> Result<()> {
         Ok(())
     }
+    /// Extra per-epoch metrics (recorded in the run's metrics file after each epoch).
+    fn epoch_metrics(&self, _model: &Net) -> Vec<(String, f64)> {
+        Vec::new()
+    }
     /// The masks of the pruned layers after training (empty for dense training).
     fn masks(&self, _model: &Net) -> Result<Masks> {
         Ok(Masks::new())
@@ -50,27 +59,25 @@ pub struct Dense;
 
 impl Pruner for Dense {}
 
-/// One-shot magnitude pruning: the masks keep the largest weights of each layer (exact count).
+/// One-shot magnitude pruning: the masks keep the largest weights of each layer.
 #[derive(Debug, Clone)]
 pub struct Magnitude {
     /// Prune ratio per parameter name.
     pub ratios: BTreeMap<String, f64>,
+    /// Count rule of the projection.
+    pub rule: CountRule,
 }
 
 impl Pruner for Magnitude {
     fn masks(&self, model: &Net) -> Result<Masks> {
         let names: Vec<String> = self.ratios.keys().cloned().collect();
         let weights = params::flat(model, &names);
-        self.ratios
-            .iter()
-            .map(|(name, ratio)| {
-                let w = weights
-                    .get(name)
-                    .ok_or_else(|| Error::RunFailed(format!("model has no parameter `{name}`")))?;
-                let keep = projection::exact_keep_count(w.dims()[0], *ratio);
-                Ok((name.clone(), projection::top_k_mask(w, keep)))
-            })
-            .collect()
+        if let Some(missing) = names.iter().find(|n| !weights.contains_key(*n)) {
+            return Err(Error::RunFailed(format!(
+                "model has no parameter `{missing}`"
+            )));
+        }
+        Ok(layers::masks(&weights, &self.ratios, self.rule))
     }
 }
 

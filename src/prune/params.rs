@@ -105,6 +105,39 @@ pub fn flat(model: &Net, names: &[String]) -> BTreeMap<String, Tensor<1>> {
     visitor.out
 }
 
+/// The named parameters, flattened to 1-D, still attached to the autodiff graph (for loss
+/// terms).
+pub fn tracked(model: &Net, names: &[String]) -> BTreeMap<String, Tensor<1>> {
+    struct Tracked<'a> {
+        path: PathStack,
+        names: &'a [String],
+        out: BTreeMap<String, Tensor<1>>,
+    }
+    impl ModuleVisitor for Tracked<'_> {
+        fn enter_module(&mut self, name: &str, container: &str) {
+            self.path.enter(name, container);
+        }
+        fn exit_module(&mut self, _name: &str, container: &str) {
+            self.path.exit(container);
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let name = self.path.name("");
+            if self.names.contains(&name) {
+                let value = param.val();
+                let n = value.dims().iter().product::<usize>();
+                self.out.insert(name, value.reshape([n]));
+            }
+        }
+    }
+    let mut visitor = Tracked {
+        path: PathStack::default(),
+        names,
+        out: BTreeMap::new(),
+    };
+    model.visit(&mut visitor);
+    visitor.out
+}
+
 /// Rewrites parameters: `f(name, flat value)` returns the new flat value or `None` to keep it.
 /// The parameter keeps its id and its require-grad state.
 pub fn map_flat(model: Net, mut f: impl FnMut(&str, Tensor<1>) -> Option<Tensor<1>>) -> Net {

@@ -1,9 +1,10 @@
 //! Sparsity and compression, with the names reports use (method.md section 6).
 
 use super::params;
-use super::projection::{count_nonzero, exact_keep_count};
+use super::projection::{count_nonzero, keep_count};
 use crate::error::{Error, Result};
 use crate::models::Net;
+use crate::spec::CountRule;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -63,13 +64,18 @@ pub fn measure(model: &Net, ratios: &BTreeMap<String, f64>) -> SparsityReport {
 }
 
 /// Fails unless every pruned layer keeps exactly the count its ratio allows.
-pub fn check_targets(model: &Net, ratios: &BTreeMap<String, f64>, when: &str) -> Result<()> {
+pub fn check_targets(
+    model: &Net,
+    ratios: &BTreeMap<String, f64>,
+    rule: CountRule,
+    when: &str,
+) -> Result<()> {
     let names: Vec<String> = ratios.keys().cloned().collect();
     let flat = params::flat(model, &names);
     for (name, ratio) in ratios {
         let w = &flat[name];
         let n = w.dims()[0];
-        let expected = exact_keep_count(n, *ratio);
+        let expected = keep_count(n, *ratio, rule);
         let actual = count_nonzero(w);
         if actual != expected {
             return Err(Error::RunFailed(format!(

@@ -3,7 +3,7 @@
 //! citation. Small on purpose: the full reporting layer replaces it.
 
 use crate::error::Result;
-use crate::run::store::{self, Summary};
+use crate::run::store;
 use crate::spec::{MethodKind, Plan, StageConfig};
 use std::fmt::Write;
 use std::path::Path;
@@ -62,70 +62,109 @@ pub fn render(plan: &Plan, runs_root: &Path, backend: &str) -> Result<String> {
     if let Some(note) = &meta.note {
         let _ = writeln!(out, "{note}\n");
     }
-    out.push_str(
-        "| Row | Method | Target compression | Dense acc. (%) | Hard-prune acc. (%) | Retrained acc. (%) | Retrain epochs | Achieved compression |\n",
-    );
-    out.push_str("|---|---|---|---|---|---|---|---|\n");
+    let retrain_epochs = &plan.spec.raw.report.retrain_epochs;
+    let mut header = vec![
+        "Row".to_owned(),
+        "Method".into(),
+        "Target compression".into(),
+        "Dense acc. (%)".into(),
+        "Hard-prune acc., no retraining (%)".into(),
+    ];
+    header.extend(retrain_epochs.iter().map(|e| {
+        format!(
+            "After {e} retraining epoch{} (%)",
+            if *e == 1 { "" } else { "s" }
+        )
+    }));
+    header.extend([
+        "Retrained acc. (%)".to_owned(),
+        "Retrain epochs".into(),
+        "Achieved compression".into(),
+    ]);
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(header.len()));
     for (index, row) in plan.spec.rows.iter().enumerate() {
+        if !plan.spec.row_selected(row) {
+            let reason = format!(
+                "not run: group `{}` not selected by profile `{profile}`",
+                row.group
+            );
+            let mut cells = vec![row.name.clone(), method_label(row), reason];
+            cells.resize(header.len(), "–".to_owned());
+            let _ = writeln!(out, "| {} |", cells.join(" | "));
+            continue;
+        }
         let runs: Vec<_> = plan.runs.iter().filter(|r| r.row == index).collect();
         let expected = runs.len();
-        let mut dense = Vec::new();
-        let mut hard = Vec::new();
-        let mut retrained = Vec::new();
+        // Every metric of every finished stage of each run, by name (names are unique across
+        // a run's stages).
+        let mut per_run = Vec::new();
         let mut achieved = Vec::new();
-        let mut target = None;
-        let mut retrain_epochs = None;
         for run in &runs {
-            for (i, stage) in run.stages.iter().enumerate() {
-                let summary: Option<Summary> = store::read_summary(&run.stage_dir(runs_root, i))?;
-                match &stage.config {
-                    StageConfig::Prune { ratios, .. } => {
-                        target = Some(target_compression(plan, index, ratios));
+            let mut metrics = std::collections::BTreeMap::new();
+            for i in 0..run.stages.len() {
+                if let Some(summary) = store::read_summary(&run.stage_dir(runs_root, i))? {
+                    if let (StageConfig::Retrain { .. }, Some(s)) =
+                        (&run.stages[i].config, &summary.sparsity)
+                    {
+                        achieved.push(s.compression_pruned_layers);
                     }
-                    StageConfig::Retrain { budget, .. } => retrain_epochs = Some(budget.epochs),
-                    StageConfig::Pretrain { .. } => {}
-                }
-                let Some(summary) = summary else { continue };
-                let metric = |name: &str| summary.metrics.get(name).copied();
-                match stage.config {
-                    StageConfig::Pretrain { .. } => dense.extend(metric("acc.dense")),
-                    StageConfig::Prune { .. } => hard.extend(metric("acc.hardprune")),
-                    StageConfig::Retrain { .. } => {
-                        retrained.extend(metric("acc.retrain"));
-                        if let Some(s) = &summary.sparsity {
-                            achieved.push(s.compression_pruned_layers);
-                        }
-                    }
+                    metrics.extend(summary.metrics);
                 }
             }
+            per_run.push(metrics);
         }
-        let method = row.method.name();
+        let values = |name: &str| -> Vec<f64> {
+            per_run
+                .iter()
+                .filter_map(|m| m.get(name).copied())
+                .collect()
+        };
+        let stages = &runs.first().map(|r| r.stages.clone()).unwrap_or_default();
+        let target = stages.iter().find_map(|s| match &s.config {
+            StageConfig::Prune {
+                ratios, count_rule, ..
+            } => Some(target_compression(plan, index, ratios, *count_rule)),
+            _ => None,
+        });
+        let retrain_budget = stages.iter().find_map(|s| match &s.config {
+            StageConfig::Retrain { budget, .. } => Some(budget.epochs),
+            _ => None,
+        });
         let pruned = row.method != MethodKind::Dense;
         let dash = || "–".to_owned();
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
-            row.name,
-            method,
+        let mut cells = vec![
+            row.name.clone(),
+            method_label(row),
             target.map_or_else(dash, |t| format!("{t:.2}x")),
-            cell(&dense, expected, 2),
+            cell(&values("acc.dense"), expected, 2),
             if pruned {
-                cell(&hard, expected, 2)
+                cell(&values("acc.hardprune"), expected, 2)
             } else {
                 dash()
             },
-            if pruned {
-                cell(&retrained, expected, 2)
-            } else {
-                dash()
-            },
-            retrain_epochs.map_or_else(dash, |e| e.to_string()),
-            if pruned {
-                mean_std(&achieved).map_or_else(|| "pending".into(), |(m, _)| format!("{m:.2}x"))
-            } else {
-                dash()
-            },
-        );
+        ];
+        for epoch in retrain_epochs {
+            cells.push(match retrain_budget {
+                Some(budget) if *epoch <= budget => {
+                    cell(&values(&format!("acc.retrain@{epoch}")), expected, 2)
+                }
+                Some(_) => "– (budget)".into(),
+                None => dash(),
+            });
+        }
+        cells.push(if pruned {
+            cell(&values("acc.retrain"), expected, 2)
+        } else {
+            dash()
+        });
+        cells.push(retrain_budget.map_or_else(dash, |e| e.to_string()));
+        cells.push(if pruned {
+            mean_std(&achieved).map_or_else(|| "pending".into(), |(m, _)| format!("{m:.2}x"))
+        } else {
+            dash()
+        });
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     if !plan.spec.raw.published.is_empty() {
         out.push_str("\nPublished numbers (cited, not measured here):\n\n");
@@ -148,10 +187,30 @@ pub fn render(plan: &Plan, runs_root: &Path, backend: &str) -> Result<String> {
 `acc.hardprune` test accuracy right after hard pruning, no retraining; \
 `acc.retrain` test accuracy after masked retraining for the listed epochs; \
 `compression.pruned_layers` weights / non-zero weights over the pruned layers \
-(target: the spec's per-layer ratios with the exact count rule). \
+(target: the spec's per-layer ratios under the row's count rule). \
 Cells are mean ± sample std over n seeds.\n",
     );
     Ok(out)
+}
+
+/// "slr (reference, through)": the method with the settings that change its behaviour.
+fn method_label(row: &crate::spec::RowSpec) -> String {
+    match row.method {
+        MethodKind::Admm => format!(
+            "admm (ρ {}, {})",
+            row.admm.rho,
+            row.admm.multiplier_grad.name()
+        ),
+        MethodKind::Slr => format!(
+            "slr ({}, {})",
+            match row.slr.variant {
+                crate::spec::SlrVariant::Reference => "reference",
+                crate::spec::SlrVariant::Paper => "paper",
+            },
+            row.slr.multiplier_grad().name()
+        ),
+        other => other.name().to_owned(),
+    }
 }
 
 /// Target `compression.pruned_layers` from the layer sizes and ratios.
@@ -159,6 +218,7 @@ fn target_compression(
     plan: &Plan,
     row: usize,
     ratios: &std::collections::BTreeMap<String, f64>,
+    rule: crate::spec::CountRule,
 ) -> f64 {
     let model = plan.spec.rows[row].model;
     let net = crate::models::Net::init(model, &burn::tensor::Device::flex());
@@ -168,7 +228,7 @@ fn target_compression(
         if let Some(ratio) = ratios.get(&name) {
             let n: usize = shape.iter().product();
             total += n;
-            kept += crate::prune::projection::exact_keep_count(n, *ratio);
+            kept += crate::prune::projection::keep_count(n, *ratio, rule);
         }
     }
     if kept == 0 {

@@ -7,9 +7,12 @@ use super::store::{self, MetricsFile, Summary};
 use crate::data::{self, Dataset};
 use crate::error::{Error, Result};
 use crate::models::Net;
-use crate::prune::{self, Dense, Magnitude, MaskedRetrain, Pruner, stats};
+use crate::prune::admm::Admm;
+use crate::prune::constrained::{Constrained, Method};
+use crate::prune::slr::Slr;
+use crate::prune::{self, Dense, Magnitude, MaskedRetrain, Pruner, params, stats};
 use crate::spec::{
-    DataSpec, DatasetKind, MethodKind, Run, Stage, StageConfig, StageKind, derive_seed,
+    CountRule, DataSpec, DatasetKind, MethodKind, Run, Stage, StageConfig, StageKind, derive_seed,
 };
 use crate::train::{self, EpochRecord, TrainSettings};
 use burn::module::Module;
@@ -123,26 +126,94 @@ impl Executor {
                     shuffle_seed: derive_seed(run.seed, StageKind::Pretrain, "shuffle"),
                     label,
                 };
-                let net = train::train(net, &data, &settings, &mut Dense, &mut |record| {
+                let net = train::train(net, &data, &settings, &mut Dense, &mut |record, _| {
                     record_epoch(&mut metrics_file, stage, record, &mut seconds)
                 })?;
                 let acc = train::accuracy(&net.valid(), &data.test, run.test_batch_size);
                 metrics.insert("acc.dense".to_owned(), acc);
                 net
             }
-            StageConfig::Prune { method, ratios, .. } => {
+            StageConfig::Train {
+                method,
+                ratios,
+                count_rule,
+                admm,
+                slr,
+                data,
+                batch_size,
+                budget,
+                hardprune_every_epoch,
+            } => {
                 let net = self.load_model(run, index - 1, &training_device)?;
-                let pruner: Box<dyn Pruner> = match method {
-                    MethodKind::Magnitude => Box::new(Magnitude {
-                        ratios: ratios.clone(),
-                    }),
-                    MethodKind::Dense => {
-                        return Err(Error::RunFailed("a dense row has no prune stage".into()));
+                let names: Vec<String> = ratios.keys().cloned().collect();
+                let w0 = params::flat(&net, &names);
+                let state = match (method, admm, slr) {
+                    (MethodKind::Admm, Some(spec), _) => {
+                        Method::Admm(Admm::new(spec.clone(), ratios.clone(), *count_rule, &w0))
+                    }
+                    (MethodKind::Slr, _, Some(spec)) => {
+                        Method::Slr(Slr::new(spec.clone(), ratios.clone(), *count_rule, &w0))
+                    }
+                    _ => {
+                        return Err(Error::RunFailed(format!(
+                            "no constrained training for method `{}`",
+                            method.name()
+                        )));
                     }
                 };
-                let masks = pruner.masks(&net)?;
+                let mut pruner = Constrained::new(state);
+                let data = self.dataset(run.dataset, data)?.clone();
+                let settings = TrainSettings {
+                    budget,
+                    batch_size: *batch_size,
+                    test_batch_size: run.test_batch_size,
+                    shuffle_seed: derive_seed(run.seed, StageKind::Train, "shuffle"),
+                    label,
+                };
+                let projector = Magnitude {
+                    ratios: ratios.clone(),
+                    rule: *count_rule,
+                };
+                let net =
+                    train::train(net, &data, &settings, &mut pruner, &mut |record, model| {
+                        record_epoch(&mut metrics_file, stage, record, &mut seconds)?;
+                        if *hardprune_every_epoch {
+                            // A hard-pruned copy; the model itself trains on untouched.
+                            let copy = model.valid();
+                            let masks = projector.masks(&copy)?;
+                            let acc = train::accuracy(
+                                &prune::apply_masks(copy, &masks),
+                                &data.test,
+                                run.test_batch_size,
+                            );
+                            metrics.insert(format!("acc.hardprune@{}", record.epoch), acc);
+                            metrics_file.record(
+                                stage.kind.name(),
+                                record.epoch,
+                                0,
+                                "acc.hardprune",
+                                acc,
+                            )?;
+                        }
+                        Ok(())
+                    })?;
+                let acc = train::accuracy(&net.valid(), &data.test, run.test_batch_size);
+                metrics.insert("acc.soft".to_owned(), acc);
+                net
+            }
+            StageConfig::Prune {
+                ratios, count_rule, ..
+            } => {
+                // Hard pruning projects the consumed weights (dense for magnitude pruning, the
+                // constrained-trained W for ADMM and SLR, whose U is ignored).
+                let net = self.load_model(run, index - 1, &training_device)?;
+                let masks = Magnitude {
+                    ratios: ratios.clone(),
+                    rule: *count_rule,
+                }
+                .masks(&net)?;
                 let net = prune::apply_masks(net, &masks);
-                stats::check_targets(&net, ratios, "after hard pruning")?;
+                stats::check_targets(&net, ratios, *count_rule, "after hard pruning")?;
                 let data = self
                     .dataset(run.dataset, &DataSpec::default_for(run))?
                     .clone();
@@ -156,7 +227,7 @@ impl Executor {
                 batch_size,
                 budget,
             } => {
-                let ratios = prune_ratios(run, index)?;
+                let (ratios, count_rule) = prune_ratios(run, index)?;
                 let net = self.load_model(run, index - 1, &training_device)?;
                 let names: Vec<String> = ratios.keys().cloned().collect();
                 let mut pruner = MaskedRetrain::from_model(&net, &names);
@@ -168,19 +239,21 @@ impl Executor {
                     shuffle_seed: derive_seed(run.seed, StageKind::Retrain, "shuffle"),
                     label,
                 };
-                let net = train::train(net, &data, &settings, &mut pruner, &mut |record| {
+                let net = train::train(net, &data, &settings, &mut pruner, &mut |record, _| {
                     metrics.insert(format!("acc.retrain@{}", record.epoch), record.test_acc);
                     record_epoch(&mut metrics_file, stage, record, &mut seconds)
                 })?;
-                stats::check_targets(&net, &ratios, "after masked retraining")?;
+                stats::check_targets(&net, &ratios, count_rule, "after masked retraining")?;
                 let acc = train::accuracy(&net.valid(), &data.test, run.test_batch_size);
                 metrics.insert("acc.retrain".to_owned(), acc);
                 net
             }
         };
         let sparsity = match &stage.config {
-            StageConfig::Pretrain { .. } => None,
-            _ => Some(stats::measure(&model, &prune_ratios(run, index)?)),
+            StageConfig::Prune { .. } | StageConfig::Retrain { .. } => {
+                Some(stats::measure(&model, &prune_ratios(run, index)?.0))
+            }
+            _ => None,
         };
         let path = dir.join(store::MODEL);
         model
@@ -223,13 +296,15 @@ impl DataSpec {
     }
 }
 
-/// The ratios of the prune stage at or before `index`.
-fn prune_ratios(run: &Run, index: usize) -> Result<BTreeMap<String, f64>> {
+/// The ratios and count rule of the prune stage at or before `index`.
+fn prune_ratios(run: &Run, index: usize) -> Result<(BTreeMap<String, f64>, CountRule)> {
     run.stages[..=index]
         .iter()
         .rev()
         .find_map(|s| match &s.config {
-            StageConfig::Prune { ratios, .. } => Some(ratios.clone()),
+            StageConfig::Prune {
+                ratios, count_rule, ..
+            } => Some((ratios.clone(), *count_rule)),
             _ => None,
         })
         .ok_or_else(|| Error::RunFailed("no prune stage before this stage".into()))
@@ -251,6 +326,9 @@ fn record_epoch(
         ("seconds", record.seconds),
     ] {
         file.record(name, record.epoch, 0, metric, value)?;
+    }
+    for (metric, value) in &record.extra {
+        file.record(name, record.epoch, 0, metric, *value)?;
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Layered loading: built-in defaults < spec file < `[profile.<name>]` < `SLR_*` environment
 //! (run-time keys only) < `--set key.path=value`.
 
-use super::types::{RawSpec, RowSpec};
+use super::types::{MethodKind, RawSpec, RowSpec};
 use crate::error::{Error, Result};
 use crate::models;
 use crate::prune::params::glob_match;
@@ -42,6 +42,16 @@ pub struct Loaded {
     pub raw: RawSpec,
     /// Rows merged with `[defaults]` and validated, in file order.
     pub rows: Vec<RowSpec>,
+}
+
+impl Loaded {
+    /// Whether the row's group is selected by `groups` (all are when it is absent).
+    pub fn row_selected(&self, row: &RowSpec) -> bool {
+        self.raw
+            .groups
+            .as_ref()
+            .is_none_or(|groups| groups.contains(&row.group))
+    }
 }
 
 /// Finds a spec: an existing path, or an id looked up as `experiments/<id>.toml`.
@@ -268,7 +278,14 @@ fn validate(loaded: &Loaded) -> Result<()> {
                 "{at}: key `pretrain.epochs`: must be at least 1 (a dense model is trained first)"
             ));
         }
-        for (key, budget) in [("pretrain", &row.pretrain), ("retrain", &row.retrain)] {
+        if matches!(row.method, MethodKind::Admm | MethodKind::Slr) {
+            validate_constrained(path, &at, row)?;
+        }
+        for (key, budget) in [
+            ("pretrain", &row.pretrain),
+            ("train", &row.train),
+            ("retrain", &row.retrain),
+        ] {
             let lr = budget.optimizer.lr;
             if !(lr.is_finite() && lr > 0.0) {
                 return fail(format!(
@@ -300,6 +317,19 @@ fn validate(loaded: &Loaded) -> Result<()> {
         }
         validate_sparsity(path, &at, row)?;
     }
+    if let Some(groups) = &loaded.raw.groups {
+        for group in groups {
+            if !loaded.rows.iter().any(|r| &r.group == group) {
+                let mut known: Vec<&str> = loaded.rows.iter().map(|r| r.group.as_str()).collect();
+                known.sort();
+                known.dedup();
+                return fail(format!(
+                    "key `groups`: no row is in group `{group}`; allowed values: {}",
+                    known.join(", ")
+                ));
+            }
+        }
+    }
     for (index, cell) in loaded.raw.published.iter().enumerate() {
         if cell.citation.trim().is_empty() {
             return fail(format!(
@@ -310,14 +340,60 @@ fn validate(loaded: &Loaded) -> Result<()> {
     Ok(())
 }
 
+fn validate_constrained(path: &Path, at: &str, row: &RowSpec) -> Result<()> {
+    let fail = |key: &str, message: String| {
+        Err(Error::spec(path, format!("{at}: key `{key}`: {message}")))
+    };
+    if row.train.epochs == 0 {
+        return fail(
+            "train.epochs",
+            format!(
+                "method `{}` needs at least 1 training epoch",
+                row.method.name()
+            ),
+        );
+    }
+    let positive = |value: f64| value.is_finite() && value > 0.0;
+    match row.method {
+        MethodKind::Admm => {
+            let a = &row.admm;
+            if !positive(a.rho) {
+                return fail("admm.rho", format!("{} must be positive", a.rho));
+            }
+            if a.interval == 0 {
+                return fail("admm.interval", "must be at least 1".into());
+            }
+            if !positive(a.rho_growth) || !positive(a.rho_max) {
+                return fail("admm.rho_growth", "growth and cap must be positive".into());
+            }
+        }
+        MethodKind::Slr => {
+            let s = &row.slr;
+            for (key, value) in [("slr.rho", s.rho), ("slr.m", s.m), ("slr.s0", s.s0)] {
+                if !positive(value) {
+                    return fail(key, format!("{value} must be positive"));
+                }
+            }
+            if !(s.r.is_finite() && s.r > 0.0 && s.r < 1.0) {
+                return fail("slr.r", format!("{} is outside (0, 1)", s.r));
+            }
+            if s.interval == 0 {
+                return fail("slr.interval", "must be at least 1".into());
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 fn validate_sparsity(path: &Path, at: &str, row: &RowSpec) -> Result<()> {
     let fail = |message: String| Err(Error::spec(path, format!("{at}: {message}")));
     let names = models::prunable_candidates(row.model);
     match (&row.method, &row.sparsity) {
-        (crate::spec::MethodKind::Dense, Some(_)) => {
+        (MethodKind::Dense, Some(_)) => {
             return fail("key `sparsity`: method `dense` prunes nothing; remove `sparsity` or choose a pruning method".into());
         }
-        (crate::spec::MethodKind::Dense, None) => return Ok(()),
+        (MethodKind::Dense, None) => return Ok(()),
         (_, None) => {
             return fail(format!(
                 "key `sparsity`: method `{}` needs `sparsity.uniform` or `sparsity.per_layer`",

@@ -22,6 +22,8 @@ use std::path::PathBuf;
 pub enum StageKind {
     /// Dense training from a seeded initialisation.
     Pretrain,
+    /// Constrained (ADMM or SLR) training of the dense model.
+    Train,
     /// Pruning of the consumed model and hard-prune evaluation.
     Prune,
     /// Masked retraining of the pruned model.
@@ -33,6 +35,7 @@ impl StageKind {
     pub fn name(self) -> &'static str {
         match self {
             StageKind::Pretrain => "pretrain",
+            StageKind::Train => "train",
             StageKind::Prune => "prune",
             StageKind::Retrain => "retrain",
         }
@@ -55,6 +58,29 @@ pub enum StageConfig {
         batch_size: usize,
         /// Epochs, optimizer, schedule.
         budget: BudgetSpec,
+    },
+    /// ADMM or SLR training towards per-layer ratios.
+    Train {
+        /// Method (`admm` or `slr`).
+        method: MethodKind,
+        /// Resolved ratio per parameter name.
+        ratios: BTreeMap<String, f64>,
+        /// Count rule of the projections.
+        count_rule: CountRule,
+        /// ADMM settings (method `admm`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        admm: Option<AdmmSpec>,
+        /// SLR settings (method `slr`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        slr: Option<SlrSpec>,
+        /// Data subsets.
+        data: DataSpec,
+        /// Batch size.
+        batch_size: usize,
+        /// Epochs, optimizer, schedule.
+        budget: BudgetSpec,
+        /// Evaluate a hard-pruned copy after every epoch.
+        hardprune_every_epoch: bool,
     },
     /// Pruning to per-layer ratios.
     Prune {
@@ -137,6 +163,9 @@ pub struct Plan {
 pub fn resolve(spec: Loaded, seeds: Option<&[u64]>) -> Plan {
     let mut runs = Vec::new();
     for (index, row) in spec.rows.iter().enumerate() {
+        if !spec.row_selected(row) {
+            continue;
+        }
         let stages = row_stages(row);
         let row_seeds = seeds
             .map(<[u64]>::to_vec)
@@ -170,12 +199,34 @@ fn row_stages(row: &RowSpec) -> Vec<Stage> {
         return stages;
     }
     let sparsity = row.sparsity.clone().unwrap_or_default();
+    let ratios = layer_ratios(row.model, &sparsity);
+    if matches!(row.method, MethodKind::Admm | MethodKind::Slr) {
+        let train = StageConfig::Train {
+            method: row.method,
+            ratios: ratios.clone(),
+            count_rule: sparsity.count_rule,
+            admm: (row.method == MethodKind::Admm).then(|| row.admm.clone()),
+            slr: (row.method == MethodKind::Slr).then(|| row.slr.clone()),
+            data: row.data.clone(),
+            batch_size: row.batch_size,
+            budget: row.train.clone(),
+            hardprune_every_epoch: row.hardprune_every_epoch,
+        };
+        let consumed = stages[0].id.clone();
+        stages.push(make_stage(
+            StageKind::Train,
+            train,
+            &consumed,
+            data_checksum,
+        ));
+    }
     let prune = StageConfig::Prune {
         method: row.method,
-        ratios: layer_ratios(row.model, &sparsity),
+        ratios,
         count_rule: sparsity.count_rule,
     };
-    let prune = make_stage(StageKind::Prune, prune, &stages[0].id, data_checksum);
+    let consumed = stages.last().expect("pretrain exists").id.clone();
+    let prune = make_stage(StageKind::Prune, prune, &consumed, data_checksum);
     let retrain = StageConfig::Retrain {
         data: row.data.clone(),
         batch_size: row.batch_size,
@@ -232,17 +283,28 @@ fn make_stage(kind: StageKind, config: StageConfig, consumes: &str, data_checksu
 /// The config as JSON with sorted keys and every field equal to its built-in default removed.
 fn canonical_json(kind: &StageKind, config: &StageConfig) -> Value {
     let value = serde_json::to_value(config).expect("stage configs serialise");
-    let budget_default = serde_json::to_value(BudgetSpec::default()).expect("serialises");
+    let defaults = [
+        ("budget", serde_json::to_value(BudgetSpec::default())),
+        ("admm", serde_json::to_value(AdmmSpec::default())),
+        ("slr", serde_json::to_value(SlrSpec::default())),
+    ];
     let mut value = value;
     if let Value::Object(map) = &mut value {
-        if let Some(budget) = map.get_mut("budget") {
-            strip_defaults(budget, &budget_default);
+        for (key, default) in defaults {
+            if let Some(entry) = map.get_mut(key) {
+                strip_defaults(entry, &default.expect("serialises"));
+            }
         }
-        if *kind == StageKind::Prune && map.get("count_rule") == Some(&Value::from("exact")) {
+        if matches!(kind, StageKind::Prune | StageKind::Train)
+            && map.get("count_rule") == Some(&Value::from("exact"))
+        {
             map.remove("count_rule");
         }
         if map.get("data") == Some(&Value::Object(Default::default())) {
             map.remove("data");
+        }
+        if map.get("hardprune_every_epoch") == Some(&Value::Bool(false)) {
+            map.remove("hardprune_every_epoch");
         }
     }
     value

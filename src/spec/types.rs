@@ -25,6 +25,21 @@ pub struct RawSpec {
     /// Run-time settings (not part of any run's identity).
     #[serde(default)]
     pub runtime: Runtime,
+    /// What the report shows.
+    #[serde(default)]
+    pub report: ReportSpec,
+    /// Row groups to run (default: all); other rows are reported as not run.
+    #[serde(default)]
+    pub groups: Option<Vec<String>>,
+}
+
+/// Report options.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSpec {
+    /// Retraining epochs after which accuracy gets its own column, e.g. `[1, 2, 3, 5]`.
+    #[serde(default)]
+    pub retrain_epochs: Vec<usize>,
 }
 
 /// Caption data of a table.
@@ -139,6 +154,10 @@ pub enum MethodKind {
     Dense,
     /// One-shot magnitude pruning of the pretrained weights, then masked retraining.
     Magnitude,
+    /// ADMM-regularised training, hard pruning, masked retraining (method.md section 3).
+    Admm,
+    /// Surrogate Lagrangian relaxation training, hard pruning, masked retraining (section 4).
+    Slr,
 }
 
 impl MethodKind {
@@ -147,6 +166,8 @@ impl MethodKind {
         match self {
             MethodKind::Dense => "dense",
             MethodKind::Magnitude => "magnitude",
+            MethodKind::Admm => "admm",
+            MethodKind::Slr => "slr",
         }
     }
 }
@@ -158,6 +179,114 @@ pub enum CountRule {
     /// Keep exactly round((1 - p) n) entries; ties go to the lower flat index.
     #[default]
     Exact,
+    /// The authors' code: zero every |x| below numpy's interpolated percentile at 100 p.
+    Percentile,
+}
+
+/// How the penalty gradient treats the multipliers (method.md sections 3 and 4).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum MultiplierGrad {
+    /// The authors' code: U keeps an autograd link to W, so the penalty gradient is scaled by
+    /// 1 + n (ADMM, n updates) or 1 + Σ s_j / ρ (SLR).
+    Through,
+    /// Textbook: multipliers are constants.
+    Detached,
+}
+
+impl MultiplierGrad {
+    /// The name used in specs and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            MultiplierGrad::Through => "through",
+            MultiplierGrad::Detached => "detached",
+        }
+    }
+}
+
+/// ADMM settings.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdmmSpec {
+    /// Penalty weight ρ.
+    pub rho: f64,
+    /// Epochs between Z/U updates (updates at epochs 1 + interval, 1 + 2 interval, ...).
+    pub interval: usize,
+    /// ρ is multiplied by this after every update (1: constant).
+    pub rho_growth: f64,
+    /// Cap of ρ under growth.
+    pub rho_max: f64,
+    /// Gradient through the multipliers.
+    pub multiplier_grad: MultiplierGrad,
+}
+
+impl Default for AdmmSpec {
+    fn default() -> Self {
+        AdmmSpec {
+            rho: 0.1,
+            interval: 1,
+            rho_growth: 1.0,
+            rho_max: 1.0,
+            multiplier_grad: MultiplierGrad::Through,
+        }
+    }
+}
+
+/// Which SLR behaviour (method.md 4.1 and 4.2).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum SlrVariant {
+    /// What the authors' code effectively computes.
+    #[default]
+    Reference,
+    /// The paper's equations.
+    Paper,
+}
+
+/// SLR settings.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlrSpec {
+    /// Penalty weight ρ.
+    pub rho: f64,
+    /// M of the step-size factor α(k) = 1 − 1/(M k^(1 − 1/k^r)).
+    pub m: f64,
+    /// r of the step-size factor.
+    pub r: f64,
+    /// Initial step size s₀.
+    pub s0: f64,
+    /// Reference (authors' code) or paper (equations).
+    pub variant: SlrVariant,
+    /// Epochs between multiplier updates.
+    pub interval: usize,
+    /// Gradient through the multipliers (default: `through` for `reference`, `detached` for
+    /// `paper`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multiplier_grad: Option<MultiplierGrad>,
+}
+
+impl Default for SlrSpec {
+    fn default() -> Self {
+        SlrSpec {
+            rho: 0.1,
+            m: 300.0,
+            r: 0.1,
+            s0: 0.01,
+            variant: SlrVariant::Reference,
+            interval: 1,
+            multiplier_grad: None,
+        }
+    }
+}
+
+impl SlrSpec {
+    /// The multiplier-gradient setting in force.
+    pub fn multiplier_grad(&self) -> MultiplierGrad {
+        self.multiplier_grad.unwrap_or(match self.variant {
+            SlrVariant::Reference => MultiplierGrad::Through,
+            SlrVariant::Paper => MultiplierGrad::Detached,
+        })
+    }
 }
 
 /// One row after merging with `[defaults]`.
@@ -166,6 +295,9 @@ pub enum CountRule {
 pub struct RowSpec {
     /// Unique row name, used by `slr where` and in reports.
     pub name: String,
+    /// Group of rows this row belongs to (`groups` selects which run).
+    #[serde(default = "default_group")]
+    pub group: String,
     /// Architecture.
     pub model: ModelKind,
     /// Data set.
@@ -194,8 +326,23 @@ pub struct RowSpec {
     /// Masked retraining budget after pruning.
     #[serde(default)]
     pub retrain: BudgetSpec,
+    /// Budget of the constrained (ADMM or SLR) training.
+    #[serde(default)]
+    pub train: BudgetSpec,
+    /// ADMM settings (method `admm`).
+    #[serde(default)]
+    pub admm: AdmmSpec,
+    /// SLR settings (method `slr`).
+    #[serde(default)]
+    pub slr: SlrSpec,
+    /// Evaluate a hard-pruned copy after every constrained-training epoch.
+    #[serde(default)]
+    pub hardprune_every_epoch: bool,
 }
 
+fn default_group() -> String {
+    "main".into()
+}
 fn default_seeds() -> Vec<u64> {
     vec![1]
 }

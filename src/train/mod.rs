@@ -31,6 +31,8 @@ pub struct EpochRecord {
     pub test_acc: f64,
     /// Wall-clock seconds of the epoch (training and evaluation).
     pub seconds: f64,
+    /// The pruner's own metrics of the epoch (e.g. `w_minus_z`, `slr.k`).
+    pub extra: Vec<(String, f64)>,
 }
 
 /// Settings of one training call.
@@ -54,7 +56,7 @@ pub fn train(
     data: &Dataset,
     settings: &TrainSettings,
     pruner: &mut dyn Pruner,
-    on_epoch: &mut dyn FnMut(&EpochRecord) -> Result<()>,
+    on_epoch: &mut dyn FnMut(&EpochRecord, &Net) -> Result<()>,
 ) -> Result<Net> {
     let budget = settings.budget;
     let n = data.train.len;
@@ -126,14 +128,19 @@ pub fn train(
         }
         bar.finish_with_message(summary);
         pruner.on_epoch_end(epoch, &model, train_ce)?;
-        on_epoch(&EpochRecord {
-            epoch,
-            lr,
-            train_ce,
-            train_loss: loss_sum / n as f64,
-            test_acc,
-            seconds: started.elapsed().as_secs_f64(),
-        })?;
+        let extra = pruner.epoch_metrics(&model);
+        on_epoch(
+            &EpochRecord {
+                epoch,
+                lr,
+                train_ce,
+                train_loss: loss_sum / n as f64,
+                test_acc,
+                seconds: started.elapsed().as_secs_f64(),
+                extra,
+            },
+            &model,
+        )?;
     }
     Ok(model)
 }

@@ -69,7 +69,7 @@ fn unknown_spec_backend_and_profile_exit_2() {
     let out = slr(&["plan", "lenet5-mnist", "--profile", "nope"], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("allowed values: paper, smoke"),
+        stderr(&out).contains("allowed values: long, paper, smoke"),
         "{}",
         stderr(&out)
     );
@@ -108,11 +108,14 @@ fn plan_and_where_use_the_environment_layer() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.starts_with(
-            "spec lenet5-mnist (experiments/lenet5-mnist.toml), profile smoke: 2 runs"
+            "spec lenet5-mnist (experiments/lenet5-mnist.toml), profile smoke: 6 runs"
         ),
         "{text}"
     );
-    assert_eq!(text.matches("pending").count(), 4, "{text}");
+    // dense 1 stage, magnitude 3, two ADMM and two SLR rows 4 each.
+    assert_eq!(text.matches("pending").count(), 1 + 3 + 4 * 4, "{text}");
+    let skipped = text.matches("not run (group `sweep` not selected)").count();
+    assert_eq!(skipped, 18, "{text}");
 
     let out = slr(
         &["where", "lenet5-mnist", "magnitude", "--profile", "smoke"],
@@ -126,7 +129,7 @@ fn plan_and_where_use_the_environment_layer() {
 
     let out = slr(&["where", "lenet5-mnist", "nope"], &env);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("rows: dense, magnitude"));
+    assert!(stderr(&out).contains("rows: dense, magnitude, admm-detached"));
 
     // Environment variables reach runtime keys only; others are ignored.
     let out = slr(

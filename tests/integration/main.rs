@@ -3,6 +3,7 @@
 mod cli;
 mod common;
 mod idx;
+mod methods;
 mod pipeline;
 mod projection;
 mod spec;

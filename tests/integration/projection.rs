@@ -82,7 +82,12 @@ fn masked_retraining_keeps_pruned_weights_at_zero() {
     let model = Net::init(ModelKind::Lenet300100, &device);
     let names = vec!["fc1.weight".to_owned(), "fc2.weight".to_owned()];
     let ratios = names.iter().map(|n| (n.clone(), 0.9)).collect();
-    let masks = prune::Magnitude { ratios }.masks(&model).unwrap();
+    let masks = prune::Magnitude {
+        ratios,
+        rule: slr_repro::spec::CountRule::Exact,
+    }
+    .masks(&model)
+    .unwrap();
     let mut model = prune::apply_masks(model, &masks);
     let pruner = MaskedRetrain::from_model(&model, &names);
     let mut sgd = Sgd::new(SgdSpec {

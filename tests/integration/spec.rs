@@ -190,6 +190,54 @@ fn validation_messages() {
             None,
             vec![],
         ),
+        (
+            "admm_negative_rho",
+            BASE.replace(
+                "method = \"magnitude\"",
+                "method = \"admm\"\nadmm = { rho = -1.0 }",
+            ),
+            None,
+            vec![],
+        ),
+        (
+            "slr_bad_r",
+            BASE.replace(
+                "method = \"magnitude\"",
+                "method = \"slr\"\nslr = { r = 1.5 }",
+            ),
+            None,
+            vec![],
+        ),
+        (
+            "slr_unknown_variant",
+            BASE.replace(
+                "method = \"magnitude\"",
+                "method = \"slr\"\nslr = { variant = \"fast\" }",
+            ),
+            None,
+            vec![],
+        ),
+        (
+            "slr_zero_train_epochs",
+            BASE.replace(
+                "method = \"magnitude\"",
+                "method = \"slr\"\ntrain = { epochs = 0 }",
+            ),
+            None,
+            vec![],
+        ),
+        (
+            "unknown_group",
+            BASE.replace("[table]", "groups = [\"sweep\"]\n[table]"),
+            None,
+            vec![],
+        ),
+        (
+            "unknown_count_rule",
+            BASE.replace("uniform = 0.5", "uniform = 0.5, count_rule = \"median\""),
+            None,
+            vec![],
+        ),
     ];
     let mut all = String::new();
     for (name, text, profile, sets) in cases {
@@ -224,7 +272,22 @@ fn golden_ids_of_the_lenet5_spec() {
     // The dense row shares the pretrain stage of the pruned rows.
     let dense = plan.runs.iter().find(|r| r.row_name == "dense").unwrap();
     assert_eq!(dense.stages[0].id, magnitude.stages[0].id);
-    assert_eq!(plan.runs.len(), 6, "2 rows x 3 seeds");
+    assert_eq!(
+        plan.runs.len(),
+        6 * 3 + 18,
+        "6 main rows x 3 seeds, 18 sweep rows x 1 seed"
+    );
+    // ADMM and SLR rows train from the same dense model and add a train stage.
+    let slr = plan
+        .runs
+        .iter()
+        .find(|r| r.row_name == "slr-reference")
+        .unwrap();
+    assert_eq!(slr.stages[0].id, magnitude.stages[0].id);
+    assert_eq!(
+        slr.stages.iter().map(|s| s.kind.name()).collect::<Vec<_>>(),
+        ["pretrain", "train", "prune", "retrain"]
+    );
 }
 
 #[test]

@@ -1,0 +1,153 @@
+//! ADMM and SLR as [`Pruner`]s: both add Σ ρ/2 ‖W − Z + U‖² to the loss, update their
+//! auxiliary variables before the first batch of an update epoch, and prune by projecting W.
+
+use super::admm::Admm;
+use super::layers::{self, Layers};
+use super::slr::Slr;
+use super::{Masks, Pruner, params};
+use crate::error::Result;
+use crate::models::Net;
+use burn::tensor::Tensor;
+
+/// The method inside a [`Constrained`] pruner.
+#[derive(Debug, Clone)]
+pub enum Method {
+    /// ADMM.
+    Admm(Admm),
+    /// SLR.
+    Slr(Slr),
+}
+
+/// ADMM or SLR training as seen by the training loop.
+#[derive(Debug, Clone)]
+pub struct Constrained {
+    /// The method's state.
+    pub method: Method,
+    /// Epoch-mean CE of the last finished epoch and of the one before (0 if none).
+    ce: (f64, f64),
+    /// Metrics of the current epoch's update, if one ran.
+    update_metrics: Vec<(String, f64)>,
+}
+
+impl Constrained {
+    /// Wraps a method's initial state.
+    pub fn new(method: Method) -> Constrained {
+        Constrained {
+            method,
+            ce: (0.0, 0.0),
+            update_metrics: Vec::new(),
+        }
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.z().keys().cloned().collect()
+    }
+
+    /// The current Z.
+    pub fn z(&self) -> &Layers {
+        match &self.method {
+            Method::Admm(a) => &a.z,
+            Method::Slr(s) => &s.z,
+        }
+    }
+
+    /// The current U.
+    pub fn u(&self) -> Layers {
+        match &self.method {
+            Method::Admm(a) => a.u.clone(),
+            Method::Slr(s) => s.u(),
+        }
+    }
+
+    fn rho(&self) -> f64 {
+        match &self.method {
+            Method::Admm(a) => a.rho,
+            Method::Slr(s) => s.spec.rho,
+        }
+    }
+
+    /// Factor on the penalty gradient (`multiplier_grad`).
+    pub fn grad_scale(&self) -> f64 {
+        match &self.method {
+            Method::Admm(a) => a.grad_scale(),
+            Method::Slr(s) => s.grad_scale(),
+        }
+    }
+}
+
+impl Pruner for Constrained {
+    fn on_epoch_start(&mut self, epoch: usize, model: &Net) -> Result<()> {
+        self.update_metrics.clear();
+        let w = params::flat(model, &self.names());
+        let (ce, ce_prev) = self.ce;
+        match &mut self.method {
+            Method::Admm(admm) if admm.updates_at(epoch) => {
+                let update = admm.update(&w);
+                self.update_metrics = vec![
+                    ("admm.z_change".into(), update.z_change),
+                    ("admm.rho".into(), update.rho),
+                    ("admm.updates".into(), admm.updates as f64),
+                ];
+            }
+            Method::Slr(slr) if slr.updates_at(epoch) => {
+                let update = slr.update(&w, ce, ce_prev);
+                self.update_metrics = vec![
+                    ("slr.k".into(), update.k as f64),
+                    ("slr.s".into(), update.s),
+                    ("slr.alpha".into(), update.alpha),
+                    ("slr.cond1".into(), update.cond1 as u8 as f64),
+                    ("slr.cond2".into(), update.cond2 as u8 as f64),
+                    ("slr.z_change".into(), update.z_change),
+                ];
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn penalty(&self, model: &Net) -> Option<Tensor<1>> {
+        let rho = self.rho();
+        let scale = self.grad_scale();
+        let u = self.u();
+        let z = self.z();
+        let tracked = params::tracked(model, &self.names());
+        tracked
+            .into_iter()
+            .map(|(name, w)| {
+                // Value W, gradient scale·ρ(W − Z + U): the authors' autograd link through the
+                // multipliers as a factor instead of a growing graph.
+                let w = if scale == 1.0 {
+                    w
+                } else {
+                    w.clone().mul_scalar(scale) - w.detach().mul_scalar(scale - 1.0)
+                };
+                let residual = w - z[&name].clone() + u[&name].clone();
+                residual.square().sum().mul_scalar(0.5 * rho)
+            })
+            .reduce(|a, b| a + b)
+    }
+
+    fn on_epoch_end(&mut self, _epoch: usize, _model: &Net, mean_ce: f64) -> Result<()> {
+        self.ce = (mean_ce, self.ce.0);
+        Ok(())
+    }
+
+    fn epoch_metrics(&self, model: &Net) -> Vec<(String, f64)> {
+        let w = params::flat(model, &self.names());
+        let mut metrics = vec![
+            ("w_minus_z".to_owned(), layers::sum_norm_diff(&w, self.z())),
+            ("grad_scale".to_owned(), self.grad_scale()),
+        ];
+        metrics.extend(self.update_metrics.iter().cloned());
+        metrics
+    }
+
+    fn masks(&self, model: &Net) -> Result<Masks> {
+        let w = params::flat(model, &self.names());
+        let (ratios, rule) = match &self.method {
+            Method::Admm(a) => (&a.ratios, a.rule),
+            Method::Slr(s) => (&s.ratios, s.rule),
+        };
+        Ok(layers::masks(&w, ratios, rule))
+    }
+}
