@@ -240,10 +240,18 @@ fn reproduce(args: &SpecArgs, auto_fetch: bool) -> Result<()> {
     }
     let mut executor = Executor::new(backend, &runtime.data_root, &runtime.runs_root);
     let (mut trained, mut cached) = (0, 0);
+    let mut failed = Vec::new();
     for run in &plan.runs {
-        match executor.execute(run)? {
-            RunStatus::Trained => trained += 1,
-            RunStatus::Cached => cached += 1,
+        match executor.execute(run) {
+            Ok(RunStatus::Trained) => trained += 1,
+            Ok(RunStatus::Cached) => cached += 1,
+            // A run that fails (divergence, sparsity check) does not stop the others; bad
+            // input (exit code 2) does, since every run would hit it.
+            Err(error) if error.exit_code() == 1 => {
+                eprintln!("{} seed {} failed: {error}", run.row_name, run.seed);
+                failed.push(format!("{} seed {}", run.row_name, run.seed));
+            }
+            Err(error) => return Err(error),
         }
     }
     let path = report::write(
@@ -253,10 +261,20 @@ fn reproduce(args: &SpecArgs, auto_fetch: bool) -> Result<()> {
         &backend.name(),
     )?;
     eprintln!(
-        "{trained} runs trained, {cached} cached; wrote {}",
+        "{trained} runs trained, {cached} cached, {} failed; wrote {}",
+        failed.len(),
         path.display()
     );
-    Ok(())
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::RunFailed(format!(
+            "{} of {} runs failed: {}",
+            failed.len(),
+            plan.runs.len(),
+            failed.join(", ")
+        )))
+    }
 }
 
 /// The text of `slr plan`: one block per run with its stages, folders and status.

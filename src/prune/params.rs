@@ -75,45 +75,23 @@ pub fn shapes(model: &Net) -> Vec<(String, Vec<usize>)> {
 
 /// The named parameters, flattened to 1-D (values, no autodiff graph).
 pub fn flat(model: &Net, names: &[String]) -> BTreeMap<String, Tensor<1>> {
-    struct Flat<'a> {
-        path: PathStack,
-        names: &'a [String],
-        out: BTreeMap<String, Tensor<1>>,
-    }
-    impl ModuleVisitor for Flat<'_> {
-        fn enter_module(&mut self, name: &str, container: &str) {
-            self.path.enter(name, container);
-        }
-        fn exit_module(&mut self, _name: &str, container: &str) {
-            self.path.exit(container);
-        }
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let name = self.path.name("");
-            if self.names.contains(&name) {
-                let value = param.val().inner();
-                let n = value.dims().iter().product::<usize>();
-                self.out.insert(name, value.reshape([n]));
-            }
-        }
-    }
-    let mut visitor = Flat {
-        path: PathStack::default(),
-        names,
-        out: BTreeMap::new(),
-    };
-    model.visit(&mut visitor);
-    visitor.out
+    collect(model, names, false)
 }
 
 /// The named parameters, flattened to 1-D, still attached to the autodiff graph (for loss
 /// terms).
 pub fn tracked(model: &Net, names: &[String]) -> BTreeMap<String, Tensor<1>> {
-    struct Tracked<'a> {
+    collect(model, names, true)
+}
+
+fn collect(model: &Net, names: &[String], keep_graph: bool) -> BTreeMap<String, Tensor<1>> {
+    struct Collect<'a> {
         path: PathStack,
         names: &'a [String],
+        keep_graph: bool,
         out: BTreeMap<String, Tensor<1>>,
     }
-    impl ModuleVisitor for Tracked<'_> {
+    impl ModuleVisitor for Collect<'_> {
         fn enter_module(&mut self, name: &str, container: &str) {
             self.path.enter(name, container);
         }
@@ -123,15 +101,20 @@ pub fn tracked(model: &Net, names: &[String]) -> BTreeMap<String, Tensor<1>> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
             let name = self.path.name("");
             if self.names.contains(&name) {
-                let value = param.val();
+                let value = if self.keep_graph {
+                    param.val()
+                } else {
+                    param.val().inner()
+                };
                 let n = value.dims().iter().product::<usize>();
                 self.out.insert(name, value.reshape([n]));
             }
         }
     }
-    let mut visitor = Tracked {
+    let mut visitor = Collect {
         path: PathStack::default(),
         names,
+        keep_graph,
         out: BTreeMap::new(),
     };
     model.visit(&mut visitor);

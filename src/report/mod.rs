@@ -100,10 +100,15 @@ pub fn render(plan: &Plan, runs_root: &Path, backend: &str) -> Result<String> {
         // a run's stages).
         let mut per_run = Vec::new();
         let mut achieved = Vec::new();
+        let mut failures = Vec::new();
         for run in &runs {
             let mut metrics = std::collections::BTreeMap::new();
             for i in 0..run.stages.len() {
-                if let Some(summary) = store::read_summary(&run.stage_dir(runs_root, i))? {
+                let dir = run.stage_dir(runs_root, i);
+                if let Some(reason) = store::read_failure(&dir) {
+                    failures.push(reason);
+                }
+                if let Some(summary) = store::read_summary(&dir)? {
                     if let (StageConfig::Retrain { .. }, Some(s)) =
                         (&run.stages[i].config, &summary.sparsity)
                     {
@@ -164,6 +169,21 @@ pub fn render(plan: &Plan, runs_root: &Path, backend: &str) -> Result<String> {
         } else {
             dash()
         });
+        if let Some(reason) = failures.first() {
+            // Cells still pending are those of the failed runs.
+            let failed = format!(
+                "failed ({} of {expected}): {}",
+                failures.len(),
+                one_line(reason)
+            );
+            for cell in cells.iter_mut().skip(3) {
+                if cell.starts_with("pending") {
+                    *cell = failed.clone();
+                } else if cell.contains(" pending") {
+                    *cell = cell.replace(" pending", " failed");
+                }
+            }
+        }
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     if !plan.spec.raw.published.is_empty() {
@@ -191,6 +211,11 @@ pub fn render(plan: &Plan, runs_root: &Path, backend: &str) -> Result<String> {
 Cells are mean ± sample std over n seeds.\n",
     );
     Ok(out)
+}
+
+/// The first line of an error, without table-breaking characters.
+fn one_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().replace('|', "/")
 }
 
 /// "slr (reference, through)": the method with the settings that change its behaviour.

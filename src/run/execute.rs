@@ -12,7 +12,8 @@ use crate::prune::constrained::{Constrained, Method};
 use crate::prune::slr::Slr;
 use crate::prune::{self, Dense, Magnitude, MaskedRetrain, Pruner, params, stats};
 use crate::spec::{
-    CountRule, DataSpec, DatasetKind, MethodKind, Run, Stage, StageConfig, StageKind, derive_seed,
+    BudgetSpec, CountRule, DataSpec, DatasetKind, MethodKind, Run, Stage, StageConfig, StageKind,
+    derive_seed,
 };
 use crate::train::{self, EpochRecord, TrainSettings};
 use burn::module::Module;
@@ -66,14 +67,22 @@ impl Executor {
                 continue;
             }
             status = RunStatus::Trained;
-            // A folder without a summary is an interrupted attempt: start it afresh.
+            let _lock = store::StageLock::acquire(&dir)?;
+            // A folder without a summary is an interrupted or failed attempt: start it afresh.
             if dir.exists() {
                 std::fs::remove_dir_all(&dir).map_err(Error::io(&dir))?;
             }
             std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
             let started = now_unix();
             write_stage_spec(&dir, run, index)?;
-            let summary = self.run_stage(run, index, &dir)?;
+            let summary = match self.run_stage(run, index, &dir) {
+                Ok(summary) => summary,
+                Err(error) => {
+                    // Kept for the report ("failed: ..."); the next attempt starts afresh.
+                    let _ = std::fs::write(dir.join(store::FAILED), error.to_string());
+                    return Err(error);
+                }
+            };
             let stage = &run.stages[index];
             let provenance = Provenance {
                 version: env!("CARGO_PKG_VERSION"),
@@ -119,13 +128,7 @@ impl Executor {
                 let init_seed = derive_seed(run.seed, StageKind::Pretrain, "init");
                 let net = Net::seeded(*model, &training_device, init_seed);
                 let data = self.dataset(*dataset, data)?.clone();
-                let settings = TrainSettings {
-                    budget,
-                    batch_size: *batch_size,
-                    test_batch_size: run.test_batch_size,
-                    shuffle_seed: derive_seed(run.seed, StageKind::Pretrain, "shuffle"),
-                    label,
-                };
+                let settings = train_settings(run, stage, budget, *batch_size, label);
                 let net = train::train(net, &data, &settings, &mut Dense, &mut |record, _| {
                     record_epoch(&mut metrics_file, stage, record, &mut seconds)
                 })?;
@@ -163,13 +166,7 @@ impl Executor {
                 };
                 let mut pruner = Constrained::new(state);
                 let data = self.dataset(run.dataset, data)?.clone();
-                let settings = TrainSettings {
-                    budget,
-                    batch_size: *batch_size,
-                    test_batch_size: run.test_batch_size,
-                    shuffle_seed: derive_seed(run.seed, StageKind::Train, "shuffle"),
-                    label,
-                };
+                let settings = train_settings(run, stage, budget, *batch_size, label);
                 let projector = Magnitude {
                     ratios: ratios.clone(),
                     rule: *count_rule,
@@ -232,13 +229,7 @@ impl Executor {
                 let names: Vec<String> = ratios.keys().cloned().collect();
                 let mut pruner = MaskedRetrain::from_model(&net, &names);
                 let data = self.dataset(run.dataset, data)?.clone();
-                let settings = TrainSettings {
-                    budget,
-                    batch_size: *batch_size,
-                    test_batch_size: run.test_batch_size,
-                    shuffle_seed: derive_seed(run.seed, StageKind::Retrain, "shuffle"),
-                    label,
-                };
+                let settings = train_settings(run, stage, budget, *batch_size, label);
                 let net = train::train(net, &data, &settings, &mut pruner, &mut |record, _| {
                     metrics.insert(format!("acc.retrain@{}", record.epoch), record.test_acc);
                     record_epoch(&mut metrics_file, stage, record, &mut seconds)
@@ -308,6 +299,23 @@ fn prune_ratios(run: &Run, index: usize) -> Result<(BTreeMap<String, f64>, Count
             _ => None,
         })
         .ok_or_else(|| Error::RunFailed("no prune stage before this stage".into()))
+}
+
+/// Training settings of `stage`, shuffling from (seed, stage, "shuffle").
+fn train_settings<'a>(
+    run: &Run,
+    stage: &Stage,
+    budget: &'a BudgetSpec,
+    batch_size: usize,
+    label: String,
+) -> TrainSettings<'a> {
+    TrainSettings {
+        budget,
+        batch_size,
+        test_batch_size: run.test_batch_size,
+        shuffle_seed: derive_seed(run.seed, stage.kind, "shuffle"),
+        label,
+    }
 }
 
 fn record_epoch(

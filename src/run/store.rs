@@ -14,6 +14,65 @@ pub const SUMMARY: &str = "summary.json";
 pub const MODEL: &str = "model.bpk";
 /// Long-format per-epoch metrics.
 pub const METRICS: &str = "metrics.csv";
+/// The error of a failed attempt (no summary then).
+pub const FAILED: &str = "failed.txt";
+
+/// Why the last attempt of a stage failed, if it did and has not been redone since.
+pub fn read_failure(dir: &Path) -> Option<String> {
+    std::fs::read_to_string(dir.join(FAILED)).ok()
+}
+
+/// An exclusive claim on one stage folder (`<folder>.lock` beside it, holding the pid), so
+/// two `slr` processes never train the same stage at once. Released on drop.
+#[derive(Debug)]
+pub struct StageLock(PathBuf);
+
+impl StageLock {
+    /// Claims `dir`; a lock left by a process that no longer exists is taken over.
+    pub fn acquire(dir: &Path) -> Result<StageLock> {
+        let path = dir.with_extension("lock");
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(Error::io(parent))?;
+        }
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut file) => {
+                    let _ = write!(file, "{}", std::process::id());
+                    return Ok(StageLock(path));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                    let alive = holder
+                        .trim()
+                        .parse::<u32>()
+                        .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+                    if alive {
+                        return Err(Error::RunFailed(format!(
+                            "{} is being run by process {} (lock {}); wait for it to finish",
+                            dir.display(),
+                            holder.trim(),
+                            path.display()
+                        )));
+                    }
+                    // Stale: its process died.
+                    std::fs::remove_file(&path).map_err(Error::io(&path))?;
+                }
+                Err(e) => return Err(Error::io(&path)(e)),
+            }
+        }
+        Err(Error::RunFailed(format!("cannot lock {}", path.display())))
+    }
+}
+
+impl Drop for StageLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
 
 /// Final results of one stage at one seed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

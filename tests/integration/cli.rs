@@ -177,3 +177,80 @@ fn data_fetch_from_folder() {
     let out = slr(&["data", "fetch", "cifar100"], &[]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_diverging_run_fails_alone_with_exit_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write(
+        tmp.path(),
+        "boom.toml",
+        r#"
+[table]
+id = "boom"
+title = "Divergence"
+
+[defaults]
+model = "lenet-300-100"
+dataset = "mnist"
+data = { train_limit = 256, test_limit = 100 }
+pretrain = { epochs = 1, optimizer = { lr = 0.01 } }
+
+[[rows]]
+name = "ok"
+
+[[rows]]
+name = "boom"
+pretrain = { epochs = 1, optimizer = { lr = 1e30 } }
+"#,
+    );
+    let runs = tmp.path().join("runs");
+    let reports = tmp.path().join("reports");
+    let out = slr(
+        &[
+            "reproduce",
+            spec.to_str().unwrap(),
+            "--no-fetch",
+            "--data-root",
+            data_root().to_str().unwrap(),
+            "--runs-root",
+            runs.to_str().unwrap(),
+            "--set",
+            &format!("runtime.reports_root={:?}", reports.display().to_string()),
+        ],
+        &[],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("boom seed 1 failed: run failed: boom pretrain seed 1: diverged"),
+        "{err}"
+    );
+    assert!(err.contains("1 runs trained, 0 cached, 1 failed"), "{err}");
+    let report = std::fs::read_to_string(reports.join("boom.md")).unwrap();
+    assert!(report.contains("| ok | dense | – | "), "{report}");
+    assert!(
+        report.contains(
+            "| boom | dense | – | failed (1 of 1): run failed: boom pretrain seed 1: diverged"
+        ),
+        "{report}"
+    );
+}
+
+#[test]
+fn stage_locks_exclude_a_second_process_and_expire_with_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pretrain-x").join("seed-1");
+    let lock = slr_repro::run::store::StageLock::acquire(&dir).unwrap();
+    // This process holds it: a second claim is refused with a clear message.
+    let err = slr_repro::run::store::StageLock::acquire(&dir)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("is being run by process {}", std::process::id())),
+        "{err}"
+    );
+    drop(lock);
+    // A lock left by a process that no longer exists is taken over.
+    std::fs::write(dir.with_extension("lock"), "4000000000").unwrap();
+    let _lock = slr_repro::run::store::StageLock::acquire(&dir).unwrap();
+}

@@ -136,26 +136,18 @@ fn tiny_spec_end_to_end_is_bit_identical_and_idempotent() {
     assert_eq!(outputs(&runs_b), first);
 
     // A second invocation on the same folder trains nothing and rewrites the same report.
-    let stamps: Vec<_> = first
-        .iter()
-        .map(|(name, _, _)| {
-            std::fs::metadata(runs_a.join(name).join("seed-1/summary.json"))
-                .unwrap()
-                .modified()
-                .unwrap()
-        })
-        .collect();
+    let stamps = || -> Vec<_> {
+        first
+            .iter()
+            .map(|(name, _, _)| {
+                let summary = runs_a.join(name).join("seed-1").join(store::SUMMARY);
+                std::fs::metadata(summary).unwrap().modified().unwrap()
+            })
+            .collect()
+    };
+    let before = stamps();
     reproduce(&spec, &runs_a, &reports);
-    let stamps_after: Vec<_> = first
-        .iter()
-        .map(|(name, _, _)| {
-            std::fs::metadata(runs_a.join(name).join("seed-1/summary.json"))
-                .unwrap()
-                .modified()
-                .unwrap()
-        })
-        .collect();
-    assert_eq!(stamps, stamps_after, "no stage ran again");
+    assert_eq!(stamps(), before, "no stage ran again");
     assert_eq!(
         std::fs::read_to_string(reports.join("tiny.md")).unwrap(),
         report_a
