@@ -211,9 +211,7 @@ impl Executor {
                 .masks(&net)?;
                 let net = prune::apply_masks(net, &masks);
                 stats::check_targets(&net, ratios, *count_rule, "after hard pruning")?;
-                let data = self
-                    .dataset(run.dataset, &DataSpec::default_for(run))?
-                    .clone();
+                let data = self.dataset(run.dataset, &row_data(run))?.clone();
                 let acc = train::accuracy(&net.valid(), &data.test, run.test_batch_size);
                 metrics.insert("acc.hardprune".to_owned(), acc);
                 metrics_file.record(stage.kind.name(), 0, 0, "acc.hardprune", acc)?;
@@ -277,13 +275,11 @@ impl Executor {
     }
 }
 
-impl DataSpec {
-    /// The data limits of a run's first stage (the ones every stage evaluates on).
-    fn default_for(run: &Run) -> DataSpec {
-        match &run.stages[0].config {
-            StageConfig::Pretrain { data, .. } => data.clone(),
-            _ => DataSpec::default(),
-        }
+/// The data limits of a run's first stage (the row's, which every stage evaluates on).
+fn row_data(run: &Run) -> DataSpec {
+    match &run.stages[0].config {
+        StageConfig::Pretrain { data, .. } => data.clone(),
+        _ => DataSpec::default(),
     }
 }
 
