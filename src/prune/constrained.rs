@@ -27,16 +27,21 @@ pub struct Constrained {
     ce: (f64, f64),
     /// Metrics of the current epoch's update, if one ran.
     update_metrics: Vec<(String, f64)>,
+    /// U as of the last update (SLR derives it from Λ; kept so every batch need not).
+    u: Layers,
 }
 
 impl Constrained {
     /// Wraps a method's initial state.
     pub fn new(method: Method) -> Constrained {
-        Constrained {
+        let mut constrained = Constrained {
             method,
             ce: (0.0, 0.0),
             update_metrics: Vec::new(),
-        }
+            u: Layers::new(),
+        };
+        constrained.u = constrained.current_u();
+        constrained
     }
 
     fn names(&self) -> Vec<String> {
@@ -52,7 +57,7 @@ impl Constrained {
     }
 
     /// The current U.
-    pub fn u(&self) -> Layers {
+    fn current_u(&self) -> Layers {
         match &self.method {
             Method::Admm(a) => a.u.clone(),
             Method::Slr(s) => s.u(),
@@ -102,13 +107,14 @@ impl Pruner for Constrained {
             }
             _ => {}
         }
+        self.u = self.current_u();
         Ok(())
     }
 
     fn penalty(&self, model: &Net) -> Option<Tensor<1>> {
         let rho = self.rho();
         let scale = self.grad_scale();
-        let u = self.u();
+        let u = &self.u;
         let z = self.z();
         let tracked = params::tracked(model, &self.names());
         tracked
