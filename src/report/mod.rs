@@ -125,7 +125,7 @@ pub fn render(plan: &Plan, runs_root: &Path, backend: &str) -> Result<String> {
                 .filter_map(|m| m.get(name).copied())
                 .collect()
         };
-        let stages = &runs.first().map(|r| r.stages.clone()).unwrap_or_default();
+        let stages: &[_] = runs.first().map_or(&[], |r| &r.stages);
         let target = stages.iter().find_map(|s| match &s.config {
             StageConfig::Prune {
                 ratios, count_rule, ..
@@ -228,10 +228,7 @@ fn method_label(row: &crate::spec::RowSpec) -> String {
         ),
         MethodKind::Slr => format!(
             "slr ({}, {})",
-            match row.slr.variant {
-                crate::spec::SlrVariant::Reference => "reference",
-                crate::spec::SlrVariant::Paper => "paper",
-            },
+            row.slr.variant.name(),
             row.slr.multiplier_grad().name()
         ),
         other => other.name().to_owned(),

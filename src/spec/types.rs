@@ -243,6 +243,16 @@ pub enum SlrVariant {
     Paper,
 }
 
+impl SlrVariant {
+    /// The name used in specs and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            SlrVariant::Reference => "reference",
+            SlrVariant::Paper => "paper",
+        }
+    }
+}
+
 /// SLR settings.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
