@@ -14,9 +14,13 @@ reproduce spec profile="paper" *args="":
 plan spec profile="paper":
     cargo run --release -- plan {{spec}} --profile {{profile}}
 
-# Rebuild a spec's report from existing runs.
+# Rebuild a spec's table, result frames and figures from existing runs.
 report spec profile="paper":
     cargo run --release -- report {{spec}} --profile {{profile}}
+
+# Rebuild a spec's result frames and figures (reports/<spec>/) from existing runs.
+figures spec profile="paper":
+    cargo run --release -- figures {{spec}} --profile {{profile}}
 
 # Fetch the data the tests read (MNIST), then run the tests.
 test:

@@ -1,4 +1,4 @@
-//! The command line: reproduce, plan, where, report, data fetch.
+//! The command line: reproduce, plan, where, report, figures, data fetch.
 
 use crate::data::{self, fetch};
 use crate::error::{Error, Result};
@@ -22,7 +22,7 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run every missing stage of a spec, then write reports/<spec>.md.
+    /// Run every missing stage of a spec, then write its report (table, frames, figures).
     Reproduce {
         /// Spec options.
         #[command(flatten)]
@@ -45,8 +45,15 @@ pub enum Command {
         /// Row name.
         row: String,
     },
-    /// Rewrite reports/<spec>.md from existing runs, training nothing.
+    /// Rewrite reports/<spec>.md, the result frames and the figures from existing runs,
+    /// training nothing.
     Report {
+        /// Spec options.
+        #[command(flatten)]
+        spec: SpecArgs,
+    },
+    /// Rewrite the result frames and the spec's figures (reports/<spec>/) from existing runs.
+    Figures {
         /// Spec options.
         #[command(flatten)]
         spec: SpecArgs,
@@ -182,19 +189,8 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Report { spec } => {
-            let plan = spec.plan()?;
-            let runtime = &plan.spec.raw.runtime;
-            let backend = Backend::parse(&runtime.backend)?;
-            let path = report::write(
-                &plan,
-                &runtime.runs_root,
-                &runtime.reports_root,
-                &backend.name(),
-            )?;
-            println!("wrote {}", path.display());
-            Ok(())
-        }
+        Command::Report { spec } => write_report(&spec.plan()?, report::Parts::All),
+        Command::Figures { spec } => write_report(&spec.plan()?, report::Parts::Figures),
         Command::Data {
             command:
                 DataCommand::Fetch {
@@ -254,16 +250,12 @@ fn reproduce(args: &SpecArgs, auto_fetch: bool) -> Result<()> {
             Err(error) => return Err(error),
         }
     }
-    let path = report::write(
-        &plan,
-        &runtime.runs_root,
-        &runtime.reports_root,
-        &backend.name(),
-    )?;
+    let written = report::build(&plan, report::Parts::All)?;
     eprintln!(
-        "{trained} runs trained, {cached} cached, {} failed; wrote {}",
+        "{trained} runs trained, {cached} cached, {} failed; wrote {} report files under {}",
         failed.len(),
-        path.display()
+        written.len(),
+        runtime.reports_root.display()
     );
     if failed.is_empty() {
         Ok(())
@@ -315,4 +307,12 @@ pub fn plan_text(plan: &Plan) -> Result<String> {
         }
     }
     Ok(out)
+}
+
+/// Writes a report and lists the files.
+fn write_report(plan: &Plan, parts: report::Parts) -> Result<()> {
+    for path in report::build(plan, parts)? {
+        println!("wrote {}", path.display());
+    }
+    Ok(())
 }

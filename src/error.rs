@@ -35,6 +35,14 @@ pub enum Error {
         /// Why it could not be used.
         message: String,
     },
+    /// A figure could not be drawn or written.
+    #[error("cannot draw {path}: {message}")]
+    Figure {
+        /// The figure file.
+        path: PathBuf,
+        /// The drawing backend's error.
+        message: String,
+    },
     /// Plain I/O failure with the path involved.
     #[error("{path}: {source}")]
     Io {
@@ -50,7 +58,7 @@ impl Error {
     /// run that failed while executing.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::RunFailed(_) | Error::Io { .. } => 1,
+            Error::RunFailed(_) | Error::Io { .. } | Error::Figure { .. } => 1,
             _ => 2,
         }
     }

@@ -86,6 +86,23 @@ pub fn folder(data_root: &Path, kind: DatasetKind) -> PathBuf {
     data_root.join(kind.name())
 }
 
+/// Why a data set cannot be loaded from `data_root` without fetching, or `None` when all its
+/// files are present (their checksums are verified on load).
+pub fn unavailable(data_root: &Path, kind: DatasetKind) -> Option<String> {
+    let dir = folder(data_root, kind);
+    files(kind)
+        .iter()
+        .any(|f| !dir.join(f.name).is_file())
+        .then(|| {
+            format!(
+                "data set `{}` not in {} (slr data fetch {})",
+                kind.name(),
+                data_root.display(),
+                kind.name()
+            )
+        })
+}
+
 /// A split held on the device: normalised images `[n, 1, 28, 28]` and labels `[n]`.
 #[derive(Debug, Clone)]
 pub struct Split {

@@ -85,7 +85,7 @@ impl Executor {
             };
             let stage = &run.stages[index];
             let provenance = Provenance {
-                version: env!("CARGO_PKG_VERSION"),
+                version: env!("CARGO_PKG_VERSION").into(),
                 git_commit: self.git_commit.clone(),
                 backend: self.backend.name(),
                 dataset: run.dataset.name().into(),

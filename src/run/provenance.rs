@@ -1,14 +1,14 @@
 //! `provenance.json`: what produced a stage (binary, commit, backend, data, times).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Where a stage's numbers came from.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Provenance {
     /// `slr` version.
-    pub version: &'static str,
+    pub version: String,
     /// Git commit of the working tree, with `-dirty` when it has changes (or `unknown`).
     pub git_commit: String,
     /// Backend and device.

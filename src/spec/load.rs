@@ -1,7 +1,7 @@
 //! Layered loading: built-in defaults < spec file < `[profile.<name>]` < `SLR_*` environment
 //! (run-time keys only) < `--set key.path=value`.
 
-use super::types::{MethodKind, RawSpec, RowSpec};
+use super::types::{FigureKind, MethodKind, RawSpec, RowSpec};
 use crate::error::{Error, Result};
 use crate::models;
 use crate::prune::params::glob_match;
@@ -335,6 +335,82 @@ fn validate(loaded: &Loaded) -> Result<()> {
             return fail(format!(
                 "key `published[{index}].citation`: a published number needs a citation"
             ));
+        }
+        if let Some(row) = &cell.row
+            && !names.contains(row)
+        {
+            return fail(format!(
+                "key `published[{index}].row`: no row named `{row}`; allowed values: {}",
+                list_or_none(&names.iter().cloned().collect::<Vec<_>>())
+            ));
+        }
+    }
+    validate_report(loaded)
+}
+
+/// `[report] columns` and `[[figure]]` entries name known columns, metrics and rows.
+fn validate_report(loaded: &Loaded) -> Result<()> {
+    use crate::report::columns::{COLUMN_NAMES, Column, EPOCH_METRICS};
+    let fail = |message: String| Err(Error::spec(&loaded.path, message));
+    for (index, name) in loaded.raw.report.columns.iter().enumerate() {
+        if Column::parse(name).is_none() {
+            return fail(format!(
+                "key `report.columns[{index}]`: unknown column `{name}`; allowed values: {}",
+                COLUMN_NAMES.join(", ")
+            ));
+        }
+    }
+    let mut ids = BTreeSet::new();
+    for (index, figure) in loaded.raw.figure.iter().enumerate() {
+        let at = format!("key `figure[{index}]");
+        let id_ok = !figure.id.is_empty()
+            && figure
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !id_ok {
+            return fail(format!(
+                "{at}.id`: `{}` must be a file stem of letters, digits, `-`, `_` and `.`",
+                figure.id
+            ));
+        }
+        if !ids.insert(figure.id.as_str()) {
+            return fail(format!("{at}.id`: duplicate figure id `{}`", figure.id));
+        }
+        for pattern in &figure.rows {
+            if !loaded.rows.iter().any(|r| glob_match(pattern, &r.name)) {
+                return fail(format!("{at}.rows`: `{pattern}` matches no row"));
+            }
+        }
+        let metric = figure.metric.as_deref();
+        let kind = figure.kind.name();
+        match figure.kind {
+            FigureKind::Epochs => {
+                let known = |m: &str| EPOCH_METRICS.iter().any(|(k, _)| *k == m);
+                if !metric.is_some_and(known) {
+                    let names: Vec<&str> = EPOCH_METRICS.iter().map(|(k, _)| *k).collect();
+                    return fail(format!(
+                        "{at}.metric`: kind `{kind}` needs a per-epoch metric; allowed values: {}",
+                        names.join(", ")
+                    ));
+                }
+            }
+            FigureKind::Retrain => {
+                if metric.is_some_and(|m| m != "acc.test") {
+                    return fail(format!(
+                        "{at}.metric`: kind `{kind}` always plots `acc.test`; remove the key"
+                    ));
+                }
+            }
+            FigureKind::Tradeoff => {
+                if !matches!(metric.and_then(Column::parse), Some(Column::Measured(_))) {
+                    return fail(format!(
+                        "{at}.metric`: kind `{kind}` needs a table metric; allowed values: \
+                         acc.dense, acc.hardprune, acc.retrain, acc.retrain@N, \
+                         compression.reference, sparsity.global"
+                    ));
+                }
+            }
         }
     }
     Ok(())

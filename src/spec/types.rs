@@ -25,21 +25,134 @@ pub struct RawSpec {
     /// Run-time settings (not part of any run's identity).
     #[serde(default)]
     pub runtime: Runtime,
-    /// What the report shows.
+    /// What the report's table shows.
     #[serde(default)]
     pub report: ReportSpec,
+    /// Figures built by `slr figures` / `slr report`.
+    #[serde(default)]
+    pub figure: Vec<FigureSpec>,
     /// Row groups to run (default: all); other rows are reported as not run.
     #[serde(default)]
     pub groups: Option<Vec<String>>,
 }
 
 /// Report options.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ReportSpec {
-    /// Retraining epochs after which accuracy gets its own column, e.g. `[1, 2, 3, 5]`.
+    /// Table columns after the row name, e.g. `["method", "acc.hardprune", "acc.retrain@1"]`
+    /// (the vocabulary is `report::columns::Column`).
+    #[serde(default = "ReportSpec::default_columns")]
+    pub columns: Vec<String>,
+}
+
+impl ReportSpec {
+    fn default_columns() -> Vec<String> {
+        [
+            "method",
+            "target.compression",
+            "acc.dense",
+            "acc.hardprune",
+            "acc.retrain",
+            "retrain.epochs",
+            "compression.pruned_layers",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+}
+
+impl Default for ReportSpec {
+    fn default() -> Self {
+        ReportSpec {
+            columns: ReportSpec::default_columns(),
+        }
+    }
+}
+
+/// What a figure plots.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FigureKind {
+    /// A per-epoch metric of the ADMM/SLR training stage against the epoch (e.g. hard-prune
+    /// accuracy, sum ||W - Z||), one line per row.
+    Epochs,
+    /// Test accuracy against masked-retraining epochs, starting at the hard-prune accuracy
+    /// (epoch 0), one line per row.
+    Retrain,
+    /// A final metric against the achieved compression, one line per method.
+    Tradeoff,
+}
+
+impl FigureKind {
+    /// The name used in specs.
+    pub fn name(self) -> &'static str {
+        match self {
+            FigureKind::Epochs => "epochs",
+            FigureKind::Retrain => "retrain",
+            FigureKind::Tradeoff => "tradeoff",
+        }
+    }
+}
+
+/// Linear or logarithmic axis.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum AxisScale {
+    /// Linear.
+    #[default]
+    Linear,
+    /// Base-10 logarithmic (positive values only).
+    Log,
+}
+
+/// Corner of the plot holding the legend.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum LegendPosition {
+    /// Upper left.
+    UpperLeft,
+    /// Upper right.
+    UpperRight,
+    /// Lower left.
+    LowerLeft,
+    /// Lower right.
+    LowerRight,
+}
+
+/// One `[[figure]]` of a spec.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FigureSpec {
+    /// File stem of the figure (`reports/<spec>/<id>.svg|png|csv`).
+    pub id: String,
+    /// What is plotted.
+    pub kind: FigureKind,
+    /// Row names or glob patterns (`sweep-*`) of the rows plotted; default all rows.
     #[serde(default)]
-    pub retrain_epochs: Vec<usize>,
+    pub rows: Vec<String>,
+    /// Metric on the y axis: a per-epoch metric for `epochs`, a table metric for `tradeoff`;
+    /// `retrain` always plots test accuracy.
+    #[serde(default)]
+    pub metric: Option<String>,
+    /// Title (default: from kind and metric).
+    #[serde(default)]
+    pub title: Option<String>,
+    /// x-axis label with unit (default: from kind).
+    #[serde(default)]
+    pub x_label: Option<String>,
+    /// y-axis label with unit (default: from the metric).
+    #[serde(default)]
+    pub y_label: Option<String>,
+    /// x-axis scale.
+    #[serde(default)]
+    pub x_scale: AxisScale,
+    /// y-axis scale.
+    #[serde(default)]
+    pub y_scale: AxisScale,
+    /// Legend corner (default: lower right, upper right for log-scale y).
+    #[serde(default)]
+    pub legend: Option<LegendPosition>,
 }
 
 /// Caption data of a table.
@@ -68,6 +181,9 @@ pub struct PublishedCell {
     pub metric: String,
     /// The published value.
     pub value: f64,
+    /// The spec row it compares with (the report shows our mean and the difference).
+    #[serde(default)]
+    pub row: Option<String>,
     /// The compression at which it was published (x), if any.
     #[serde(default)]
     pub compression: Option<f64>,

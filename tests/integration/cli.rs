@@ -108,14 +108,19 @@ fn plan_and_where_use_the_environment_layer() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.starts_with(
-            "spec lenet5-mnist (experiments/lenet5-mnist.toml), profile smoke: 6 runs"
+            "spec lenet5-mnist (experiments/lenet5-mnist.toml), profile smoke: 15 runs"
         ),
         "{text}"
     );
-    // dense 1 stage, magnitude 3, two ADMM and two SLR rows 4 each.
-    assert_eq!(text.matches("pending").count(), 1 + 3 + 4 * 4, "{text}");
+    // Main rows: dense 1 stage, magnitude 3, two ADMM and two SLR rows 4 each; the coarse
+    // sweep: 3 magnitude rows and 6 ADMM/SLR rows.
+    assert_eq!(
+        text.matches("pending").count(),
+        1 + 3 + 4 * 4 + 3 * 3 + 6 * 4,
+        "{text}"
+    );
     let skipped = text.matches("not run (group `sweep` not selected)").count();
-    assert_eq!(skipped, 18, "{text}");
+    assert_eq!(skipped, 9, "{text}");
 
     let out = slr(
         &["where", "lenet5-mnist", "magnitude", "--profile", "smoke"],
@@ -230,7 +235,7 @@ pretrain = { epochs = 1, optimizer = { lr = 1e30 } }
     assert!(report.contains("| ok | dense | – | "), "{report}");
     assert!(
         report.contains(
-            "| boom | dense | – | failed (1 of 1): run failed: boom pretrain seed 1: diverged"
+            "| boom | dense | – | diverged (1 of 1): run failed: boom pretrain seed 1: diverged"
         ),
         "{report}"
     );

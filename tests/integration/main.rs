@@ -6,4 +6,5 @@ mod idx;
 mod methods;
 mod pipeline;
 mod projection;
+mod report;
 mod spec;

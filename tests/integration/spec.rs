@@ -233,6 +233,65 @@ fn validation_messages() {
             vec![],
         ),
         (
+            "unknown_column",
+            BASE.replace(
+                "[table]",
+                "[report]\ncolumns = [\"acc.dense\", \"acc.retrain@0\"]\n[table]",
+            ),
+            None,
+            vec![],
+        ),
+        (
+            "figure_unknown_kind",
+            format!("{BASE}\n[[figure]]\nid = \"f\"\nkind = \"pie\"\n"),
+            None,
+            vec![],
+        ),
+        (
+            "figure_epoch_metric_unknown",
+            format!(
+                "{BASE}\n[[figure]]\nid = \"f\"\nkind = \"epochs\"\nmetric = \"acc.hardprun\"\n"
+            ),
+            None,
+            vec![],
+        ),
+        (
+            "figure_tradeoff_metric_unknown",
+            format!(
+                "{BASE}\n[[figure]]\nid = \"f\"\nkind = \"tradeoff\"\nmetric = \"w_minus_z\"\n"
+            ),
+            None,
+            vec![],
+        ),
+        (
+            "figure_rows_match_nothing",
+            format!("{BASE}\n[[figure]]\nid = \"f\"\nkind = \"retrain\"\nrows = [\"slr-*\"]\n"),
+            None,
+            vec![],
+        ),
+        (
+            "figure_duplicate_id",
+            format!(
+                "{BASE}\n[[figure]]\nid = \"f\"\nkind = \"retrain\"\n[[figure]]\nid = \"f\"\nkind = \"retrain\"\n"
+            ),
+            None,
+            vec![],
+        ),
+        (
+            "figure_bad_id",
+            format!("{BASE}\n[[figure]]\nid = \"../f\"\nkind = \"retrain\"\n"),
+            None,
+            vec![],
+        ),
+        (
+            "published_unknown_row",
+            format!(
+                "{BASE}\n[[published]]\nlabel = \"x\"\nmetric = \"acc.dense\"\nvalue = 99.0\nrow = \"desne\"\ncitation = \"A, 2020\"\n"
+            ),
+            None,
+            vec![],
+        ),
+        (
             "unknown_count_rule",
             BASE.replace("uniform = 0.5", "uniform = 0.5, count_rule = \"median\""),
             None,

@@ -1,0 +1,367 @@
+//! Run folders -> two Polars frames: `results` (one row per run = spec row x seed, with a
+//! status, so missing and failed runs are rows, not gaps) and `epochs` (tidy per-epoch metrics
+//! of every finished stage). Tables and figures are rendered from these frames only.
+
+use crate::error::{Error, Result};
+use crate::models::Net;
+use crate::prune::{params, projection};
+use crate::run::provenance::Provenance;
+use crate::run::store;
+use crate::spec::{CountRule, MethodKind, ModelKind, Plan, RowSpec, StageConfig};
+use polars::prelude::{Column as PlColumn, DataFrame, NamedFrom, Series};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+/// What happened to one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Every stage finished.
+    Done,
+    /// Some stages have not run yet.
+    Pending,
+    /// A stage failed (see the reason).
+    Failed,
+    /// Training produced a non-finite loss or metric.
+    Diverged,
+    /// The run cannot run in this setting (see the reason).
+    NotRun,
+}
+
+impl Status {
+    /// Its name in the frame.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Done => "done",
+            Status::Pending => "pending",
+            Status::Failed => "failed",
+            Status::Diverged => "diverged",
+            Status::NotRun => "not-run",
+        }
+    }
+}
+
+/// The two frames of a spec's runs.
+#[derive(Debug, Clone)]
+pub struct Collected {
+    /// One row per run: identity, status, reason, provenance and every final metric.
+    pub results: DataFrame,
+    /// Columns `row, method, seed, stage, stage_id, epoch, metric, value`.
+    pub epochs: DataFrame,
+}
+
+/// Final metric columns of `results` that are not named by summaries.
+pub const SPARSITY_COLUMNS: [&str; 3] = [
+    "compression.pruned_layers",
+    "compression.reference",
+    "sparsity.global",
+];
+
+/// One run's findings before they become frame rows.
+struct RunRecord {
+    status: Status,
+    reason: String,
+    metrics: BTreeMap<String, f64>,
+    provenance: Option<Provenance>,
+}
+
+/// Per-epoch rows, column by column.
+#[derive(Default)]
+struct EpochColumns {
+    row: Vec<String>,
+    method: Vec<String>,
+    seed: Vec<u64>,
+    stage: Vec<String>,
+    stage_id: Vec<String>,
+    epoch: Vec<u32>,
+    metric: Vec<String>,
+    value: Vec<f64>,
+}
+
+/// Reads every run of `plan` from `runs_root`; `data_root` decides which unfinished runs
+/// cannot run (data set absent).
+pub fn collect(plan: &Plan, runs_root: &Path, data_root: &Path) -> Result<Collected> {
+    let profile = plan.spec.profile.as_deref().unwrap_or("(none)");
+    let mut targets = TargetCompression::default();
+    let mut records = Vec::new();
+    let mut epochs = EpochColumns::default();
+    for run in &plan.runs {
+        let row = &plan.spec.rows[run.row];
+        let label = method_label(row);
+        let mut record = RunRecord {
+            status: Status::Done,
+            reason: String::new(),
+            metrics: BTreeMap::new(),
+            provenance: None,
+        };
+        let mut finished = 0;
+        for (index, stage) in run.stages.iter().enumerate() {
+            let dir = run.stage_dir(runs_root, index);
+            let Some(summary) = store::read_summary(&dir)? else {
+                if let Some(failure) = store::read_failure(&dir) {
+                    let first = failure.lines().next().unwrap_or_default().to_owned();
+                    record.status = if first.contains("diverged") {
+                        Status::Diverged
+                    } else {
+                        Status::Failed
+                    };
+                    record.reason = first;
+                }
+                break;
+            };
+            finished += 1;
+            if let Some(s) = &summary.sparsity {
+                record
+                    .metrics
+                    .insert(SPARSITY_COLUMNS[0].into(), s.compression_pruned_layers);
+                record
+                    .metrics
+                    .insert(SPARSITY_COLUMNS[1].into(), s.compression_reference);
+                record.metrics.insert(SPARSITY_COLUMNS[2].into(), s.global);
+            }
+            record.metrics.extend(summary.metrics);
+            record.provenance = Some(read_provenance(&dir)?);
+            read_epochs(
+                &dir,
+                &run.row_name,
+                &label,
+                run.seed,
+                &stage.id,
+                &mut epochs,
+            )?;
+        }
+        if finished < run.stages.len() && record.status == Status::Done {
+            record.status = Status::Pending;
+            if !plan.spec.row_selected(row) {
+                record.status = Status::NotRun;
+                record.reason =
+                    format!("group `{}` not selected by profile `{profile}`", row.group);
+            } else if let Some(reason) = crate::data::unavailable(data_root, row.dataset) {
+                record.status = Status::NotRun;
+                record.reason = reason;
+            }
+        }
+        if record.status == Status::Done && record.metrics.values().any(|v| !v.is_finite()) {
+            record.status = Status::Diverged;
+            record.reason = "a final metric is not finite".into();
+        }
+        records.push(record);
+    }
+
+    let metric_names: BTreeSet<String> = records
+        .iter()
+        .flat_map(|r| r.metrics.keys().cloned())
+        .collect();
+    let rows = |f: &dyn Fn(&RowSpec) -> String| -> Vec<String> {
+        plan.runs
+            .iter()
+            .map(|run| f(&plan.spec.rows[run.row]))
+            .collect()
+    };
+    let provenance = |f: &dyn Fn(&Provenance) -> String| -> Vec<Option<String>> {
+        records
+            .iter()
+            .map(|r| r.provenance.as_ref().map(f))
+            .collect()
+    };
+    let mut columns = vec![
+        col("row", rows(&|r| r.name.clone())),
+        col(
+            "row_index",
+            plan.runs.iter().map(|r| r.row as u32).collect::<Vec<_>>(),
+        ),
+        col("group", rows(&|r| r.group.clone())),
+        col("model", rows(&|r| r.model.name().to_owned())),
+        col("dataset", rows(&|r| r.dataset.name().to_owned())),
+        col("method", rows(&|r| r.method.name().to_owned())),
+        col("method_label", rows(&method_label)),
+        col("seed", plan.runs.iter().map(|r| r.seed).collect::<Vec<_>>()),
+        col(
+            "seeds_planned",
+            plan.runs
+                .iter()
+                .map(|r| plan.spec.rows[r.row].seeds.len() as u32)
+                .collect::<Vec<_>>(),
+        ),
+        col(
+            "status",
+            records
+                .iter()
+                .map(|r| r.status.name().to_owned())
+                .collect::<Vec<_>>(),
+        ),
+        col(
+            "reason",
+            records.iter().map(|r| r.reason.clone()).collect::<Vec<_>>(),
+        ),
+        col(
+            "target.compression",
+            plan.runs
+                .iter()
+                .map(|run| targets.of(run))
+                .collect::<Vec<_>>(),
+        ),
+        col(
+            "retrain.epochs",
+            plan.runs
+                .iter()
+                .map(|run| {
+                    run.stages.iter().find_map(|s| match &s.config {
+                        StageConfig::Retrain { budget, .. } => Some(budget.epochs as u32),
+                        _ => None,
+                    })
+                })
+                .collect::<Vec<_>>(),
+        ),
+        col("version", provenance(&|p| p.version.clone())),
+        col("commit", provenance(&|p| p.git_commit.clone())),
+        col("backend", provenance(&|p| p.backend.clone())),
+        col(
+            "finished_unix",
+            records
+                .iter()
+                .map(|r| r.provenance.as_ref().map(|p| p.finished_unix))
+                .collect::<Vec<_>>(),
+        ),
+    ];
+    for name in &metric_names {
+        let values: Vec<Option<f64>> = records
+            .iter()
+            .map(|r| r.metrics.get(name).copied())
+            .collect();
+        columns.push(col(name, values));
+    }
+    let results = DataFrame::new_infer_height(columns).map_err(frame_error)?;
+    let epochs = DataFrame::new_infer_height(vec![
+        col("row", epochs.row),
+        col("method", epochs.method),
+        col("seed", epochs.seed),
+        col("stage", epochs.stage),
+        col("stage_id", epochs.stage_id),
+        col("epoch", epochs.epoch),
+        col("metric", epochs.metric),
+        col("value", epochs.value),
+    ])
+    .map_err(frame_error)?;
+    Ok(Collected { results, epochs })
+}
+
+fn col<T, P: ?Sized>(name: &str, values: T) -> PlColumn
+where
+    Series: NamedFrom<T, P>,
+{
+    PlColumn::from(Series::new(name.into(), values))
+}
+
+/// A Polars error, which only a bug can cause here (columns are built with equal lengths).
+pub fn frame_error(e: polars::prelude::PolarsError) -> Error {
+    Error::RunFailed(format!("building a result frame: {e}"))
+}
+
+fn read_provenance(dir: &Path) -> Result<Provenance> {
+    let path = dir.join("provenance.json");
+    let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
+    serde_json::from_str(&text).map_err(|e| Error::Corrupt {
+        path,
+        message: format!("unreadable provenance ({e}); delete the folder to rerun the stage"),
+    })
+}
+
+/// Appends a finished stage's `metrics.csv` (`stage,epoch,step,metric,value`).
+fn read_epochs(
+    dir: &Path,
+    row: &str,
+    method: &str,
+    seed: u64,
+    stage_id: &str,
+    out: &mut EpochColumns,
+) -> Result<()> {
+    let path = dir.join(store::METRICS);
+    if !path.is_file() {
+        // Stages that do not train (prune) write no per-epoch metrics.
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
+    for (number, line) in text.lines().enumerate().skip(1) {
+        let corrupt = |what: &str| Error::Corrupt {
+            path: path.clone(),
+            message: format!(
+                "line {}: {what} in `{line}`; delete the stage folder to rerun it",
+                number + 1
+            ),
+        };
+        let fields: Vec<&str> = line.split(',').collect();
+        let [stage, epoch, _step, metric, value] = fields[..] else {
+            return Err(corrupt("expected 5 fields"));
+        };
+        out.row.push(row.to_owned());
+        out.method.push(method.to_owned());
+        out.seed.push(seed);
+        out.stage.push(stage.to_owned());
+        out.stage_id.push(stage_id.to_owned());
+        out.epoch
+            .push(epoch.parse().map_err(|_| corrupt("bad epoch"))?);
+        out.metric.push(metric.to_owned());
+        out.value
+            .push(value.parse().map_err(|_| corrupt("bad value"))?);
+    }
+    Ok(())
+}
+
+/// "slr (reference, through)": the method with the settings that change its behaviour.
+pub fn method_label(row: &RowSpec) -> String {
+    match row.method {
+        MethodKind::Admm => format!(
+            "admm (ρ {}, {})",
+            row.admm.rho,
+            row.admm.multiplier_grad.name()
+        ),
+        MethodKind::Slr => format!(
+            "slr ({}, {})",
+            row.slr.variant.name(),
+            row.slr.multiplier_grad().name()
+        ),
+        other => other.name().to_owned(),
+    }
+}
+
+/// Target `compression.pruned_layers` of a run's prune stage, from the layer sizes of its
+/// model (one throw-away model per architecture).
+#[derive(Default)]
+struct TargetCompression {
+    shapes: HashMap<ModelKind, Vec<(String, Vec<usize>)>>,
+}
+
+impl TargetCompression {
+    fn of(&mut self, run: &crate::spec::Run) -> Option<f64> {
+        let (ratios, rule) = run.stages.iter().find_map(|s| match &s.config {
+            StageConfig::Prune {
+                ratios, count_rule, ..
+            } => Some((ratios, *count_rule)),
+            _ => None,
+        })?;
+        let shapes = self.shapes.entry(run.model).or_insert_with(|| {
+            params::shapes(&Net::init(run.model, &burn::tensor::Device::flex()))
+        });
+        Some(target_compression(shapes, ratios, rule))
+    }
+}
+
+fn target_compression(
+    shapes: &[(String, Vec<usize>)],
+    ratios: &BTreeMap<String, f64>,
+    rule: CountRule,
+) -> f64 {
+    let (mut total, mut kept) = (0usize, 0usize);
+    for (name, shape) in shapes {
+        if let Some(ratio) = ratios.get(name) {
+            let n: usize = shape.iter().product();
+            total += n;
+            kept += projection::keep_count(n, *ratio, rule);
+        }
+    }
+    if kept == 0 {
+        f64::INFINITY
+    } else {
+        total as f64 / kept as f64
+    }
+}

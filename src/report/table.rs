@@ -1,0 +1,323 @@
+//! The Markdown table of a spec, rendered from the `results` frame with fixed decimals (never
+//! Polars' Display, whose layout depends on environment variables).
+//!
+//! Measured cells are mean ± sample std over the finished seeds with n shown; published numbers
+//! appear only with their citation (a footnote) and the difference to our mean; cells that have
+//! not run say `pending`, cells that cannot run say `not run: <reason>`.
+
+use super::columns::{Column, Measure};
+use super::frame::{floats, integers, strings};
+use crate::error::{Error, Result};
+use crate::spec::{Loaded, PublishedCell};
+use polars::prelude::DataFrame;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// Mean and sample standard deviation (n - 1) of `values`.
+pub fn mean_std(values: &[f64]) -> Option<(f64, f64)> {
+    if values.is_empty() {
+        return None;
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let std = if values.len() > 1 {
+        (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
+    Some((mean, std))
+}
+
+/// What the table needs of one run (one row of the results frame).
+#[derive(Debug, Clone)]
+struct RunView {
+    status: String,
+    reason: String,
+    method: String,
+    method_label: String,
+    model: String,
+    dataset: String,
+    group: String,
+    seeds_planned: usize,
+    target: Option<f64>,
+    retrain_epochs: Option<u64>,
+}
+
+/// The runs of each spec row, in row order.
+struct Rows {
+    names: Vec<String>,
+    runs: Vec<Vec<(usize, RunView)>>,
+}
+
+fn rows_of(spec: &Loaded, results: &DataFrame) -> Result<Rows> {
+    let row_index = integers(results, "row_index")?;
+    let status = strings(results, "status")?;
+    let reason = strings(results, "reason")?;
+    let method = strings(results, "method")?;
+    let label = strings(results, "method_label")?;
+    let model = strings(results, "model")?;
+    let dataset = strings(results, "dataset")?;
+    let group = strings(results, "group")?;
+    let planned = integers(results, "seeds_planned")?;
+    let target = floats(results, "target.compression")?;
+    let retrain = integers(results, "retrain.epochs")?;
+    let mut runs = vec![Vec::new(); spec.rows.len()];
+    for i in 0..results.height() {
+        let row = row_index[i].unwrap_or(0) as usize;
+        runs[row].push((
+            i,
+            RunView {
+                status: status[i].clone(),
+                reason: reason[i].clone(),
+                method: method[i].clone(),
+                method_label: label[i].clone(),
+                model: model[i].clone(),
+                dataset: dataset[i].clone(),
+                group: group[i].clone(),
+                seeds_planned: planned[i].unwrap_or(0) as usize,
+                target: target[i],
+                retrain_epochs: retrain[i],
+            },
+        ));
+    }
+    Ok(Rows {
+        names: spec.rows.iter().map(|r| r.name.clone()).collect(),
+        runs,
+    })
+}
+
+/// Renders the table of `spec` from `results`; `footer` is the provenance paragraph.
+pub fn render(spec: &Loaded, results: &DataFrame, footer: &str) -> Result<String> {
+    let meta = &spec.raw.table;
+    let columns: Vec<Column> = spec
+        .raw
+        .report
+        .columns
+        .iter()
+        .map(|name| {
+            Column::parse(name).ok_or_else(|| {
+                Error::spec(
+                    &spec.path,
+                    format!("key `report.columns`: unknown `{name}`"),
+                )
+            })
+        })
+        .collect::<Result<_>>()?;
+    let rows = rows_of(spec, results)?;
+    let published = numbered_published(&spec.raw.published);
+
+    let mut out = String::new();
+    let _ = writeln!(out, "# {}\n", meta.title);
+    if let Some(citation) = &meta.citation {
+        let _ = writeln!(out, "Experiment from: {citation}.\n");
+    }
+    let profile = spec.profile.as_deref().unwrap_or("(none)");
+    let _ = writeln!(out, "Spec `{}`, profile `{profile}`.\n", meta.id);
+    if let Some(note) = &meta.note {
+        let _ = writeln!(out, "{note}\n");
+    }
+
+    let mut header = vec!["Row".to_owned()];
+    let mut definitions: Vec<(String, String)> = Vec::new();
+    for column in &columns {
+        let mut text = column.header();
+        if let Some((label, definition)) = column.definition() {
+            let _ = write!(text, "[^{label}]");
+            if !definitions.iter().any(|(l, _)| *l == label) {
+                definitions.push((label, definition));
+            }
+        }
+        header.push(text);
+    }
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(header.len()));
+    for (row, runs) in rows.runs.iter().enumerate() {
+        let name = &rows.names[row];
+        let mut cells = vec![name.clone()];
+        let not_run = runs
+            .iter()
+            .all(|(_, r)| r.status == "not-run")
+            .then(|| runs.first().map(|(_, r)| r.reason.clone()))
+            .flatten();
+        let mut reason_shown = false;
+        for column in &columns {
+            let first = runs.first().map(|(_, r)| r);
+            let text = match (column, first) {
+                (_, None) => "–".to_owned(),
+                (Column::Model, Some(r)) => r.model.clone(),
+                (Column::Dataset, Some(r)) => r.dataset.clone(),
+                (Column::Method, Some(r)) => r.method_label.clone(),
+                (Column::Group, Some(r)) => r.group.clone(),
+                (Column::Seeds, Some(r)) => format!(
+                    "{}/{}",
+                    runs.iter().filter(|(_, r)| r.status == "done").count(),
+                    r.seeds_planned
+                ),
+                (Column::TargetCompression, Some(r)) => {
+                    r.target.map_or_else(|| "–".into(), |t| format!("{t:.2}x"))
+                }
+                (Column::RetrainEpochs, Some(r)) => r
+                    .retrain_epochs
+                    .map_or_else(|| "–".into(), |e| e.to_string()),
+                (Column::Measured(measure), Some(r)) => {
+                    if let Some(reason) = &not_run {
+                        if reason_shown {
+                            "–".into()
+                        } else {
+                            reason_shown = true;
+                            format!("not run: {}", one_line(reason))
+                        }
+                    } else if r.method == "dense" && measure.key() != "acc.dense" {
+                        "–".into()
+                    } else if let Some(budget) = measure
+                        .retrain_epoch()
+                        .and_then(|n| r.retrain_epochs.filter(|e| (*e as usize) < n))
+                    {
+                        format!("– (budget {budget})")
+                    } else {
+                        let mut text = measured_cell(results, runs, measure)?;
+                        for (number, cell) in &published {
+                            if cell.row.as_deref() == Some(name) && cell.metric == measure.key() {
+                                let _ = write!(text, "; published {}[^p{number}]", cell.value);
+                                if let Some(delta) = mean_of(results, runs, measure.key())? {
+                                    let _ = write!(text, " (Δ {:+.2})", delta - cell.value);
+                                }
+                            }
+                        }
+                        text
+                    }
+                }
+            };
+            cells.push(text);
+        }
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    out.push_str(
+        "\nMeasured cells: mean ± sample standard deviation over the finished seeds (n); \
+         \"1 seed\" marks a single run.\n",
+    );
+
+    if !published.is_empty() {
+        out.push_str("\nPublished numbers (cited, not measured here):\n\n");
+        out.push_str("| What | Metric | Published | Ours (row) | Ours − published |\n");
+        out.push_str("|---|---|---|---|---|\n");
+        for (number, cell) in &published {
+            let ours = match cell.row.as_deref() {
+                Some(row_name) => {
+                    let runs = rows
+                        .names
+                        .iter()
+                        .position(|n| n == row_name)
+                        .map_or(&[][..], |i| &rows.runs[i][..]);
+                    match mean_of(results, runs, &cell.metric)? {
+                        Some(mean) => (
+                            format!("{mean:.2} (`{row_name}`)"),
+                            format!("{:+.2}", mean - cell.value),
+                        ),
+                        None => (format!("pending (`{row_name}`)"), "–".into()),
+                    }
+                }
+                None => ("– (no row given)".into(), "–".into()),
+            };
+            let compression = cell
+                .compression
+                .map_or_else(String::new, |c| format!(" at {c}x"));
+            let _ = writeln!(
+                out,
+                "| {}{compression} | `{}` | {}[^p{number}] | {} | {} |",
+                cell.label, cell.metric, cell.value, ours.0, ours.1
+            );
+        }
+    }
+
+    out.push('\n');
+    for (label, definition) in &definitions {
+        let _ = writeln!(out, "[^{label}]: {definition}");
+    }
+    for (number, cell) in &published {
+        let _ = writeln!(out, "[^p{number}]: {}", cell.citation);
+    }
+    let _ = write!(out, "\n---\n\n{footer}\n");
+    Ok(out)
+}
+
+fn numbered_published(cells: &[PublishedCell]) -> Vec<(usize, &PublishedCell)> {
+    cells.iter().enumerate().map(|(i, c)| (i + 1, c)).collect()
+}
+
+/// The finished values of `key` over `runs`.
+fn values_of(results: &DataFrame, runs: &[(usize, RunView)], key: &str) -> Result<Vec<f64>> {
+    let column = floats(results, key)?;
+    Ok(runs
+        .iter()
+        .filter_map(|(i, r)| {
+            // A diverged run's numbers are not part of any mean.
+            (r.status != "diverged").then_some(column[*i]).flatten()
+        })
+        .collect())
+}
+
+fn mean_of(results: &DataFrame, runs: &[(usize, RunView)], key: &str) -> Result<Option<f64>> {
+    Ok(mean_std(&values_of(results, runs, key)?).map(|(m, _)| m))
+}
+
+/// "98.12 ± 0.05 (n=3)", "98.12 (1 seed)", "pending", "failed (1 of 3): why", with what is
+/// missing appended.
+fn measured_cell(
+    results: &DataFrame,
+    runs: &[(usize, RunView)],
+    measure: &Measure,
+) -> Result<String> {
+    let values = values_of(results, runs, measure.key())?;
+    let (decimals, unit) = measure.format();
+    let mut missing: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut reasons: BTreeMap<&str, &str> = BTreeMap::new();
+    let column = floats(results, measure.key())?;
+    for (i, run) in runs {
+        if column[*i].is_none() || run.status == "diverged" {
+            *missing.entry(run.status.as_str()).or_default() += 1;
+            reasons.entry(run.status.as_str()).or_insert(&run.reason);
+        }
+    }
+    let expected = runs.len();
+    let mut text = match mean_std(&values) {
+        None => {
+            // Nothing measured: say why, worst first.
+            for status in ["diverged", "failed", "not-run"] {
+                if let Some(count) = missing.get(status) {
+                    let word = if status == "not-run" {
+                        "not run"
+                    } else {
+                        status
+                    };
+                    let reason = one_line(reasons[status]);
+                    return Ok(if status == "not-run" {
+                        format!("{word}: {reason}")
+                    } else {
+                        format!("{word} ({count} of {expected}): {reason}")
+                    });
+                }
+            }
+            return Ok("pending".into());
+        }
+        Some((mean, _)) if values.len() == 1 => format!("{mean:.decimals$}{unit} (1 seed)"),
+        Some((mean, std)) => format!(
+            "{mean:.decimals$}{unit} ± {std:.decimals$} (n={})",
+            values.len()
+        ),
+    };
+    for (status, count) in &missing {
+        let word = match *status {
+            "not-run" => "not run",
+            "done" => "missing",
+            other => other,
+        };
+        let _ = write!(text, ", {count} {word}");
+    }
+    Ok(text)
+}
+
+/// The first line of a message, without table-breaking characters.
+fn one_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().replace('|', "/")
+}

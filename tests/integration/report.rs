@@ -1,0 +1,177 @@
+//! The table renderer on hand-built result frames: pending, not-run, failed, single-seed and
+//! published-delta cells; the footer's dates.
+
+use super::common::write;
+use polars::df;
+use polars::prelude::DataFrame;
+use slr_repro::report::{footer, table};
+use slr_repro::spec::{self, LoadOptions};
+
+const SPEC: &str = r#"
+[table]
+id = "hand"
+title = "Hand-built frame"
+
+[report]
+columns = ["method", "seeds", "target.compression", "acc.dense", "acc.hardprune", "acc.retrain@1", "acc.retrain@3"]
+
+[defaults]
+model = "lenet5"
+dataset = "mnist"
+seeds = [1, 2, 3]
+pretrain = { epochs = 1 }
+retrain = { epochs = 2 }
+
+[[rows]]
+name = "dense"
+
+[[rows]]
+name = "admm"
+method = "admm"
+sparsity = { uniform = 0.9 }
+
+[[rows]]
+name = "slr"
+method = "slr"
+seeds = [1]
+sparsity = { uniform = 0.9 }
+
+[[rows]]
+name = "mag"
+method = "magnitude"
+seeds = [1]
+sparsity = { uniform = 0.9 }
+
+[[rows]]
+name = "boom"
+method = "slr"
+seeds = [1, 2]
+sparsity = { uniform = 0.9 }
+
+[[published]]
+label = "ADMM, invented for the test"
+metric = "acc.hardprune"
+value = 97.0
+row = "admm"
+citation = "Test fixture, not a paper"
+"#;
+
+/// One results row per run, as `report::collect` builds them.
+fn frame() -> DataFrame {
+    let method = [
+        "dense",
+        "dense",
+        "dense",
+        "admm",
+        "admm",
+        "admm",
+        "slr",
+        "magnitude",
+        "slr",
+        "slr",
+    ];
+    df![
+        "row" => ["dense", "dense", "dense", "admm", "admm", "admm", "slr", "mag", "boom", "boom"],
+        "row_index" => [0u32, 0, 0, 1, 1, 1, 2, 3, 4, 4],
+        "group" => ["main"; 10],
+        "model" => ["lenet5"; 10],
+        "dataset" => ["mnist"; 10],
+        "method" => method,
+        "method_label" => method,
+        "seed" => [1u64, 2, 3, 1, 2, 3, 1, 1, 1, 2],
+        "seeds_planned" => [3u32, 3, 3, 3, 3, 3, 1, 1, 2, 2],
+        "status" => ["done", "done", "done", "done", "done", "pending", "done", "not-run", "diverged", "failed"],
+        "reason" => ["", "", "", "", "", "", "", "data set `mnist` not in /nowhere (slr data fetch mnist)", "train: diverged at epoch 1 step 3 (loss NaN)", "sparsity check failed"],
+        "target.compression" => [None, None, None, Some(10.0), Some(10.0), Some(10.0), Some(10.0), Some(10.0), Some(10.0), Some(10.0)],
+        "retrain.epochs" => [None, None, None, Some(2u32), Some(2), Some(2), Some(2), Some(2), Some(2), Some(2)],
+        "version" => ["0.1.0"; 10],
+        "commit" => ["abc", "abc", "abc", "abc", "abc", "abc", "def", "", "abc", "abc"],
+        "backend" => ["cpu"; 10],
+        "finished_unix" => [Some(951782400u64), Some(951782400), Some(951782400), Some(951782400), Some(951782400), Some(951782400), Some(1795824000), None, Some(951782400), Some(951782400)],
+        "acc.dense" => [Some(98.0), Some(98.2), Some(98.4), Some(98.0), Some(98.2), Some(98.4), Some(98.0), None, Some(98.0), Some(98.2)],
+        "acc.hardprune" => [None, None, None, Some(96.0), Some(96.5), None, Some(95.1), None, None, None],
+        "acc.retrain@1" => [None, None, None, Some(97.0), Some(97.5), None, Some(96.0), None, None, None],
+    ]
+    .unwrap()
+}
+
+fn loaded(dir: &std::path::Path) -> spec::Loaded {
+    let path = write(dir, "hand.toml", SPEC);
+    spec::load(
+        &path,
+        &LoadOptions {
+            profile: None,
+            sets: Vec::new(),
+            read_env: false,
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn renderer_cells_on_a_hand_built_frame() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = loaded(tmp.path());
+    let results = frame();
+    let text = table::render(&spec, &results, "FOOTER").unwrap();
+    let line = |row: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("| {row} |")))
+            .unwrap_or_else(|| panic!("no line for {row} in\n{text}"))
+            .to_owned()
+    };
+    // Mean ± sample std (n - 1): 98.0, 98.2, 98.4 -> 98.20 ± 0.20.
+    assert!(line("dense").contains("| 98.20 ± 0.20 (n=3) |"), "{text}");
+    // Two of three seeds: 96.0, 96.5 -> 96.25 ± 0.35, the third pending; published 97.0
+    // with its footnote and our mean minus it.
+    assert!(
+        line("admm").contains("| 96.25 ± 0.35 (n=2), 1 pending; published 97[^p1] (Δ -0.75) |"),
+        "{text}"
+    );
+    // The retrain budget is 2 epochs: the 3-epoch column says so.
+    assert!(line("admm").contains("| – (budget 2) |"), "{text}");
+    assert!(line("slr").contains("| 95.10 (1 seed) |"), "{text}");
+    assert!(line("slr").contains("| 1/1 |"), "{text}");
+    assert!(
+        line("mag")
+            .contains("| not run: data set `mnist` not in /nowhere (slr data fetch mnist) | – |"),
+        "{text}"
+    );
+    // Worst status first; a diverged run's dense accuracy is not part of any mean.
+    assert!(
+        line("boom")
+            .contains("| diverged (1 of 2): train: diverged at epoch 1 step 3 (loss NaN) |"),
+        "{text}"
+    );
+    assert!(
+        line("boom").contains("| 98.20 (1 seed), 1 diverged |"),
+        "{text}"
+    );
+    assert!(text.contains("[^p1]: Test fixture, not a paper"), "{text}");
+    assert!(text.contains("[^hardprune]: `acc.hardprune`:"), "{text}");
+    insta::assert_snapshot!("hand_built_table", text);
+}
+
+#[test]
+fn footer_names_producers_and_the_last_date() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = loaded(tmp.path());
+    let text = footer::render(&spec, &frame(), "xyz").unwrap();
+    assert!(
+        text.starts_with(
+            "Provenance: measured 8 runs by slr 0.1.0 at commit `abc` on cpu; \
+             1 run by slr 0.1.0 at commit `def` on cpu; last run finished 2026-11-28 (UTC). \
+             Spec `hand` ("
+        ),
+        "{text}"
+    );
+    assert!(text.ends_with("profile `(none)`; rendered by slr 0.1.0 at commit `xyz`."));
+}
+
+#[test]
+fn utc_dates() {
+    assert_eq!(footer::utc_date(0), "1970-01-01");
+    assert_eq!(footer::utc_date(951_782_400), "2000-02-29");
+    assert_eq!(footer::utc_date(1_795_824_000), "2026-11-28");
+    assert_eq!(footer::utc_date(1_798_675_199), "2026-12-30");
+}
