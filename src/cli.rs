@@ -220,12 +220,7 @@ fn reproduce(args: &SpecArgs, auto_fetch: bool) -> Result<()> {
     backend::set_threads(runtime.threads);
     let datasets: BTreeSet<DatasetKind> = plan.spec.rows.iter().map(|r| r.dataset).collect();
     for kind in datasets {
-        let present = data::files(kind).iter().all(|f| {
-            data::folder(&runtime.data_root, kind)
-                .join(f.name)
-                .is_file()
-        });
-        if !present && auto_fetch {
+        if data::unavailable(&runtime.data_root, kind).is_some() && auto_fetch {
             eprintln!(
                 "data set {} not found under {}: fetching it",
                 kind.name(),

@@ -7,7 +7,7 @@ use crate::models::Net;
 use crate::prune::{params, projection};
 use crate::run::provenance::Provenance;
 use crate::run::store;
-use crate::spec::{CountRule, MethodKind, ModelKind, Plan, RowSpec, StageConfig};
+use crate::spec::{CountRule, MethodKind, ModelKind, Plan, RowSpec, Run, StageConfig};
 use polars::prelude::{Column as PlColumn, DataFrame, NamedFrom, Series};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -56,10 +56,14 @@ pub const SPARSITY_COLUMNS: [&str; 3] = [
     "sparsity.global",
 ];
 
-/// One run's findings before they become frame rows.
+/// One (row, seed)'s findings before they become a frame row.
 struct RunRecord {
+    row: usize,
+    seed: u64,
     status: Status,
     reason: String,
+    target: Option<f64>,
+    retrain_epochs: Option<u32>,
     metrics: BTreeMap<String, f64>,
     provenance: Option<Provenance>,
 }
@@ -78,73 +82,43 @@ struct EpochColumns {
 }
 
 /// Reads every run of `plan` from `runs_root`; `data_root` decides which unfinished runs
-/// cannot run (data set absent).
+/// cannot run (data set absent). Rows the profile does not select are `not-run` rows.
 pub fn collect(plan: &Plan, runs_root: &Path, data_root: &Path) -> Result<Collected> {
     let profile = plan.spec.profile.as_deref().unwrap_or("(none)");
     let mut targets = TargetCompression::default();
     let mut records = Vec::new();
     let mut epochs = EpochColumns::default();
-    for run in &plan.runs {
-        let row = &plan.spec.rows[run.row];
-        let label = method_label(row);
-        let mut record = RunRecord {
-            status: Status::Done,
-            reason: String::new(),
-            metrics: BTreeMap::new(),
-            provenance: None,
-        };
-        let mut finished = 0;
-        for (index, stage) in run.stages.iter().enumerate() {
-            let dir = run.stage_dir(runs_root, index);
-            let Some(summary) = store::read_summary(&dir)? else {
-                if let Some(failure) = store::read_failure(&dir) {
-                    let first = failure.lines().next().unwrap_or_default().to_owned();
-                    record.status = if first.contains("diverged") {
-                        Status::Diverged
-                    } else {
-                        Status::Failed
-                    };
-                    record.reason = first;
-                }
-                break;
-            };
-            finished += 1;
-            if let Some(s) = &summary.sparsity {
-                record
-                    .metrics
-                    .insert(SPARSITY_COLUMNS[0].into(), s.compression_pruned_layers);
-                record
-                    .metrics
-                    .insert(SPARSITY_COLUMNS[1].into(), s.compression_reference);
-                record.metrics.insert(SPARSITY_COLUMNS[2].into(), s.global);
+    for (index, row) in plan.spec.rows.iter().enumerate() {
+        if !plan.spec.row_selected(row) {
+            // Not resolved into runs: one not-run row per seed, from the spec alone.
+            for &seed in &row.seeds {
+                records.push(RunRecord {
+                    row: index,
+                    seed,
+                    status: Status::NotRun,
+                    reason: format!("group `{}` not selected by profile `{profile}`", row.group),
+                    target: row.sparsity.as_ref().map(|sparsity| {
+                        let ratios = crate::spec::layer_ratios(row.model, sparsity);
+                        targets.of(row.model, &ratios, sparsity.count_rule)
+                    }),
+                    retrain_epochs: (row.method != MethodKind::Dense)
+                        .then_some(row.retrain.epochs as u32),
+                    metrics: BTreeMap::new(),
+                    provenance: None,
+                });
             }
-            record.metrics.extend(summary.metrics);
-            record.provenance = Some(read_provenance(&dir)?);
-            read_epochs(
-                &dir,
-                &run.row_name,
-                &label,
-                run.seed,
-                &stage.id,
+            continue;
+        }
+        for run in plan.runs.iter().filter(|r| r.row == index) {
+            records.push(read_run(
+                run,
+                &method_label(row),
+                runs_root,
+                data_root,
+                &mut targets,
                 &mut epochs,
-            )?;
+            )?);
         }
-        if finished < run.stages.len() && record.status == Status::Done {
-            record.status = Status::Pending;
-            if !plan.spec.row_selected(row) {
-                record.status = Status::NotRun;
-                record.reason =
-                    format!("group `{}` not selected by profile `{profile}`", row.group);
-            } else if let Some(reason) = crate::data::unavailable(data_root, row.dataset) {
-                record.status = Status::NotRun;
-                record.reason = reason;
-            }
-        }
-        if record.status == Status::Done && record.metrics.values().any(|v| !v.is_finite()) {
-            record.status = Status::Diverged;
-            record.reason = "a final metric is not finite".into();
-        }
-        records.push(record);
     }
 
     let metric_names: BTreeSet<String> = records
@@ -152,10 +126,7 @@ pub fn collect(plan: &Plan, runs_root: &Path, data_root: &Path) -> Result<Collec
         .flat_map(|r| r.metrics.keys().cloned())
         .collect();
     let rows = |f: &dyn Fn(&RowSpec) -> String| -> Vec<String> {
-        plan.runs
-            .iter()
-            .map(|run| f(&plan.spec.rows[run.row]))
-            .collect()
+        records.iter().map(|r| f(&plan.spec.rows[r.row])).collect()
     };
     let provenance = |f: &dyn Fn(&Provenance) -> String| -> Vec<Option<String>> {
         records
@@ -163,54 +134,35 @@ pub fn collect(plan: &Plan, runs_root: &Path, data_root: &Path) -> Result<Collec
             .map(|r| r.provenance.as_ref().map(f))
             .collect()
     };
+    let of = |f: &dyn Fn(&RunRecord) -> String| -> Vec<String> { records.iter().map(f).collect() };
     let mut columns = vec![
         col("row", rows(&|r| r.name.clone())),
         col(
             "row_index",
-            plan.runs.iter().map(|r| r.row as u32).collect::<Vec<_>>(),
+            records.iter().map(|r| r.row as u32).collect::<Vec<_>>(),
         ),
         col("group", rows(&|r| r.group.clone())),
         col("model", rows(&|r| r.model.name().to_owned())),
         col("dataset", rows(&|r| r.dataset.name().to_owned())),
         col("method", rows(&|r| r.method.name().to_owned())),
         col("method_label", rows(&method_label)),
-        col("seed", plan.runs.iter().map(|r| r.seed).collect::<Vec<_>>()),
+        col("seed", records.iter().map(|r| r.seed).collect::<Vec<_>>()),
         col(
             "seeds_planned",
-            plan.runs
+            records
                 .iter()
                 .map(|r| plan.spec.rows[r.row].seeds.len() as u32)
                 .collect::<Vec<_>>(),
         ),
-        col(
-            "status",
-            records
-                .iter()
-                .map(|r| r.status.name().to_owned())
-                .collect::<Vec<_>>(),
-        ),
-        col(
-            "reason",
-            records.iter().map(|r| r.reason.clone()).collect::<Vec<_>>(),
-        ),
+        col("status", of(&|r| r.status.name().to_owned())),
+        col("reason", of(&|r| r.reason.clone())),
         col(
             "target.compression",
-            plan.runs
-                .iter()
-                .map(|run| targets.of(run))
-                .collect::<Vec<_>>(),
+            records.iter().map(|r| r.target).collect::<Vec<_>>(),
         ),
         col(
             "retrain.epochs",
-            plan.runs
-                .iter()
-                .map(|run| {
-                    run.stages.iter().find_map(|s| match &s.config {
-                        StageConfig::Retrain { budget, .. } => Some(budget.epochs as u32),
-                        _ => None,
-                    })
-                })
-                .collect::<Vec<_>>(),
+            records.iter().map(|r| r.retrain_epochs).collect::<Vec<_>>(),
         ),
         col("version", provenance(&|p| p.version.clone())),
         col("commit", provenance(&|p| p.git_commit.clone())),
@@ -245,6 +197,79 @@ pub fn collect(plan: &Plan, runs_root: &Path, data_root: &Path) -> Result<Collec
     Ok(Collected { results, epochs })
 }
 
+/// The state, final metrics and per-epoch metrics of one resolved run.
+fn read_run(
+    run: &Run,
+    label: &str,
+    runs_root: &Path,
+    data_root: &Path,
+    targets: &mut TargetCompression,
+    epochs: &mut EpochColumns,
+) -> Result<RunRecord> {
+    let mut record = RunRecord {
+        row: run.row,
+        seed: run.seed,
+        status: Status::Done,
+        reason: String::new(),
+        target: None,
+        retrain_epochs: None,
+        metrics: BTreeMap::new(),
+        provenance: None,
+    };
+    for stage in &run.stages {
+        match &stage.config {
+            StageConfig::Prune {
+                ratios, count_rule, ..
+            } => record.target = Some(targets.of(run.model, ratios, *count_rule)),
+            StageConfig::Retrain { budget, .. } => {
+                record.retrain_epochs = Some(budget.epochs as u32)
+            }
+            _ => {}
+        }
+    }
+    let mut finished = 0;
+    for (index, stage) in run.stages.iter().enumerate() {
+        let dir = run.stage_dir(runs_root, index);
+        let Some(summary) = store::read_summary(&dir)? else {
+            if let Some(failure) = store::read_failure(&dir) {
+                let first = failure.lines().next().unwrap_or_default().to_owned();
+                record.status = if first.contains("diverged") {
+                    Status::Diverged
+                } else {
+                    Status::Failed
+                };
+                record.reason = first;
+            }
+            break;
+        };
+        finished += 1;
+        if let Some(s) = &summary.sparsity {
+            record
+                .metrics
+                .insert(SPARSITY_COLUMNS[0].into(), s.compression_pruned_layers);
+            record
+                .metrics
+                .insert(SPARSITY_COLUMNS[1].into(), s.compression_reference);
+            record.metrics.insert(SPARSITY_COLUMNS[2].into(), s.global);
+        }
+        record.metrics.extend(summary.metrics);
+        record.provenance = Some(read_provenance(&dir)?);
+        read_epochs(&dir, run, label, &stage.id, epochs)?;
+    }
+    if finished < run.stages.len() && record.status == Status::Done {
+        record.status = Status::Pending;
+        if let Some(reason) = crate::data::unavailable(data_root, run.dataset) {
+            record.status = Status::NotRun;
+            record.reason = reason;
+        }
+    }
+    if record.status == Status::Done && record.metrics.values().any(|v| !v.is_finite()) {
+        record.status = Status::Diverged;
+        record.reason = "a final metric is not finite".into();
+    }
+    Ok(record)
+}
+
 fn col<T, P: ?Sized>(name: &str, values: T) -> PlColumn
 where
     Series: NamedFrom<T, P>,
@@ -269,9 +294,8 @@ fn read_provenance(dir: &Path) -> Result<Provenance> {
 /// Appends a finished stage's `metrics.csv` (`stage,epoch,step,metric,value`).
 fn read_epochs(
     dir: &Path,
-    row: &str,
-    method: &str,
-    seed: u64,
+    run: &Run,
+    label: &str,
     stage_id: &str,
     out: &mut EpochColumns,
 ) -> Result<()> {
@@ -293,9 +317,9 @@ fn read_epochs(
         let [stage, epoch, _step, metric, value] = fields[..] else {
             return Err(corrupt("expected 5 fields"));
         };
-        out.row.push(row.to_owned());
-        out.method.push(method.to_owned());
-        out.seed.push(seed);
+        out.row.push(run.row_name.clone());
+        out.method.push(label.to_owned());
+        out.seed.push(run.seed);
         out.stage.push(stage.to_owned());
         out.stage_id.push(stage_id.to_owned());
         out.epoch
@@ -332,17 +356,12 @@ struct TargetCompression {
 }
 
 impl TargetCompression {
-    fn of(&mut self, run: &crate::spec::Run) -> Option<f64> {
-        let (ratios, rule) = run.stages.iter().find_map(|s| match &s.config {
-            StageConfig::Prune {
-                ratios, count_rule, ..
-            } => Some((ratios, *count_rule)),
-            _ => None,
-        })?;
-        let shapes = self.shapes.entry(run.model).or_insert_with(|| {
-            params::shapes(&Net::init(run.model, &burn::tensor::Device::flex()))
-        });
-        Some(target_compression(shapes, ratios, rule))
+    fn of(&mut self, model: ModelKind, ratios: &BTreeMap<String, f64>, rule: CountRule) -> f64 {
+        let shapes = self
+            .shapes
+            .entry(model)
+            .or_insert_with(|| params::shapes(&Net::init(model, &burn::tensor::Device::flex())));
+        target_compression(shapes, ratios, rule)
     }
 }
 

@@ -11,5 +11,5 @@ mod resolve;
 mod types;
 
 pub use load::{LoadOptions, Loaded, load, locate};
-pub use resolve::{Plan, Run, Stage, StageConfig, StageKind, derive_seed, resolve};
+pub use resolve::{Plan, Run, Stage, StageConfig, StageKind, derive_seed, layer_ratios, resolve};
 pub use types::*;
