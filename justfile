@@ -22,10 +22,11 @@ report spec profile="paper":
 figures spec profile="paper":
     cargo run --release -- figures {{spec}} --profile {{profile}}
 
-# Fetch the data the tests read (MNIST), then run the tests.
+# Fetch the data the tests read (MNIST), then run the tests; with cargo-insta installed
+# (CI installs it), snapshots are only asserted and stale snapshot files fail the run.
 test:
     cargo run -- data fetch mnist
-    cargo test
+    if command -v cargo-insta >/dev/null 2>&1; then cargo insta test --check --unreferenced=reject; else cargo test; fi
 
 # Formatting and lints, as before every commit.
 check:

@@ -31,7 +31,8 @@ pub fn now_unix() -> u64 {
         .unwrap_or(0)
 }
 
-/// `git rev-parse HEAD` plus `-dirty`, or `unknown` outside a repository.
+/// `git rev-parse HEAD` plus `-dirty` when tracked files outside `reports/` changed, or
+/// `unknown` outside a repository.
 pub fn git_commit() -> String {
     let head = Command::new("git")
         .args(["rev-parse", "--short=12", "HEAD"])
@@ -43,7 +44,15 @@ pub fn git_commit() -> String {
         return "unknown".into();
     };
     let dirty = Command::new("git")
-        .args(["status", "--porcelain", "--untracked-files=no"])
+        // Generated reports do not make the code dirty (rendering one changes it).
+        .args([
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ".",
+            ":(exclude)reports",
+        ])
         .output()
         .ok()
         .is_some_and(|o| !o.stdout.is_empty());
