@@ -81,6 +81,13 @@ pub fn normalisation(kind: DatasetKind) -> (f32, f32) {
     }
 }
 
+/// Images `[channels, height, width]` of a data set.
+pub fn image_shape(kind: DatasetKind) -> [usize; 3] {
+    match kind {
+        DatasetKind::Mnist | DatasetKind::FashionMnist => [1, 28, 28],
+    }
+}
+
 /// The folder of a data set under the data root.
 pub fn folder(data_root: &Path, kind: DatasetKind) -> PathBuf {
     data_root.join(kind.name())

@@ -1,6 +1,8 @@
 //! Deterministic initialisation from our own generator: PyTorch's default for conv and linear
-//! layers, uniform in +-1/sqrt(fan_in) for weights and biases. Each parameter draws from its own
-//! stream (seed, name), so adding a layer never changes the others.
+//! layers, uniform in +-1/sqrt(fan_in) for weights and biases, except the ResNets' convolutions,
+//! which are Kaiming-normal (fan_out, ReLU) as torchvision initialises them. BatchNorm keeps
+//! burn's γ = 1, β = 0. Each parameter draws from its own stream (seed, name), so adding a
+//! layer never changes the others.
 
 use super::Net;
 use crate::prune::params;
@@ -18,18 +20,35 @@ fn fan_in(dims: &[usize]) -> usize {
     }
 }
 
-/// Re-initialises every parameter of `net` from `seed`.
+/// Re-initialises every weight and bias of `net` from `seed`.
 pub fn initialise(net: Net, seed: u64) -> Net {
     let shapes: BTreeMap<String, Vec<usize>> = params::shapes(&net).into_iter().collect();
+    let kaiming_convs = matches!(net, Net::ResNet(_));
     params::map_flat(net, |name, value| {
         let layer = name.rsplit_once('.').map_or("", |(layer, _)| layer);
+        // Only parameters of layers with a `weight` (conv, linear); BatchNorm has gamma/beta.
         let weight = shapes.get(&format!("{layer}.weight"))?;
-        let bound = 1.0 / (fan_in(weight) as f64).sqrt();
         let n = value.dims()[0];
         let mut rng = SplitMix64::new(stream(seed, name));
-        let values: Vec<f32> = (0..n)
-            .map(|_| ((2.0 * rng.next_f64() - 1.0) * bound) as f32)
-            .collect();
+        let values: Vec<f32> = if kaiming_convs && weight.len() == 4 && name.ends_with(".weight") {
+            // std = sqrt(2 / fan_out), fan_out = out x kh x kw; Box-Muller pairs.
+            let std = (2.0 / (weight[0] * weight[2] * weight[3]) as f64).sqrt();
+            (0..n.div_ceil(2))
+                .flat_map(|_| {
+                    let u1 = 1.0 - rng.next_f64();
+                    let u2 = rng.next_f64();
+                    let r = (-2.0 * u1.ln()).sqrt() * std;
+                    let t = std::f64::consts::TAU * u2;
+                    [(r * t.cos()) as f32, (r * t.sin()) as f32]
+                })
+                .take(n)
+                .collect()
+        } else {
+            let bound = 1.0 / (fan_in(weight) as f64).sqrt();
+            (0..n)
+                .map(|_| ((2.0 * rng.next_f64() - 1.0) * bound) as f32)
+                .collect()
+        };
         Some(Tensor::from_data(
             TensorData::new(values, [n]),
             &value.device(),

@@ -27,7 +27,8 @@ pub fn measure(model: &Net, ratios: &BTreeMap<String, f64>) -> SparsityReport {
     let all: Vec<String> = params::shapes(model)
         .into_iter()
         .map(|(name, _)| name)
-        .filter(|name| !name.ends_with("bias"))
+        // Conv and fc weights and BatchNorm gamma; biases, beta and running stats excluded.
+        .filter(|name| name.ends_with(".weight") || name.ends_with(".gamma"))
         .collect();
     let flat = params::flat(model, &all);
     let mut per_layer = BTreeMap::new();

@@ -316,6 +316,23 @@ fn validate(loaded: &Loaded) -> Result<()> {
             return fail(format!("{at}: key `data.test_limit`: must be at least 1"));
         }
         validate_sparsity(path, &at, row)?;
+        let (model, data) = (
+            models::input_shape(row.model),
+            crate::data::image_shape(row.dataset),
+        );
+        if model != data {
+            return fail(format!(
+                "{at}: key `model`: {} takes {}x{}x{} images but data set `{}` has {}x{}x{}",
+                row.model.name(),
+                model[0],
+                model[1],
+                model[2],
+                row.dataset.name(),
+                data[0],
+                data[1],
+                data[2]
+            ));
+        }
     }
     if let Some(groups) = &loaded.raw.groups {
         for group in groups {
@@ -496,7 +513,7 @@ fn validate_sparsity(path: &Path, at: &str, row: &RowSpec) -> Result<()> {
     }
     for (layer, ratio) in &sparsity.per_layer {
         check_ratio(format!("sparsity.per_layer.\"{layer}\""), *ratio)?;
-        if !names.contains(&layer.as_str()) {
+        if !names.iter().any(|n| n == layer) {
             return fail(format!(
                 "key `sparsity.per_layer.\"{layer}\"`: no such weight in {}; allowed values: {}",
                 row.model.name(),

@@ -243,14 +243,13 @@ fn row_stages(row: &RowSpec) -> Vec<Stage> {
 pub fn layer_ratios(model: ModelKind, sparsity: &SparsitySpec) -> BTreeMap<String, f64> {
     let mut ratios = BTreeMap::new();
     if let Some(ratio) = sparsity.uniform {
-        let defaults: Vec<String> = models::default_prunable(model)
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let patterns = sparsity.layers.clone().unwrap_or(defaults);
+        let patterns = sparsity
+            .layers
+            .clone()
+            .unwrap_or_else(|| models::default_prunable(model));
         for name in models::prunable_candidates(model) {
-            if patterns.iter().any(|p| glob_match(p, name)) {
-                ratios.insert((*name).to_string(), ratio);
+            if patterns.iter().any(|p| glob_match(p, &name)) {
+                ratios.insert(name, ratio);
             }
         }
     }

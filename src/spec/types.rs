@@ -229,6 +229,24 @@ pub enum ModelKind {
     /// LeNet-300-100 (fc 300, fc 100, fc 10).
     #[serde(rename = "lenet-300-100")]
     Lenet300100,
+    /// The authors' CIFAR ResNet-18: 3x3 stem, then a 3x3/2 max-pool (11,173,962 parameters).
+    #[serde(rename = "resnet18-cifar")]
+    Resnet18Cifar,
+    /// CIFAR ResNet-18 without the stem max-pool.
+    #[serde(rename = "resnet18-cifar-nopool")]
+    Resnet18CifarNoPool,
+    /// CIFAR ResNet-50 (Bottleneck [3, 4, 6, 3]) with the authors' stem.
+    #[serde(rename = "resnet50-cifar")]
+    Resnet50Cifar,
+    /// CIFAR VGG-16 with BatchNorm.
+    #[serde(rename = "vgg16-cifar")]
+    Vgg16Cifar,
+    /// torchvision ResNet-18 for ImageNet (11,689,512 parameters).
+    #[serde(rename = "resnet18-imagenet")]
+    Resnet18Imagenet,
+    /// torchvision ResNet-50 for ImageNet (25,557,032 parameters).
+    #[serde(rename = "resnet50-imagenet")]
+    Resnet50Imagenet,
 }
 
 impl ModelKind {
@@ -237,6 +255,12 @@ impl ModelKind {
         match self {
             ModelKind::Lenet5 => "lenet5",
             ModelKind::Lenet300100 => "lenet-300-100",
+            ModelKind::Resnet18Cifar => "resnet18-cifar",
+            ModelKind::Resnet18CifarNoPool => "resnet18-cifar-nopool",
+            ModelKind::Resnet50Cifar => "resnet50-cifar",
+            ModelKind::Vgg16Cifar => "vgg16-cifar",
+            ModelKind::Resnet18Imagenet => "resnet18-imagenet",
+            ModelKind::Resnet50Imagenet => "resnet50-imagenet",
         }
     }
 }

@@ -4,6 +4,7 @@ mod cli;
 mod common;
 mod idx;
 mod methods;
+mod models;
 mod pipeline;
 mod projection;
 mod report;

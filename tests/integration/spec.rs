@@ -233,6 +233,12 @@ fn validation_messages() {
             vec![],
         ),
         (
+            "model_needs_other_images",
+            BASE.replace("model = \"lenet5\"", "model = \"resnet18-cifar\""),
+            None,
+            vec![],
+        ),
+        (
             "unknown_column",
             BASE.replace(
                 "[table]",

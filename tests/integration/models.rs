@@ -1,0 +1,121 @@
+//! The paper's models: parameter counts (as PyTorch counts them), names, forward shapes and
+//! default prunable layers.
+
+use burn::tensor::{Device, Distribution, Tensor};
+use slr_repro::models::{self, Net};
+use slr_repro::prune::params;
+use slr_repro::spec::ModelKind;
+
+const PAPER_MODELS: [(ModelKind, usize); 6] = [
+    (ModelKind::Resnet18Cifar, 11_173_962),
+    (ModelKind::Resnet18CifarNoPool, 11_173_962),
+    (ModelKind::Resnet50Cifar, 23_520_842),
+    (ModelKind::Vgg16Cifar, 14_728_266),
+    (ModelKind::Resnet18Imagenet, 11_689_512),
+    (ModelKind::Resnet50Imagenet, 25_557_032),
+];
+
+#[test]
+fn parameter_counts_and_names() {
+    let device = Device::flex();
+    for (kind, count) in PAPER_MODELS {
+        let net = Net::init(kind, &device);
+        let shapes = params::shapes(&net);
+        // PyTorch's count: parameters, not the BatchNorm running statistics (buffers).
+        let pytorch_count: usize = shapes
+            .iter()
+            .filter(|(name, _)| !name.contains(".running_"))
+            .map(|(_, shape)| shape.iter().product::<usize>())
+            .sum();
+        assert_eq!(pytorch_count, count, "{}", kind.name());
+        let names: Vec<String> = shapes.into_iter().map(|(n, _)| n).collect();
+        // Every prunable candidate is a real weight of the model.
+        for candidate in models::prunable_candidates(kind) {
+            assert!(
+                names.contains(&candidate),
+                "{}: {candidate} in {names:?}",
+                kind.name()
+            );
+        }
+    }
+    let names: Vec<String> = params::shapes(&Net::init(ModelKind::Resnet18Cifar, &device))
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    for name in [
+        "conv1.weight",
+        "bn1.gamma",
+        "bn1.beta",
+        "layer1.0.conv1.weight",
+        "layer1.1.bn2.gamma",
+        "layer2.0.downsample.conv.weight",
+        "layer2.0.downsample.bn.beta",
+        "layer4.1.conv2.weight",
+        "fc.weight",
+        "fc.bias",
+    ] {
+        assert!(names.contains(&name.to_owned()), "{name} in {names:?}");
+    }
+}
+
+#[test]
+fn default_prunable_layers_follow_method_md() {
+    // ResNet-18: the 16 3x3 convs inside the residual blocks.
+    let resnet18 = models::default_prunable(ModelKind::Resnet18Cifar);
+    assert_eq!(resnet18.len(), 16);
+    assert!(
+        resnet18
+            .iter()
+            .all(|n| n.starts_with("layer") && !n.contains("downsample"))
+    );
+    // ResNet-50: the 3 convs of each of the 16 bottlenecks.
+    assert_eq!(models::default_prunable(ModelKind::Resnet50Cifar).len(), 48);
+    // VGG-16: every conv except the first.
+    let vgg = models::default_prunable(ModelKind::Vgg16Cifar);
+    assert_eq!(vgg.len(), 12);
+    assert_eq!(vgg[0], "features.1.conv.weight");
+}
+
+#[test]
+fn forward_shapes() {
+    let device = Device::flex();
+    for (kind, _) in PAPER_MODELS {
+        let [c, h, w] = models::input_shape(kind);
+        let net = Net::seeded(kind, &device, 1);
+        let x = Tensor::<4>::random([2, c, h, w], Distribution::Default, &device);
+        let classes = if h == 224 { 1000 } else { 10 };
+        assert_eq!(net.forward(x).dims(), [2, classes], "{}", kind.name());
+    }
+}
+
+#[test]
+fn resnet_convs_are_kaiming_normal() {
+    let net = Net::seeded(ModelKind::Resnet18Cifar, &Device::flex(), 7);
+    let flat = params::flat(
+        &net,
+        &["layer4.0.conv2.weight".to_owned(), "bn1.gamma".to_owned()],
+    );
+    let values = flat["layer4.0.conv2.weight"]
+        .clone()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let n = values.len() as f64;
+    let mean = values.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let std = (values
+        .iter()
+        .map(|&v| (v as f64 - mean).powi(2))
+        .sum::<f64>()
+        / n)
+        .sqrt();
+    // 512 x 512 x 3 x 3 weights, std sqrt(2 / (512 * 9)) = 0.020833.
+    assert!(mean.abs() < 1e-4, "{mean}");
+    assert!((std - (2.0f64 / 4608.0).sqrt()).abs() < 2e-4, "{std}");
+    // BatchNorm starts at gamma = 1.
+    let gamma = flat["bn1.gamma"]
+        .clone()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    assert!(gamma.iter().all(|&g| g == 1.0));
+}
