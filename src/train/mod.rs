@@ -87,7 +87,15 @@ pub fn train(
                 budget.epochs,
                 steps,
             );
-            let (images, labels) = data.train.batch(indices);
+            let (mut images, labels) = data.train.batch(indices);
+            if crate::data::augments(data.kind) {
+                let seed = rng::stream(settings.shuffle_seed, &format!("augment {epoch} {step}"));
+                images = crate::data::augment::crop_flip(
+                    images,
+                    crate::data::normalisation(data.kind),
+                    seed,
+                );
+            }
             let logits = model.forward(images);
             let ce = loss_fn.forward(logits, labels);
             let loss = match pruner.penalty(&model) {

@@ -1,5 +1,6 @@
 //! One integration test binary; each module covers one layer.
 
+mod cifar;
 mod cli;
 mod common;
 mod idx;
