@@ -222,6 +222,8 @@ fn from_registry(dir: &Path, kind: DatasetKind) -> Result<(PathBuf, String), Str
                 .map(|e| e.path())
                 .find(|p| p.extension().is_some_and(|x| x == "deb"))
                 .ok_or("apt-get download wrote no .deb")?;
+            // The command runs inside `dir`: pass the file name, not a (relative) path.
+            let deb = deb.file_name().ok_or("no .deb file name")?.to_owned();
             run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg("unpacked"))?;
             Ok((dir.join("unpacked"), format!("Debian {package}")))
         }

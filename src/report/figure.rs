@@ -124,8 +124,15 @@ pub fn build(spec: &Loaded, results: &DataFrame, epochs: &DataFrame) -> Result<V
             } else {
                 metric_label(&metric)
             };
+            // A stand-in's numbers must never pass for the real data set's.
+            let title = declared.title.clone().unwrap_or(title);
+            let title = if uses_standin(results, &rows)? {
+                format!("[STAND-IN DATA] {title}")
+            } else {
+                title
+            };
             Ok(Figure {
-                title: declared.title.clone().unwrap_or(title),
+                title,
                 x_label: declared.x_label.clone().unwrap_or(x_label),
                 y_label: declared.y_label.clone().unwrap_or(y_label),
                 spec: declared.clone(),
@@ -133,6 +140,16 @@ pub fn build(spec: &Loaded, results: &DataFrame, epochs: &DataFrame) -> Result<V
             })
         })
         .collect()
+}
+
+/// Whether any of `rows` runs on a stand-in data set.
+fn uses_standin(results: &DataFrame, rows: &[&str]) -> Result<bool> {
+    let row = strings(results, "row")?;
+    let dataset = strings(results, "dataset")?;
+    Ok((0..results.height()).any(|i| {
+        rows.contains(&row[i].as_str())
+            && dataset[i] == crate::spec::DatasetKind::FashionMnistCifarStandin.name()
+    }))
 }
 
 /// (row, seed) -> hard-prune accuracy, the retrain curve's epoch 0.
@@ -327,7 +344,7 @@ fn draw<DB: DrawingBackend>(
         root.draw_text(&figure.title, &style, (40, 30))
             .map_err(err)?;
         root.draw_text(
-            "No finished runs yet: run `slr reproduce` for this spec.",
+            "No data yet: its runs are pending, or they do not record this metric.",
             &("sans-serif", 18).into_font().color(&BLACK),
             (40, 80),
         )

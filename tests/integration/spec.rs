@@ -397,3 +397,62 @@ fn derived_seeds_depend_on_seed_stage_and_purpose() {
     assert_ne!(a, spec::derive_seed(1, StageKind::Retrain, "init"));
     assert_ne!(a, spec::derive_seed(1, StageKind::Pretrain, "shuffle"));
 }
+
+#[test]
+fn table2_declares_the_paper_rows_and_says_why_they_cannot_run_here() {
+    let load = |profile: &str| {
+        spec::load(
+            &root().join("experiments/table2.toml"),
+            &LoadOptions {
+                profile: Some(profile.into()),
+                sets: Vec::new(),
+                read_env: false,
+            },
+        )
+        .unwrap()
+    };
+    // 3 models x (dense + 5 ratios x {ADMM, SLR}) + 2 pipeline-check rows.
+    let paper = spec::resolve(load("paper"), None);
+    assert_eq!(paper.spec.rows.len(), 3 * 11 + 2);
+    assert_eq!(paper.runs.len(), 33);
+    assert!(
+        paper
+            .runs
+            .iter()
+            .all(|r| r.dataset == slr_repro::spec::DatasetKind::Cifar10)
+    );
+    // Without CIFAR-10 on disk every paper row is `not-run`, with the way to get the data.
+    let tmp = tempfile::tempdir().unwrap();
+    let collected = slr_repro::report::collect(&paper, tmp.path(), tmp.path()).unwrap();
+    let status = slr_repro::report::frame::strings(&collected.results, "status").unwrap();
+    let reason = slr_repro::report::frame::strings(&collected.results, "reason").unwrap();
+    assert_eq!(status.len(), 35);
+    assert!(status.iter().all(|s| s == "not-run"), "{status:?}");
+    assert!(
+        reason[0].contains("slr data fetch cifar10"),
+        "{}",
+        reason[0]
+    );
+    assert!(
+        reason[34].contains("not selected by profile `paper`"),
+        "{}",
+        reason[34]
+    );
+    // The smoke profile swaps in the stand-in and runs the check rows on real CIFAR pixels.
+    let smoke = spec::resolve(load("smoke"), None);
+    assert_eq!(smoke.runs.len(), 35);
+    let standin = smoke
+        .runs
+        .iter()
+        .filter(|r| r.dataset == slr_repro::spec::DatasetKind::FashionMnistCifarStandin)
+        .count();
+    assert_eq!(standin, 33);
+    assert!(
+        smoke
+            .spec
+            .raw
+            .table
+            .title
+            .starts_with("STAND-IN, NOT CIFAR-10")
+    );
+}
