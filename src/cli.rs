@@ -4,7 +4,7 @@ use crate::data::{self, fetch};
 use crate::error::{Error, Result};
 use crate::report;
 use crate::run::backend::{self, Backend};
-use crate::run::{Executor, RunStatus};
+use crate::run::{Executor, RunStatus, estimate};
 use crate::spec::{self, DatasetKind, LoadOptions, Plan};
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
@@ -32,11 +32,16 @@ pub enum Command {
         #[arg(long)]
         no_fetch: bool,
     },
-    /// List every run of a spec, its stages, ids and whether they are cached.
+    /// List every run of a spec, its stages, ids, whether they are cached, and what the
+    /// pending ones cost in training FLOPs (and time, with --calibrate).
     Plan {
         /// Spec options.
         #[command(flatten)]
         spec: SpecArgs,
+        /// Measure each model's training throughput on the backend (a few steps) and estimate
+        /// the time of the pending stages.
+        #[arg(long)]
+        calibrate: bool,
     },
     /// Print the run folders of one row.
     Where {
@@ -163,8 +168,11 @@ pub fn init_logging() {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Reproduce { spec, no_fetch } => reproduce(&spec, !no_fetch),
-        Command::Plan { spec } => {
-            print!("{}", plan_text(&spec.plan()?)?);
+        Command::Plan { spec, calibrate } => {
+            let plan = spec.plan()?;
+            let backend = Backend::parse(&plan.spec.raw.runtime.backend)?;
+            backend::set_threads(plan.spec.raw.runtime.threads);
+            print!("{}", plan_text(&plan, calibrate.then_some(backend))?);
             Ok(())
         }
         Command::Where { spec, row } => {
@@ -264,7 +272,7 @@ fn reproduce(args: &SpecArgs, auto_fetch: bool) -> Result<()> {
 }
 
 /// The text of `slr plan`: one block per run with its stages, folders and status.
-pub fn plan_text(plan: &Plan) -> Result<String> {
+pub fn plan_text(plan: &Plan, calibrate: Option<Backend>) -> Result<String> {
     use std::fmt::Write;
     let runs_root = &plan.spec.raw.runtime.runs_root;
     let mut out = String::new();
@@ -283,6 +291,9 @@ pub fn plan_text(plan: &Plan) -> Result<String> {
             row.name, row.group
         );
     }
+    // Pending stage folders (shared stages once) with their model and FLOPs.
+    let mut pending: std::collections::BTreeMap<PathBuf, (crate::spec::ModelKind, f64)> =
+        std::collections::BTreeMap::new();
     for run in &plan.runs {
         let _ = writeln!(out, "{} seed {}", run.row_name, run.seed);
         for (i, stage) in run.stages.iter().enumerate() {
@@ -292,15 +303,82 @@ pub fn plan_text(plan: &Plan) -> Result<String> {
             } else {
                 "pending"
             };
+            let flops = estimate::stage_flops(run, stage);
+            let cost = if status == "pending" {
+                pending.entry(dir.clone()).or_insert((run.model, flops));
+                format!("  {}", flop_text(flops))
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 out,
-                "  {:<8} {}  {status}",
+                "  {:<8} {}  {status}{cost}",
                 stage.kind.name(),
                 stage.folder_name()
             );
         }
     }
+    let total = pending.values().fold(0.0, |sum, (_, f)| sum + f);
+    let _ = writeln!(
+        out,
+        "pending: {} stages, {} (training counted as 3 forward passes per image)",
+        pending.len(),
+        flop_text(total)
+    );
+    if let Some(backend) = calibrate {
+        let mut models: Vec<crate::spec::ModelKind> = pending.values().map(|(m, _)| *m).collect();
+        models.sort();
+        models.dedup();
+        let mut seconds = 0.0;
+        for model in models {
+            let rate = estimate::calibrate(model, backend)?;
+            let flops = pending
+                .values()
+                .filter(|(m, _)| *m == model)
+                .fold(0.0, |sum, (_, f)| sum + f);
+            seconds += flops / rate;
+            let _ = writeln!(
+                out,
+                "  {}: {:.1} GFLOP/s measured on {} -> {}",
+                model.name(),
+                rate / 1e9,
+                backend.name(),
+                duration_text(flops / rate)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "estimated time on {}: {}",
+            backend.name(),
+            duration_text(seconds)
+        );
+    }
     Ok(out)
+}
+
+/// "4.6 MFLOP", "1.2 PFLOP".
+fn flop_text(flops: f64) -> String {
+    let units = ["", "k", "M", "G", "T", "P", "E"];
+    let mut value = flops;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < units.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}FLOP", units[unit])
+}
+
+/// "42 s", "3.5 min", "12.0 h", "4.2 days".
+fn duration_text(seconds: f64) -> String {
+    if seconds < 120.0 {
+        format!("{seconds:.0} s")
+    } else if seconds < 7200.0 {
+        format!("{:.1} min", seconds / 60.0)
+    } else if seconds < 172_800.0 {
+        format!("{:.1} h", seconds / 3600.0)
+    } else {
+        format!("{:.1} days", seconds / 86_400.0)
+    }
 }
 
 /// Writes a report and lists the files.

@@ -118,6 +118,17 @@ pub fn image_shape(kind: DatasetKind) -> [usize; 3] {
     }
 }
 
+/// Images in the full training and test splits.
+pub fn split_sizes(kind: DatasetKind) -> (usize, usize) {
+    match kind {
+        DatasetKind::Mnist | DatasetKind::FashionMnist | DatasetKind::FashionMnistCifarStandin => {
+            (60_000, 10_000)
+        }
+        DatasetKind::Cifar10 => (50_000, 10_000),
+        DatasetKind::Cifar10Test20 => (20, 20),
+    }
+}
+
 /// Whether training batches get the CIFAR augmentation (random 32x32 crop of the 4-pixel
 /// zero-padded image, horizontal flip), as the authors train.
 pub fn augments(kind: DatasetKind) -> bool {

@@ -1,5 +1,6 @@
 //! Models with stable parameter names (`conv1.weight`, `fc1.bias`, ...).
 
+pub mod flops;
 mod init;
 mod lenet;
 mod resnet;

@@ -1,6 +1,7 @@
 //! Executing runs: backends, stage folders, the stage executor.
 
 pub mod backend;
+pub mod estimate;
 pub mod execute;
 pub mod provenance;
 pub mod store;

@@ -115,10 +115,13 @@ fn plan_and_where_use_the_environment_layer() {
     // Main rows: dense 1 stage, magnitude 3, two ADMM and two SLR rows 4 each; the coarse
     // sweep: 3 magnitude rows and 6 ADMM/SLR rows.
     assert_eq!(
-        text.matches("pending").count(),
+        text.matches("  pending  ").count(),
         1 + 3 + 4 * 4 + 3 * 3 + 6 * 4,
         "{text}"
     );
+    // Shared stages once: 1 pretrain; prune + retrain for 4 magnitude rows; train + prune +
+    // retrain for 10 ADMM/SLR rows.
+    assert!(text.contains("\npending: 39 stages, "), "{text}");
     let skipped = text.matches("not run (group `sweep` not selected)").count();
     assert_eq!(skipped, 9, "{text}");
 

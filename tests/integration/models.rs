@@ -119,3 +119,51 @@ fn resnet_convs_are_kaiming_normal() {
         .unwrap();
     assert!(gamma.iter().all(|&g| g == 1.0));
 }
+
+#[test]
+fn forward_flops_match_hand_counts_and_published_macs() {
+    use slr_repro::models::flops::forward_flops;
+    // LeNet-5: conv1 2*1*20*25*24*24 + conv2 2*20*50*25*8*8 + fc 2*(800*500 + 500*10).
+    assert_eq!(forward_flops(ModelKind::Lenet5), 4_586_000.0);
+    // torchvision's ResNet-18 and ResNet-50: 1.814 and 4.089 GMACs (convolutions and fc).
+    let r18 = forward_flops(ModelKind::Resnet18Imagenet) / 2e9;
+    let r50 = forward_flops(ModelKind::Resnet50Imagenet) / 2e9;
+    assert!((r18 - 1.814).abs() < 0.01, "{r18}");
+    assert!((r50 - 4.089).abs() < 0.02, "{r50}");
+    // The CIFAR stem pool quarters every block's cost: the pool-free ResNet-18 costs more.
+    assert!(
+        forward_flops(ModelKind::Resnet18CifarNoPool)
+            > 3.0 * forward_flops(ModelKind::Resnet18Cifar)
+    );
+}
+
+#[test]
+fn stage_flops_of_the_lenet_paper_profile() {
+    use slr_repro::run::estimate::stage_flops;
+    use slr_repro::spec::{self, LoadOptions, StageKind};
+    let loaded = spec::load(
+        &super::common::root().join("experiments/lenet5-mnist.toml"),
+        &LoadOptions {
+            profile: Some("paper".into()),
+            sets: Vec::new(),
+            read_env: false,
+        },
+    )
+    .unwrap();
+    let plan = spec::resolve(loaded, None);
+    let run = plan
+        .runs
+        .iter()
+        .find(|r| r.row_name == "slr-paper")
+        .unwrap();
+    let train = run
+        .stages
+        .iter()
+        .find(|s| s.kind == StageKind::Train)
+        .unwrap();
+    // 10 epochs x (3 passes x 20,000 training images + 2 evaluations x 10,000 test images).
+    assert_eq!(
+        stage_flops(run, train),
+        4_586_000.0 * (10.0 * (3.0 * 20_000.0 + 2.0 * 10_000.0))
+    );
+}

@@ -1,0 +1,76 @@
+//! Forward FLOPs per image of each model (2 per multiply-add, convolutions and linear layers;
+//! BatchNorm, activations and pooling are small and left out), computed from the layer shapes.
+
+use super::resnet_config;
+use crate::spec::ModelKind;
+
+/// `2 x cin x cout x k x k x hout x wout` of a convolution with padding `k / 2` (or `pad`),
+/// and the output side.
+fn conv(cin: usize, cout: usize, k: usize, stride: usize, pad: usize, side: usize) -> (f64, usize) {
+    let out = (side + 2 * pad - k) / stride + 1;
+    (2.0 * (cin * cout * k * k * out * out) as f64, out)
+}
+
+/// Forward FLOPs of one image.
+pub fn forward_flops(kind: ModelKind) -> f64 {
+    match kind {
+        ModelKind::Lenet5 => {
+            let (c1, s) = conv(1, 20, 5, 1, 0, 28);
+            let (c2, _) = conv(20, 50, 5, 1, 0, s / 2);
+            c1 + c2 + 2.0 * (800 * 500 + 500 * 10) as f64
+        }
+        ModelKind::Lenet300100 => 2.0 * (784 * 300 + 300 * 100 + 100 * 10) as f64,
+        ModelKind::Vgg16Cifar => {
+            let config = [
+                64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0,
+            ];
+            let (mut flops, mut side, mut cin) = (0.0, 32, 3);
+            for channels in config {
+                if channels == 0 {
+                    side /= 2;
+                } else {
+                    flops += conv(cin, channels, 3, 1, 1, side).0;
+                    cin = channels;
+                }
+            }
+            flops + 2.0 * (512 * 10) as f64
+        }
+        resnet => {
+            let config = resnet_config(resnet).expect("every other kind is a ResNet");
+            let (mut flops, mut side) = if config.imagenet_stem {
+                conv(3, 64, 7, 2, 3, 224)
+            } else {
+                conv(3, 64, 3, 1, 1, 32)
+            };
+            if config.stem_pool {
+                side = (side + 2 - 3) / 2 + 1;
+            }
+            let expansion = if config.bottleneck { 4 } else { 1 };
+            let mut cin = 64;
+            for (stage, (&width, &count)) in
+                [64, 128, 256, 512].iter().zip(&config.blocks).enumerate()
+            {
+                for block in 0..count {
+                    let stride = if stage > 0 && block == 0 { 2 } else { 1 };
+                    let cout = width * expansion;
+                    let start = side;
+                    if config.bottleneck {
+                        flops += conv(cin, width, 1, 1, 0, side).0;
+                        let (f, s) = conv(width, width, 3, stride, 1, side);
+                        flops += f + conv(width, cout, 1, 1, 0, s).0;
+                        side = s;
+                    } else {
+                        let (f, s) = conv(cin, width, 3, stride, 1, side);
+                        flops += f + conv(width, width, 3, 1, 1, s).0;
+                        side = s;
+                    }
+                    if stride != 1 || cin != cout {
+                        flops += conv(cin, cout, 1, stride, 0, start).0;
+                    }
+                    cin = cout;
+                }
+            }
+            flops + 2.0 * (cin * config.classes) as f64
+        }
+    }
+}

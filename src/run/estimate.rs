@@ -1,0 +1,78 @@
+//! What a plan costs before it runs: training FLOPs of each stage from the model's per-image
+//! forward FLOPs (a training image costs about 3 forward passes, an evaluated one 1), and a
+//! short measured calibration of the backend's training throughput per model.
+
+use super::backend::Backend;
+use crate::data;
+use crate::error::Result;
+use crate::models::{self, Net};
+use crate::prune::Dense;
+use crate::spec::{DataSpec, DatasetKind, ModelKind, Run, SgdSpec, Stage, StageConfig};
+use crate::train::optim::Sgd;
+use burn::nn::loss::CrossEntropyLoss;
+use burn::tensor::{Distribution, Int, Tensor, TensorData};
+use std::time::Instant;
+
+/// Images in the training and test splits after the spec's limits.
+fn split_sizes(kind: DatasetKind, limits: &DataSpec) -> (usize, usize) {
+    let (train, test) = data::split_sizes(kind);
+    (
+        limits.train_limit.map_or(train, |l| l.min(train)),
+        limits.test_limit.map_or(test, |l| l.min(test)),
+    )
+}
+
+/// FLOPs of one stage of `run`: training passes, per-epoch test evaluations (two with the
+/// per-epoch hard-prune evaluation) and the prune stage's evaluation.
+pub fn stage_flops(run: &Run, stage: &Stage) -> f64 {
+    let forward = models::flops::forward_flops(run.model);
+    let (images, evals) = match &stage.config {
+        StageConfig::Pretrain { data, budget, .. } | StageConfig::Retrain { data, budget, .. } => {
+            let (train, test) = split_sizes(run.dataset, data);
+            (budget.epochs * train, budget.epochs * test)
+        }
+        StageConfig::Train {
+            data,
+            budget,
+            hardprune_every_epoch,
+            ..
+        } => {
+            let (train, test) = split_sizes(run.dataset, data);
+            let per_epoch = if *hardprune_every_epoch { 2 } else { 1 };
+            (budget.epochs * train, budget.epochs * test * per_epoch)
+        }
+        StageConfig::Prune { .. } => {
+            let (_, test) = data::split_sizes(run.dataset);
+            (0, test)
+        }
+    };
+    forward * (3 * images + evals) as f64
+}
+
+/// Measured training throughput of `model` on `backend` in FLOP/s: one warm-up and three timed
+/// SGD steps on a random batch of 16 images.
+pub fn calibrate(model: ModelKind, backend: Backend) -> Result<f64> {
+    let device = backend.device().autodiff();
+    let [c, h, w] = models::input_shape(model);
+    let batch = 16;
+    let mut net = Net::seeded(model, &device, 0);
+    let mut sgd = Sgd::new(SgdSpec::default());
+    let loss = CrossEntropyLoss::new(None, &device);
+    let images = Tensor::<4>::random([batch, c, h, w], Distribution::Default, &device);
+    let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64; batch], [batch]), &device);
+    let mut step = |net: Net| -> Net {
+        let grads = loss
+            .forward(net.forward(images.clone()), labels.clone())
+            .backward();
+        sgd.step(net, &grads, 0.001, &Dense)
+    };
+    net = step(net);
+    let started = Instant::now();
+    for _ in 0..3 {
+        net = step(net);
+    }
+    // Reading a value back waits for asynchronous backends to finish the steps.
+    let _ = net.forward(images.clone()).inner().into_data();
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(3.0 * batch as f64 * 3.0 * models::flops::forward_flops(model) / seconds)
+}
