@@ -284,12 +284,10 @@ pub fn plan_text(plan: &Plan, calibrate: Option<Backend>) -> Result<String> {
         plan.spec.profile.as_deref().unwrap_or("(none)"),
         plan.runs.len()
     );
-    for row in plan.spec.rows.iter().filter(|r| !plan.spec.row_selected(r)) {
-        let _ = writeln!(
-            out,
-            "{}: not run (group `{}` not selected)",
-            row.name, row.group
-        );
+    for row in &plan.spec.rows {
+        if let Some(reason) = plan.spec.why_not_run(row) {
+            let _ = writeln!(out, "{}: not run ({reason})", row.name);
+        }
     }
     // Pending stage folders (shared stages once) with their model and FLOPs.
     let mut pending: std::collections::BTreeMap<PathBuf, (crate::spec::ModelKind, f64)> =

@@ -57,6 +57,13 @@ pub fn fetch(data_root: &Path, kind: DatasetKind, from: Option<&Path>) -> Result
             return fetch_cifar(data_root, kind, from);
         }
         DatasetKind::Mnist | DatasetKind::FashionMnist => {}
+        DatasetKind::Imagenet | DatasetKind::Coco2014 | DatasetKind::Tusimple => {
+            return Err(Error::Data(format!(
+                "{} cannot be fetched: {}",
+                kind.name(),
+                super::fetch_hint(kind, data_root)
+            )));
+        }
     }
     let dest = folder(data_root, kind);
     if files(kind)

@@ -69,7 +69,7 @@ pub fn idx_files(kind: DatasetKind) -> Option<&'static [DataFile; 4]> {
         DatasetKind::FashionMnist | DatasetKind::FashionMnistCifarStandin => {
             Some(&FASHION_MNIST_FILES)
         }
-        DatasetKind::Cifar10 | DatasetKind::Cifar10Test20 => None,
+        _ => None,
     }
 }
 
@@ -91,6 +91,10 @@ pub fn checksum_id(kind: DatasetKind) -> &'static str {
         // MD5 of the official `cifar-10-binary.tar.gz`.
         DatasetKind::Cifar10 => "cifar-10-binary:c32a1d4ab5d03f1284b67883e8d87530",
         DatasetKind::Cifar10Test20 => CIFAR10_TEST20.sha256,
+        // Folder data sets: identified by name until their readers exist.
+        DatasetKind::Imagenet => "imagenet-ilsvrc2012",
+        DatasetKind::Coco2014 => "coco2014",
+        DatasetKind::Tusimple => "tusimple",
     }
 }
 
@@ -105,6 +109,10 @@ pub fn normalisation(kind: DatasetKind) -> &'static [(f32, f32)] {
         | DatasetKind::FashionMnistCifarStandin => {
             &[(0.4914, 0.2023), (0.4822, 0.1994), (0.4465, 0.2010)]
         }
+        // torchvision's ImageNet constants (also used by the detection and lane models).
+        DatasetKind::Imagenet | DatasetKind::Coco2014 | DatasetKind::Tusimple => {
+            &[(0.485, 0.229), (0.456, 0.224), (0.406, 0.225)]
+        }
     }
 }
 
@@ -115,6 +123,9 @@ pub fn image_shape(kind: DatasetKind) -> [usize; 3] {
         DatasetKind::Cifar10
         | DatasetKind::Cifar10Test20
         | DatasetKind::FashionMnistCifarStandin => [3, 32, 32],
+        DatasetKind::Imagenet => [3, 224, 224],
+        DatasetKind::Coco2014 => [3, 416, 416],
+        DatasetKind::Tusimple => [3, 288, 800],
     }
 }
 
@@ -126,6 +137,9 @@ pub fn split_sizes(kind: DatasetKind) -> (usize, usize) {
         }
         DatasetKind::Cifar10 => (50_000, 10_000),
         DatasetKind::Cifar10Test20 => (20, 20),
+        DatasetKind::Imagenet => (1_281_167, 50_000),
+        DatasetKind::Coco2014 => (82_783, 40_504),
+        DatasetKind::Tusimple => (3_626, 2_782),
     }
 }
 
@@ -159,6 +173,11 @@ pub fn fetch_hint(kind: DatasetKind, data_root: &Path) -> String {
         DatasetKind::FashionMnistCifarStandin => {
             format!("slr data fetch fashion-mnist --data-root {root}")
         }
+        DatasetKind::Imagenet | DatasetKind::Coco2014 | DatasetKind::Tusimple => format!(
+            "the {} reader is not implemented yet; place the data set under {root}/{}",
+            kind.name(),
+            kind.name()
+        ),
         other => format!("slr data fetch {} --data-root {root}", other.name()),
     }
 }
@@ -172,6 +191,9 @@ pub fn file_names(kind: DatasetKind) -> Vec<&'static str> {
             .chain([cifar::TEST_FILE])
             .collect(),
         DatasetKind::Cifar10Test20 => vec![CIFAR10_TEST20.name],
+        DatasetKind::Imagenet => vec!["train", "val"],
+        DatasetKind::Coco2014 => vec!["train2014", "val2014", "annotations"],
+        DatasetKind::Tusimple => vec!["train_set", "test_set"],
         idx => idx_files(idx)
             .expect("IDX kinds")
             .iter()
@@ -186,7 +208,7 @@ pub fn unavailable(data_root: &Path, kind: DatasetKind) -> Option<String> {
     let dir = folder(data_root, kind);
     file_names(kind)
         .iter()
-        .any(|name| !dir.join(name).is_file())
+        .any(|name| !dir.join(name).exists())
         .then(|| {
             format!(
                 "data set `{}` not in {} ({})",
@@ -297,6 +319,12 @@ pub fn load(
         Split::from_raw(&records.pixels, &records.labels, shape, norm, device)
     };
     let (train, test) = match kind {
+        DatasetKind::Imagenet | DatasetKind::Coco2014 | DatasetKind::Tusimple => {
+            return Err(Error::Data(format!(
+                "data set `{}`: its reader is not implemented yet",
+                kind.name()
+            )));
+        }
         DatasetKind::Cifar10 => (
             split(
                 cifar::read(&dir, &cifar::TRAIN_FILES).map_err(missing)?,

@@ -20,6 +20,8 @@ pub fn forward_flops(kind: ModelKind) -> f64 {
             c1 + c2 + 2.0 * (800 * 500 + 500 * 10) as f64
         }
         ModelKind::Lenet300100 => 2.0 * (784 * 300 + 300 * 100 + 100 * 10) as f64,
+        // Not implemented: no estimate rather than a made-up one.
+        ModelKind::Yolov3 | ModelKind::Yolov3Tiny | ModelKind::Ufld => f64::NAN,
         ModelKind::Vgg16Cifar => {
             let config = [
                 64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0,

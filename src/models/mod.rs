@@ -63,6 +63,15 @@ impl Net {
     }
 }
 
+/// Whether the harness can build and train `kind` (the detection and lane models of Tables 3
+/// and 4 are declared but not implemented yet).
+pub fn implemented(kind: ModelKind) -> bool {
+    !matches!(
+        kind,
+        ModelKind::Yolov3 | ModelKind::Yolov3Tiny | ModelKind::Ufld
+    )
+}
+
 /// Depth, stem and classes of the ResNet kinds.
 pub fn resnet_config(kind: ModelKind) -> Option<ResNetConfig> {
     let (blocks, bottleneck) = match kind {
@@ -90,6 +99,8 @@ pub fn input_shape(kind: ModelKind) -> [usize; 3] {
     match kind {
         ModelKind::Lenet5 | ModelKind::Lenet300100 => [1, 28, 28],
         ModelKind::Resnet18Imagenet | ModelKind::Resnet50Imagenet => [3, 224, 224],
+        ModelKind::Yolov3 | ModelKind::Yolov3Tiny => [3, 416, 416],
+        ModelKind::Ufld => [3, 288, 800],
         _ => [3, 32, 32],
     }
 }
@@ -103,6 +114,7 @@ pub fn prunable_candidates(kind: ModelKind) -> Vec<String> {
         ModelKind::Lenet300100 => ["fc1.weight", "fc2.weight", "fc3.weight"]
             .map(String::from)
             .to_vec(),
+        ModelKind::Yolov3 | ModelKind::Yolov3Tiny | ModelKind::Ufld => Vec::new(),
         ModelKind::Vgg16Cifar => (0..13)
             .map(|i| format!("features.{i}.conv.weight"))
             .chain(["classifier.weight".to_owned()])

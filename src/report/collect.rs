@@ -84,23 +84,27 @@ struct EpochColumns {
 /// Reads every run of `plan` from `runs_root`; `data_root` decides which unfinished runs
 /// cannot run (data set absent). Rows the profile does not select are `not-run` rows.
 pub fn collect(plan: &Plan, runs_root: &Path, data_root: &Path) -> Result<Collected> {
-    let profile = plan.spec.profile.as_deref().unwrap_or("(none)");
     let mut targets = TargetCompression::default();
     let mut records = Vec::new();
     let mut epochs = EpochColumns::default();
     for (index, row) in plan.spec.rows.iter().enumerate() {
-        if !plan.spec.row_selected(row) {
+        if let Some(reason) = plan.spec.why_not_run(row) {
             // Not resolved into runs: one not-run row per seed, from the spec alone.
+            let shapes_known = crate::models::implemented(row.model);
             for &seed in &row.seeds {
                 records.push(RunRecord {
                     row: index,
                     seed,
                     status: Status::NotRun,
-                    reason: format!("group `{}` not selected by profile `{profile}`", row.group),
-                    target: row.sparsity.as_ref().map(|sparsity| {
-                        let ratios = crate::spec::layer_ratios(row.model, sparsity);
-                        targets.of(row.model, &ratios, sparsity.count_rule)
-                    }),
+                    reason: reason.clone(),
+                    target: row
+                        .sparsity
+                        .as_ref()
+                        .filter(|_| shapes_known)
+                        .map(|sparsity| {
+                            let ratios = crate::spec::layer_ratios(row.model, sparsity);
+                            targets.of(row.model, &ratios, sparsity.count_rule)
+                        }),
                     retrain_epochs: (row.method != MethodKind::Dense)
                         .then_some(row.retrain.epochs as u32),
                     metrics: BTreeMap::new(),

@@ -52,6 +52,21 @@ impl Loaded {
             .as_ref()
             .is_none_or(|groups| groups.contains(&row.group))
     }
+
+    /// Why a row does not run in this setting (model not implemented, group not selected), or
+    /// `None` when it runs.
+    pub fn why_not_run(&self, row: &RowSpec) -> Option<String> {
+        if !models::implemented(row.model) {
+            return Some(format!("model `{}` not implemented yet", row.model.name()));
+        }
+        (!self.row_selected(row)).then(|| {
+            format!(
+                "group `{}` not selected by profile `{}`",
+                row.group,
+                self.profile.as_deref().unwrap_or("(none)")
+            )
+        })
+    }
 }
 
 /// Finds a spec: an existing path, or an id looked up as `experiments/<id>.toml`.

@@ -163,7 +163,7 @@ pub struct Plan {
 pub fn resolve(spec: Loaded, seeds: Option<&[u64]>) -> Plan {
     let mut runs = Vec::new();
     for (index, row) in spec.rows.iter().enumerate() {
-        if !spec.row_selected(row) {
+        if spec.why_not_run(row).is_some() {
             continue;
         }
         let stages = row_stages(row);

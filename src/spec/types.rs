@@ -247,6 +247,13 @@ pub enum ModelKind {
     /// torchvision ResNet-50 for ImageNet (25,557,032 parameters).
     #[serde(rename = "resnet50-imagenet")]
     Resnet50Imagenet,
+    /// YOLOv3 (Table 3; not implemented yet: its rows are reported as not run).
+    Yolov3,
+    /// YOLOv3-tiny (Table 3; not implemented yet).
+    #[serde(rename = "yolov3-tiny")]
+    Yolov3Tiny,
+    /// Ultra-Fast-Lane-Detection (Table 4; not implemented yet).
+    Ufld,
 }
 
 impl ModelKind {
@@ -261,6 +268,9 @@ impl ModelKind {
             ModelKind::Vgg16Cifar => "vgg16-cifar",
             ModelKind::Resnet18Imagenet => "resnet18-imagenet",
             ModelKind::Resnet50Imagenet => "resnet50-imagenet",
+            ModelKind::Yolov3 => "yolov3",
+            ModelKind::Yolov3Tiny => "yolov3-tiny",
+            ModelKind::Ufld => "ufld",
         }
     }
 }
@@ -283,6 +293,12 @@ pub enum DatasetKind {
     /// CIFAR-10 numbers.
     #[serde(rename = "fashion-mnist-cifar-standin")]
     FashionMnistCifarStandin,
+    /// ImageNet (ILSVRC 2012) as train/val folders of class folders (reader not implemented yet).
+    Imagenet,
+    /// COCO 2014 detection (Table 3; reader not implemented yet).
+    Coco2014,
+    /// TuSimple lane detection (Table 4; reader not implemented yet).
+    Tusimple,
 }
 
 impl DatasetKind {
@@ -294,6 +310,9 @@ impl DatasetKind {
             DatasetKind::Cifar10 => "cifar10",
             DatasetKind::Cifar10Test20 => "cifar10-test20",
             DatasetKind::FashionMnistCifarStandin => "fashion-mnist-cifar-standin",
+            DatasetKind::Imagenet => "imagenet",
+            DatasetKind::Coco2014 => "coco2014",
+            DatasetKind::Tusimple => "tusimple",
         }
     }
 }

@@ -122,7 +122,9 @@ fn plan_and_where_use_the_environment_layer() {
     // Shared stages once: 1 pretrain; prune + retrain for 4 magnitude rows; train + prune +
     // retrain for 10 ADMM/SLR rows.
     assert!(text.contains("\npending: 39 stages, "), "{text}");
-    let skipped = text.matches("not run (group `sweep` not selected)").count();
+    let skipped = text
+        .matches("not run (group `sweep` not selected by profile `smoke`)")
+        .count();
     assert_eq!(skipped, 9, "{text}");
 
     let out = slr(

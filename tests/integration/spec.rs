@@ -456,3 +456,31 @@ fn table2_declares_the_paper_rows_and_says_why_they_cannot_run_here() {
             .starts_with("STAND-IN, NOT CIFAR-10")
     );
 }
+
+#[test]
+fn tables_1_3_4_declare_rows_that_report_why_they_cannot_run() {
+    for (table, runs, rows, reason) in [
+        ("table1", 22, 22, "data set `imagenet` not in"),
+        ("table3", 0, 22, "model `yolov3` not implemented yet"),
+        ("table4", 0, 11, "model `ufld` not implemented yet"),
+    ] {
+        let loaded = spec::load(
+            &root().join(format!("experiments/{table}.toml")),
+            &LoadOptions {
+                profile: Some("paper".into()),
+                sets: Vec::new(),
+                read_env: false,
+            },
+        )
+        .unwrap();
+        let plan = spec::resolve(loaded, None);
+        assert_eq!(plan.runs.len(), runs, "{table}");
+        let tmp = tempfile::tempdir().unwrap();
+        let collected = slr_repro::report::collect(&plan, tmp.path(), tmp.path()).unwrap();
+        let status = slr_repro::report::frame::strings(&collected.results, "status").unwrap();
+        let why = slr_repro::report::frame::strings(&collected.results, "reason").unwrap();
+        assert_eq!(status.len(), rows, "{table}");
+        assert!(status.iter().all(|s| s == "not-run"), "{table}: {status:?}");
+        assert!(why[0].contains(reason), "{table}: {}", why[0]);
+    }
+}
