@@ -4,6 +4,7 @@
 pub mod augment;
 pub mod cifar;
 pub mod fetch;
+pub mod folder;
 pub mod idx;
 
 use crate::error::{Error, Result};
@@ -173,7 +174,12 @@ pub fn fetch_hint(kind: DatasetKind, data_root: &Path) -> String {
         DatasetKind::FashionMnistCifarStandin => {
             format!("slr data fetch fashion-mnist --data-root {root}")
         }
-        DatasetKind::Imagenet | DatasetKind::Coco2014 | DatasetKind::Tusimple => format!(
+        DatasetKind::Imagenet => format!(
+            "put ILSVRC 2012 under {root}/imagenet as train/<class>/*.JPEG and \
+             val/<class>/*.JPEG (torchvision's ImageFolder layout); training on it is not wired \
+             up yet"
+        ),
+        DatasetKind::Coco2014 | DatasetKind::Tusimple => format!(
             "the {} reader is not implemented yet; place the data set under {root}/{}",
             kind.name(),
             kind.name()
@@ -321,7 +327,8 @@ pub fn load(
     let (train, test) = match kind {
         DatasetKind::Imagenet | DatasetKind::Coco2014 | DatasetKind::Tusimple => {
             return Err(Error::Data(format!(
-                "data set `{}`: its reader is not implemented yet",
+                "data set `{}`: training on it is not wired up yet (the ImageFolder reader is \
+                 `data::folder`; COCO and TuSimple have no reader yet)",
                 kind.name()
             )));
         }

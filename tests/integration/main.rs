@@ -4,6 +4,7 @@ mod cifar;
 mod cli;
 mod common;
 mod idx;
+mod imagefolder;
 mod methods;
 mod models;
 mod pipeline;
