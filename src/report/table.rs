@@ -175,11 +175,12 @@ pub fn render(spec: &Loaded, results: &DataFrame, footer: &str) -> Result<String
                     {
                         format!("– (budget {budget})")
                     } else {
-                        let mut text = measured_cell(results, runs, measure)?;
+                        let column = floats(results, measure.key())?;
+                        let mut text = measured_cell(&column, runs, measure);
                         for (number, cell) in &published {
                             if cell.row.as_deref() == Some(name) && cell.metric == measure.key() {
                                 let _ = write!(text, "; published {}[^p{number}]", cell.value);
-                                if let Some(delta) = mean_of(results, runs, measure.key())? {
+                                if let Some(delta) = mean_of(&column, runs) {
                                     let _ = write!(text, " (Δ {:+.2})", delta - cell.value);
                                 }
                             }
@@ -209,7 +210,7 @@ pub fn render(spec: &Loaded, results: &DataFrame, footer: &str) -> Result<String
                         .iter()
                         .position(|n| n == row_name)
                         .map_or(&[][..], |i| &rows.runs[i][..]);
-                    match mean_of(results, runs, &cell.metric)? {
+                    match mean_of(&floats(results, &cell.metric)?, runs) {
                         Some(mean) => (
                             format!("{mean:.2} (`{row_name}`)"),
                             format!("{:+.2}", mean - cell.value),
@@ -245,34 +246,27 @@ fn numbered_published(cells: &[PublishedCell]) -> Vec<(usize, &PublishedCell)> {
     cells.iter().enumerate().map(|(i, c)| (i + 1, c)).collect()
 }
 
-/// The finished values of `key` over `runs`.
-fn values_of(results: &DataFrame, runs: &[(usize, RunView)], key: &str) -> Result<Vec<f64>> {
-    let column = floats(results, key)?;
-    Ok(runs
-        .iter()
+/// The finished values of a results column over `runs`.
+fn values_of(column: &[Option<f64>], runs: &[(usize, RunView)]) -> Vec<f64> {
+    runs.iter()
         .filter_map(|(i, r)| {
             // A diverged run's numbers are not part of any mean.
             (r.status != "diverged").then_some(column[*i]).flatten()
         })
-        .collect())
+        .collect()
 }
 
-fn mean_of(results: &DataFrame, runs: &[(usize, RunView)], key: &str) -> Result<Option<f64>> {
-    Ok(mean_std(&values_of(results, runs, key)?).map(|(m, _)| m))
+fn mean_of(column: &[Option<f64>], runs: &[(usize, RunView)]) -> Option<f64> {
+    mean_std(&values_of(column, runs)).map(|(m, _)| m)
 }
 
 /// "98.12 ± 0.05 (n=3)", "98.12 (1 seed)", "pending", "failed (1 of 3): why", with what is
 /// missing appended.
-fn measured_cell(
-    results: &DataFrame,
-    runs: &[(usize, RunView)],
-    measure: &Measure,
-) -> Result<String> {
-    let values = values_of(results, runs, measure.key())?;
+fn measured_cell(column: &[Option<f64>], runs: &[(usize, RunView)], measure: &Measure) -> String {
+    let values = values_of(column, runs);
     let (decimals, unit) = measure.format();
     let mut missing: BTreeMap<&str, usize> = BTreeMap::new();
     let mut reasons: BTreeMap<&str, &str> = BTreeMap::new();
-    let column = floats(results, measure.key())?;
     for (i, run) in runs {
         if column[*i].is_none() || run.status == "diverged" {
             *missing.entry(run.status.as_str()).or_default() += 1;
@@ -291,14 +285,14 @@ fn measured_cell(
                         status
                     };
                     let reason = one_line(reasons[status]);
-                    return Ok(if status == "not-run" {
+                    return if status == "not-run" {
                         format!("{word}: {reason}")
                     } else {
                         format!("{word} ({count} of {expected}): {reason}")
-                    });
+                    };
                 }
             }
-            return Ok("pending".into());
+            return "pending".into();
         }
         Some((mean, _)) if values.len() == 1 => format!("{mean:.decimals$}{unit} (1 seed)"),
         Some((mean, std)) => format!(
@@ -314,7 +308,7 @@ fn measured_cell(
         };
         let _ = write!(text, ", {count} {word}");
     }
-    Ok(text)
+    text
 }
 
 /// The first line of a message, without table-breaking characters.
