@@ -301,8 +301,8 @@ pub fn plan_text(plan: &Plan, calibrate: Option<Backend>) -> Result<String> {
             } else {
                 "pending"
             };
-            let flops = estimate::stage_flops(run, stage);
             let cost = if status == "pending" {
+                let flops = estimate::stage_flops(run, stage);
                 pending.entry(dir.clone()).or_insert((run.model, flops));
                 format!("  {}", flop_text(flops))
             } else {

@@ -169,28 +169,14 @@ sparsity = { uniform = 0.9 }
 
 #[test]
 fn resnet18_pipeline_on_real_cifar_pixels() {
-    use clap::Parser;
-    use slr_repro::cli::{Cli, run};
-    super::common::pin_threads();
     let tmp = tempfile::tempdir().unwrap();
     let spec = super::common::write(tmp.path(), "cifar.toml", CIFAR_PIPELINE);
-    let runs = tmp.path().join("runs");
-    let cli = Cli::parse_from([
-        "slr".to_owned(),
-        "reproduce".to_owned(),
-        spec.display().to_string(),
-        "--no-fetch".to_owned(),
-        "--data-root".to_owned(),
-        data_root().display().to_string(),
-        "--runs-root".to_owned(),
-        runs.display().to_string(),
-        "--set".to_owned(),
-        format!(
-            "runtime.reports_root={:?}",
-            tmp.path().join("reports").display().to_string()
-        ),
-    ]);
-    run(cli).expect("reproduce succeeds");
+    super::common::reproduce(
+        &spec,
+        &data_root(),
+        &tmp.path().join("runs"),
+        &tmp.path().join("reports"),
+    );
     let report = std::fs::read_to_string(tmp.path().join("reports/cifar-pipeline.md")).unwrap();
     // The 16 block convs at 90%: exactly 10x over the pruned layers, measured.
     for row in ["magnitude", "slr"] {

@@ -31,3 +31,36 @@ pub fn pin_threads() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| slr_repro::run::backend::set_threads(Some(2)));
 }
+
+/// Loads a spec file with `profile`, without the environment layer.
+pub fn load_spec(path: &Path, profile: Option<&str>) -> slr_repro::spec::Loaded {
+    slr_repro::spec::load(
+        path,
+        &slr_repro::spec::LoadOptions {
+            profile: profile.map(str::to_owned),
+            sets: Vec::new(),
+            read_env: false,
+        },
+    )
+    .expect("spec loads")
+}
+
+/// `slr reproduce <spec> --no-fetch` with data from `data`, runs in `runs` and reports in
+/// `reports`, on 2 CPU threads.
+pub fn reproduce(spec: &Path, data: &Path, runs: &Path, reports: &Path) {
+    use clap::Parser;
+    pin_threads();
+    let cli = slr_repro::cli::Cli::parse_from([
+        "slr".to_owned(),
+        "reproduce".to_owned(),
+        spec.display().to_string(),
+        "--no-fetch".to_owned(),
+        "--data-root".to_owned(),
+        data.display().to_string(),
+        "--runs-root".to_owned(),
+        runs.display().to_string(),
+        "--set".to_owned(),
+        format!("runtime.reports_root={:?}", reports.display().to_string()),
+    ]);
+    slr_repro::cli::run(cli).expect("reproduce succeeds");
+}

@@ -140,16 +140,11 @@ fn forward_flops_match_hand_counts_and_published_macs() {
 #[test]
 fn stage_flops_of_the_lenet_paper_profile() {
     use slr_repro::run::estimate::stage_flops;
-    use slr_repro::spec::{self, LoadOptions, StageKind};
-    let loaded = spec::load(
+    use slr_repro::spec::{self, StageKind};
+    let loaded = super::common::load_spec(
         &super::common::root().join("experiments/lenet5-mnist.toml"),
-        &LoadOptions {
-            profile: Some("paper".into()),
-            sets: Vec::new(),
-            read_env: false,
-        },
-    )
-    .unwrap();
+        Some("paper"),
+    );
     let plan = spec::resolve(loaded, None);
     let run = plan
         .runs

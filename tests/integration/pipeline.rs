@@ -2,13 +2,11 @@
 //! per stage on a real MNIST slice) end to end: bit-identical reruns, idempotence, and
 //! snapshots of the resolved spec, the rendered table and every figure's points.
 
-use super::common::{data_root, pin_threads, write};
+use super::common::{self, data_root, write};
 use burn::module::Module;
 use burn::tensor::Device;
-use clap::Parser;
 use polars::prelude::{ParquetReader, SerReader};
 use sha2::{Digest, Sha256};
-use slr_repro::cli::{Cli, run};
 use slr_repro::models::Net;
 use slr_repro::prune::params;
 use slr_repro::run::store;
@@ -98,20 +96,7 @@ x_scale = "log"
 const FIGURES: [&str; 4] = ["hardprune", "w-minus-z", "retrain", "tradeoff"];
 
 fn reproduce(spec: &Path, runs: &Path, reports: &Path) {
-    pin_threads();
-    let cli = Cli::parse_from([
-        "slr".to_owned(),
-        "reproduce".to_owned(),
-        spec.display().to_string(),
-        "--no-fetch".to_owned(),
-        "--data-root".to_owned(),
-        data_root().display().to_string(),
-        "--runs-root".to_owned(),
-        runs.display().to_string(),
-        "--set".to_owned(),
-        format!("runtime.reports_root={:?}", reports.display().to_string()),
-    ]);
-    run(cli).expect("reproduce succeeds");
+    common::reproduce(spec, &data_root(), runs, reports);
 }
 
 /// Every stage folder's metrics (as JSON) and a SHA-256 of its weights' bits, by folder name.
@@ -247,15 +232,7 @@ fn reference_run_is_bit_identical_idempotent_and_snapshotted() {
     assert!(csv.starts_with("row,method,seed,stage,stage_id,epoch,metric,value\n"));
 
     // Golden numbers of this fixed-seed CPU run.
-    let loaded = slr_repro::spec::load(
-        &spec,
-        &slr_repro::spec::LoadOptions {
-            profile: None,
-            sets: Vec::new(),
-            read_env: false,
-        },
-    )
-    .unwrap();
+    let loaded = common::load_spec(&spec, None);
     let resolved =
         serde_json::to_string_pretty(&(&loaded.rows, &loaded.raw.report, &loaded.raw.figure))
             .unwrap();

@@ -5,7 +5,7 @@ use super::common::write;
 use polars::df;
 use polars::prelude::DataFrame;
 use slr_repro::report::{footer, table};
-use slr_repro::spec::{self, LoadOptions};
+use slr_repro::spec;
 
 const SPEC: &str = r#"
 [table]
@@ -96,16 +96,7 @@ fn frame() -> DataFrame {
 }
 
 fn loaded(dir: &std::path::Path) -> spec::Loaded {
-    let path = write(dir, "hand.toml", SPEC);
-    spec::load(
-        &path,
-        &LoadOptions {
-            profile: None,
-            sets: Vec::new(),
-            read_env: false,
-        },
-    )
-    .unwrap()
+    super::common::load_spec(&write(dir, "hand.toml", SPEC), None)
 }
 
 #[test]

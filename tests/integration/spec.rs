@@ -1,6 +1,6 @@
 //! Spec layering, validation messages (snapshotted) and content-addressed ids.
 
-use super::common::{root, write};
+use super::common::{load_spec, root, write};
 use slr_repro::spec::{self, LoadOptions, StageKind};
 
 const BASE: &str = r#"
@@ -400,17 +400,7 @@ fn derived_seeds_depend_on_seed_stage_and_purpose() {
 
 #[test]
 fn table2_declares_the_paper_rows_and_says_why_they_cannot_run_here() {
-    let load = |profile: &str| {
-        spec::load(
-            &root().join("experiments/table2.toml"),
-            &LoadOptions {
-                profile: Some(profile.into()),
-                sets: Vec::new(),
-                read_env: false,
-            },
-        )
-        .unwrap()
-    };
+    let load = |profile: &str| load_spec(&root().join("experiments/table2.toml"), Some(profile));
     // 3 models x (dense + 5 ratios x {ADMM, SLR}) + 2 pipeline-check rows.
     let paper = spec::resolve(load("paper"), None);
     assert_eq!(paper.spec.rows.len(), 3 * 11 + 2);
@@ -464,15 +454,10 @@ fn tables_1_3_4_declare_rows_that_report_why_they_cannot_run() {
         ("table3", 0, 22, "model `yolov3` not implemented yet"),
         ("table4", 0, 11, "model `ufld` not implemented yet"),
     ] {
-        let loaded = spec::load(
+        let loaded = load_spec(
             &root().join(format!("experiments/{table}.toml")),
-            &LoadOptions {
-                profile: Some("paper".into()),
-                sets: Vec::new(),
-                read_env: false,
-            },
-        )
-        .unwrap();
+            Some("paper"),
+        );
         let plan = spec::resolve(loaded, None);
         assert_eq!(plan.runs.len(), runs, "{table}");
         let tmp = tempfile::tempdir().unwrap();
