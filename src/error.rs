@@ -35,6 +35,14 @@ pub enum Error {
         /// Why it could not be used.
         message: String,
     },
+    /// A PyTorch checkpoint named by a spec cannot be read or does not fit the model.
+    #[error("{path}: {message}")]
+    Import {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What is wrong, listing every mismatch.
+        message: String,
+    },
     /// A figure could not be drawn or written.
     #[error("cannot draw {path}: {message}")]
     Figure {

@@ -1,11 +1,13 @@
 //! Models with stable parameter names (`conv1.weight`, `fc1.bias`, ...).
 
 pub mod flops;
+mod import;
 mod init;
 mod lenet;
 mod resnet;
 mod vgg;
 
+pub use import::import_pytorch;
 pub use init::initialise;
 
 pub use lenet::{LeNet5, LeNet300100};

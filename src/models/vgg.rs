@@ -14,6 +14,22 @@ const CONFIG: [usize; 18] = [
     64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0,
 ];
 
+/// Position of each convolution in the authors' `features` nn.Sequential (conv, bn, relu per
+/// layer, one module per max-pool); its BatchNorm is the next position.
+pub(crate) fn sequential_indices() -> Vec<usize> {
+    let mut position = 0;
+    let mut indices = Vec::new();
+    for &channels in &CONFIG {
+        if channels == 0 {
+            position += 1;
+        } else {
+            indices.push(position);
+            position += 3;
+        }
+    }
+    indices
+}
+
 /// Convolution + BatchNorm (+ ReLU in the forward pass).
 #[derive(Module, Debug)]
 pub struct ConvBn {

@@ -41,6 +41,7 @@ pub fn stage_flops(run: &Run, stage: &Stage) -> f64 {
             let per_epoch = if *hardprune_every_epoch { 2 } else { 1 };
             (budget.epochs * train, budget.epochs * test * per_epoch)
         }
+        StageConfig::Import { data, .. } => (0, split_sizes(run.dataset, data).1),
         StageConfig::Prune { .. } => {
             let (_, test) = data::split_sizes(run.dataset);
             (0, test)

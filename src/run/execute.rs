@@ -6,7 +6,7 @@ use super::provenance::{Provenance, git_commit, now_unix};
 use super::store::{self, MetricsFile, Summary};
 use crate::data::{self, Dataset};
 use crate::error::{Error, Result};
-use crate::models::Net;
+use crate::models::{self, Net};
 use crate::prune::admm::Admm;
 use crate::prune::constrained::{Constrained, Method};
 use crate::prune::slr::Slr;
@@ -132,6 +132,32 @@ impl Executor {
                 let net = train::train(net, &data, &settings, &mut Dense, &mut |record, _| {
                     record_epoch(&mut metrics_file, stage, record, &mut seconds)
                 })?;
+                let acc = train::accuracy(&net.valid(), &data.test, run.test_batch_size);
+                metrics.insert("acc.dense".to_owned(), acc);
+                net
+            }
+            StageConfig::Import {
+                model,
+                dataset,
+                data,
+                checkpoint,
+                checkpoint_sha256,
+            } => {
+                // Checked against the hash the stage id was made from: the file may have
+                // changed since the spec was loaded.
+                let bytes = std::fs::read(checkpoint).map_err(Error::io(checkpoint))?;
+                if crate::data::idx::sha256_hex(&bytes) != *checkpoint_sha256 {
+                    return Err(Error::Import {
+                        path: checkpoint.clone(),
+                        message: "changed while the spec was running; run again".into(),
+                    });
+                }
+                let net = models::import_pytorch(
+                    Net::init(*model, &training_device),
+                    *model,
+                    checkpoint,
+                )?;
+                let data = self.dataset(*dataset, data)?.clone();
                 let acc = train::accuracy(&net.valid(), &data.test, run.test_batch_size);
                 metrics.insert("acc.dense".to_owned(), acc);
                 net
@@ -278,7 +304,7 @@ impl Executor {
 /// The data limits of a run's first stage (the row's, which every stage evaluates on).
 fn row_data(run: &Run) -> DataSpec {
     match &run.stages[0].config {
-        StageConfig::Pretrain { data, .. } => data.clone(),
+        StageConfig::Pretrain { data, .. } | StageConfig::Import { data, .. } => data.clone(),
         _ => DataSpec::default(),
     }
 }

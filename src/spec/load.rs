@@ -8,7 +8,7 @@ use crate::prune::params::glob_match;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::{Dict, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Environment variables read into `runtime` (and nothing else).
@@ -42,6 +42,8 @@ pub struct Loaded {
     pub raw: RawSpec,
     /// Rows merged with `[defaults]` and validated, in file order.
     pub rows: Vec<RowSpec>,
+    /// SHA-256 of every checkpoint a row imports, by the path the row names.
+    pub imports: BTreeMap<PathBuf, String>,
 }
 
 impl Loaded {
@@ -150,14 +152,39 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Loaded> {
         .extract()
         .map_err(|e| Error::spec(path, describe(&e, "")))?;
     let rows = merge_rows(path, &raw)?;
-    let loaded = Loaded {
+    let mut loaded = Loaded {
         path: path.to_owned(),
         profile: options.profile.clone(),
         raw,
         rows,
+        imports: BTreeMap::new(),
     };
     validate(&loaded)?;
+    loaded.imports = hash_imports(&loaded)?;
     Ok(loaded)
+}
+
+/// SHA-256 of each checkpoint named by a selected row's `import` (the stage's identity).
+fn hash_imports(loaded: &Loaded) -> Result<BTreeMap<PathBuf, String>> {
+    let mut imports = BTreeMap::new();
+    for (index, row) in loaded.rows.iter().enumerate() {
+        let Some(file) = &row.import else { continue };
+        if imports.contains_key(file) || loaded.why_not_run(row).is_some() {
+            continue;
+        }
+        let bytes = std::fs::read(file).map_err(|e| {
+            Error::spec(
+                &loaded.path,
+                format!(
+                    "row `{}` (rows[{index}]): key `import`: cannot read {}: {e}",
+                    row.name,
+                    file.display()
+                ),
+            )
+        })?;
+        imports.insert(file.clone(), crate::data::idx::sha256_hex(&bytes));
+    }
+    Ok(imports)
 }
 
 fn list_or_none(items: &[String]) -> String {
@@ -288,7 +315,7 @@ fn validate(loaded: &Loaded) -> Result<()> {
         if row.batch_size == 0 || row.test_batch_size == 0 {
             return fail(format!("{at}: key `batch_size`: must be at least 1"));
         }
-        if row.pretrain.epochs == 0 {
+        if row.pretrain.epochs == 0 && row.import.is_none() {
             return fail(format!(
                 "{at}: key `pretrain.epochs`: must be at least 1 (a dense model is trained first)"
             ));

@@ -22,6 +22,8 @@ use std::path::PathBuf;
 pub enum StageKind {
     /// Dense training from a seeded initialisation.
     Pretrain,
+    /// Dense weights imported from a PyTorch checkpoint (instead of pretraining).
+    Import,
     /// Constrained (ADMM or SLR) training of the dense model.
     Train,
     /// Pruning of the consumed model and hard-prune evaluation.
@@ -35,6 +37,7 @@ impl StageKind {
     pub fn name(self) -> &'static str {
         match self {
             StageKind::Pretrain => "pretrain",
+            StageKind::Import => "import",
             StageKind::Train => "train",
             StageKind::Prune => "prune",
             StageKind::Retrain => "retrain",
@@ -58,6 +61,19 @@ pub enum StageConfig {
         batch_size: usize,
         /// Epochs, optimizer, schedule.
         budget: BudgetSpec,
+    },
+    /// Dense weights from a PyTorch checkpoint, evaluated on the test split.
+    Import {
+        /// Architecture.
+        model: ModelKind,
+        /// Data set it is evaluated on.
+        dataset: DatasetKind,
+        /// Data subsets.
+        data: DataSpec,
+        /// The checkpoint as the spec names it (not part of the stage id).
+        checkpoint: PathBuf,
+        /// SHA-256 of the checkpoint's bytes (its identity).
+        checkpoint_sha256: String,
     },
     /// ADMM or SLR training towards per-layer ratios.
     Train {
@@ -166,7 +182,7 @@ pub fn resolve(spec: Loaded, seeds: Option<&[u64]>) -> Plan {
         if spec.why_not_run(row).is_some() {
             continue;
         }
-        let stages = row_stages(row);
+        let stages = row_stages(row, &spec.imports);
         let row_seeds = seeds
             .map(<[u64]>::to_vec)
             .unwrap_or_else(|| row.seeds.clone());
@@ -185,16 +201,38 @@ pub fn resolve(spec: Loaded, seeds: Option<&[u64]>) -> Plan {
     Plan { spec, runs }
 }
 
-fn row_stages(row: &RowSpec) -> Vec<Stage> {
+fn row_stages(row: &RowSpec, imports: &BTreeMap<PathBuf, String>) -> Vec<Stage> {
     let data_checksum = data::checksum_id(row.dataset);
-    let pretrain = StageConfig::Pretrain {
-        model: row.model,
-        dataset: row.dataset,
-        data: row.data.clone(),
-        batch_size: row.batch_size,
-        budget: row.pretrain.clone(),
+    let dense = match &row.import {
+        Some(checkpoint) => make_stage(
+            StageKind::Import,
+            StageConfig::Import {
+                model: row.model,
+                dataset: row.dataset,
+                data: row.data.clone(),
+                checkpoint: checkpoint.clone(),
+                checkpoint_sha256: imports
+                    .get(checkpoint)
+                    .cloned()
+                    .expect("load hashes every selected row's import"),
+            },
+            "",
+            data_checksum,
+        ),
+        None => make_stage(
+            StageKind::Pretrain,
+            StageConfig::Pretrain {
+                model: row.model,
+                dataset: row.dataset,
+                data: row.data.clone(),
+                batch_size: row.batch_size,
+                budget: row.pretrain.clone(),
+            },
+            "",
+            data_checksum,
+        ),
     };
-    let mut stages = vec![make_stage(StageKind::Pretrain, pretrain, "", data_checksum)];
+    let mut stages = vec![dense];
     if row.method == MethodKind::Dense {
         return stages;
     }
@@ -225,7 +263,7 @@ fn row_stages(row: &RowSpec) -> Vec<Stage> {
         ratios,
         count_rule: sparsity.count_rule,
     };
-    let consumed = stages.last().expect("pretrain exists").id.clone();
+    let consumed = stages.last().expect("a dense stage exists").id.clone();
     let prune = make_stage(StageKind::Prune, prune, &consumed, data_checksum);
     let retrain = StageConfig::Retrain {
         data: row.data.clone(),
@@ -301,6 +339,10 @@ fn canonical_json(kind: &StageKind, config: &StageConfig) -> Value {
         }
         if map.get("data") == Some(&Value::Object(Default::default())) {
             map.remove("data");
+        }
+        // A checkpoint is identified by its content, wherever it lies.
+        if matches!(kind, StageKind::Import) {
+            map.remove("checkpoint");
         }
         if map.get("hardprune_every_epoch") == Some(&Value::Bool(false)) {
             map.remove("hardprune_every_epoch");

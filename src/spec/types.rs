@@ -502,9 +502,13 @@ pub struct RowSpec {
     /// Evaluation batch size (does not change results).
     #[serde(default = "default_test_batch_size")]
     pub test_batch_size: usize,
-    /// Dense pretraining budget.
+    /// Dense pretraining budget (unused when `import` is set).
     #[serde(default)]
     pub pretrain: BudgetSpec,
+    /// A PyTorch checkpoint (`.pt`, path relative to the working directory) whose weights are
+    /// the dense starting point instead of pretraining; identified by its SHA-256, not its path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import: Option<PathBuf>,
     /// Masked retraining budget after pruning.
     #[serde(default)]
     pub retrain: BudgetSpec,

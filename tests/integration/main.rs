@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod idx;
 mod imagefolder;
+mod import;
 mod methods;
 mod models;
 mod pipeline;
