@@ -2,10 +2,13 @@
 //! stand-in, their checksums, fetching, augmentation and batching on the tensor backend.
 
 pub mod augment;
+pub mod batches;
 pub mod cifar;
 pub mod fetch;
 pub mod folder;
 pub mod idx;
+
+pub use batches::{Examples, FileSplit};
 
 use crate::error::{Error, Result};
 use crate::spec::{DataSpec, DatasetKind};
@@ -176,8 +179,8 @@ pub fn fetch_hint(kind: DatasetKind, data_root: &Path) -> String {
         }
         DatasetKind::Imagenet => format!(
             "put ILSVRC 2012 under {root}/imagenet as train/<class>/*.JPEG and \
-             val/<class>/*.JPEG (torchvision's ImageFolder layout); training on it is not wired \
-             up yet"
+             val/<class>/*.JPEG (torchvision's ImageFolder layout; the validation images sorted \
+             into class folders)"
         ),
         DatasetKind::Coco2014 | DatasetKind::Tusimple => format!(
             "the {} reader is not implemented yet; place the data set under {root}/{}",
@@ -296,9 +299,26 @@ pub struct Dataset {
     /// Which data set.
     pub kind: DatasetKind,
     /// Training split.
-    pub train: Split,
+    pub train: Examples,
     /// Test split.
-    pub test: Split,
+    pub test: Examples,
+}
+
+/// `limit` items spread evenly over a list sorted by class (every class keeps its share), or all.
+fn spread<T>(items: Vec<T>, limit: Option<usize>) -> Vec<T> {
+    match limit {
+        Some(limit) if limit < items.len() => {
+            let step = items.len() as f64 / limit as f64;
+            let keep: Vec<usize> = (0..limit).map(|i| (i as f64 * step) as usize).collect();
+            items
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| keep.binary_search(i).is_ok())
+                .map(|(_, item)| item)
+                .collect()
+        }
+        _ => items,
+    }
 }
 
 /// Loads a data set from `data_root`, checking every file's checksum, and moves it to `device`.
@@ -322,13 +342,43 @@ pub fn load(
     let norm = normalisation(kind);
     let split = |records: cifar::Records, limit: Option<usize>| {
         let records = records.truncate(limit);
-        Split::from_raw(&records.pixels, &records.labels, shape, norm, device)
+        Examples::Tensors(Split::from_raw(
+            &records.pixels,
+            &records.labels,
+            shape,
+            norm,
+            device,
+        ))
     };
     let (train, test) = match kind {
-        DatasetKind::Imagenet | DatasetKind::Coco2014 | DatasetKind::Tusimple => {
+        DatasetKind::Imagenet => {
+            let files = |name: &str, limit: Option<usize>| -> Result<Examples> {
+                let scanned = folder::scan(&dir.join(name)).map_err(missing)?;
+                Ok(Examples::Files(FileSplit {
+                    items: std::sync::Arc::new(spread(scanned.items, limit)),
+                    classes: scanned.classes.len(),
+                    device: device.clone(),
+                }))
+            };
+            let (train, test) = (
+                files("train", limits.train_limit)?,
+                files("val", limits.test_limit)?,
+            );
+            if let (Examples::Files(a), Examples::Files(b)) = (&train, &test)
+                && a.classes != b.classes
+            {
+                return Err(Error::Data(format!(
+                    "data set `imagenet` in {}: train/ has {} class folders, val/ has {}",
+                    dir.display(),
+                    a.classes,
+                    b.classes
+                )));
+            }
+            (train, test)
+        }
+        DatasetKind::Coco2014 | DatasetKind::Tusimple => {
             return Err(Error::Data(format!(
-                "data set `{}`: training on it is not wired up yet (the ImageFolder reader is \
-                 `data::folder`; COCO and TuSimple have no reader yet)",
+                "data set `{}`: its reader is not implemented yet",
                 kind.name()
             )));
         }

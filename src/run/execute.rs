@@ -132,7 +132,7 @@ impl Executor {
                 let net = train::train(net, &data, &settings, &mut Dense, &mut |record, _| {
                     record_epoch(&mut metrics_file, stage, record, &mut seconds)
                 })?;
-                let acc = train::accuracy(&net.valid(), &data.test, run.test_batch_size);
+                let acc = train::accuracy(&net.valid(), &data.test, run.test_batch_size)?;
                 metrics.insert("acc.dense".to_owned(), acc);
                 net
             }
@@ -158,7 +158,7 @@ impl Executor {
                     checkpoint,
                 )?;
                 let data = self.dataset(*dataset, data)?.clone();
-                let acc = train::accuracy(&net.valid(), &data.test, run.test_batch_size);
+                let acc = train::accuracy(&net.valid(), &data.test, run.test_batch_size)?;
                 metrics.insert("acc.dense".to_owned(), acc);
                 net
             }
@@ -208,7 +208,7 @@ impl Executor {
                                 &prune::apply_masks(copy, &masks),
                                 &data.test,
                                 run.test_batch_size,
-                            );
+                            )?;
                             metrics.insert(format!("acc.hardprune@{}", record.epoch), acc);
                             metrics_file.record(
                                 stage.kind.name(),
@@ -220,7 +220,7 @@ impl Executor {
                         }
                         Ok(())
                     })?;
-                let acc = train::accuracy(&net.valid(), &data.test, run.test_batch_size);
+                let acc = train::accuracy(&net.valid(), &data.test, run.test_batch_size)?;
                 metrics.insert("acc.soft".to_owned(), acc);
                 net
             }
@@ -238,7 +238,7 @@ impl Executor {
                 let net = prune::apply_masks(net, &masks);
                 stats::check_targets(&net, ratios, *count_rule, "after hard pruning")?;
                 let data = self.dataset(run.dataset, &row_data(run))?.clone();
-                let acc = train::accuracy(&net.valid(), &data.test, run.test_batch_size);
+                let acc = train::accuracy(&net.valid(), &data.test, run.test_batch_size)?;
                 metrics.insert("acc.hardprune".to_owned(), acc);
                 metrics_file.record(stage.kind.name(), 0, 0, "acc.hardprune", acc)?;
                 net
@@ -259,7 +259,7 @@ impl Executor {
                     record_epoch(&mut metrics_file, stage, record, &mut seconds)
                 })?;
                 stats::check_targets(&net, &ratios, count_rule, "after masked retraining")?;
-                let acc = train::accuracy(&net.valid(), &data.test, run.test_batch_size);
+                let acc = train::accuracy(&net.valid(), &data.test, run.test_batch_size)?;
                 metrics.insert("acc.retrain".to_owned(), acc);
                 net
             }

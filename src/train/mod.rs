@@ -3,7 +3,8 @@
 pub mod optim;
 pub mod schedule;
 
-use crate::data::{Dataset, Split};
+use crate::data::batches::{PREFETCH_DEPTH, prefetched};
+use crate::data::{Dataset, Examples};
 use crate::error::{Error, Result};
 use crate::models::Net;
 use crate::prune::Pruner;
@@ -59,10 +60,10 @@ pub fn train(
     on_epoch: &mut dyn FnMut(&EpochRecord, &Net) -> Result<()>,
 ) -> Result<Net> {
     let budget = settings.budget;
-    let n = data.train.len;
+    let n = data.train.len();
     let steps = n.div_ceil(settings.batch_size);
     let mut sgd = Sgd::new(budget.optimizer.clone());
-    let device = data.train.images.device();
+    let device = data.train.device();
     let loss_fn = CrossEntropyLoss::new(None, &device);
     for epoch in 1..=budget.epochs {
         let started = Instant::now();
@@ -71,6 +72,7 @@ pub fn train(
             n,
             rng::stream(settings.shuffle_seed, &format!("epoch {epoch}")),
         );
+        let chunks: Vec<&[usize]> = order.chunks(settings.batch_size).collect();
         let bar = progress_bar(
             steps,
             format!("{} epoch {epoch}/{}", settings.label, budget.epochs),
@@ -78,7 +80,18 @@ pub fn train(
         let mut ce_sum = 0.0f64;
         let mut loss_sum = 0.0f64;
         let mut lr = budget.optimizer.lr;
-        for (step, indices) in order.chunks(settings.batch_size).enumerate() {
+        // Batches (gather, augmentation, decoding) are built on a second thread while this one
+        // trains; each depends only on its indices and seed.
+        let produce = |step: usize| {
+            let seed = rng::stream(settings.shuffle_seed, &format!("augment {epoch} {step}"));
+            data.train.batch(data.kind, chunks[step], Some(seed))
+        };
+        // The model moves through the step (no second reference, so the optimizer can update
+        // parameters in place).
+        let mut slot = Some(model);
+        let result = prefetched(steps, PREFETCH_DEPTH, produce, |step, (images, labels)| {
+            let net = slot.take().expect("the model is back after every step");
+            let count = chunks[step].len();
             lr = schedule::lr_at(
                 budget.optimizer.lr,
                 &budget.schedule,
@@ -87,45 +100,40 @@ pub fn train(
                 budget.epochs,
                 steps,
             );
-            let (mut images, labels) = data.train.batch(indices);
-            if crate::data::augments(data.kind) {
-                let seed = rng::stream(settings.shuffle_seed, &format!("augment {epoch} {step}"));
-                images = crate::data::augment::crop_flip(
-                    images,
-                    crate::data::normalisation(data.kind),
-                    seed,
-                );
-            }
-            let logits = model.forward(images);
+            let logits = net.forward(images);
             let ce = loss_fn.forward(logits, labels);
-            let loss = match pruner.penalty(&model) {
+            let loss = match pruner.penalty(&net) {
                 Some(penalty) => ce.clone() + penalty,
                 None => ce.clone(),
             };
             let grads = loss.backward();
-            model = sgd.step(model, &grads, lr, pruner);
-            model = pruner.after_step(model);
+            slot = Some(pruner.after_step(sgd.step(net, &grads, lr, pruner)));
             let ce_value = ce.inner().into_scalar::<f64>();
             let loss_value = loss.inner().into_scalar::<f64>();
             if !ce_value.is_finite() || !loss_value.is_finite() {
-                bar.abandon();
                 return Err(Error::RunFailed(format!(
                     "{}: diverged at epoch {epoch} step {step} (loss {loss_value})",
                     settings.label
                 )));
             }
-            ce_sum += ce_value * indices.len() as f64;
-            loss_sum += loss_value * indices.len() as f64;
+            ce_sum += ce_value * count as f64;
+            loss_sum += loss_value * count as f64;
             bar.inc(1);
             if step % 10 == 0 {
                 bar.set_message(format!(
                     "ce {:.4}",
-                    ce_sum / ((step * settings.batch_size + indices.len()) as f64)
+                    ce_sum / ((step * settings.batch_size + count) as f64)
                 ));
             }
+            Ok(())
+        });
+        if let Err(error) = result {
+            bar.abandon();
+            return Err(error);
         }
+        model = slot.expect("every step returns the model");
         let train_ce = ce_sum / n as f64;
-        let test_acc = accuracy(&model.valid(), &data.test, settings.test_batch_size);
+        let test_acc = accuracy(&model.valid(), &data.test, settings.test_batch_size)?;
         let summary = format!("ce {train_ce:.4} test acc {test_acc:.2}%");
         if bar.is_hidden() {
             // No terminal (a log file, CI): one line per epoch instead of a bar.
@@ -165,16 +173,21 @@ fn progress_bar(len: usize, prefix: String) -> ProgressBar {
 }
 
 /// Top-1 accuracy (%) of `model` (without autodiff) on a split.
-pub fn accuracy(model: &Net, split: &Split, batch_size: usize) -> f64 {
+pub fn accuracy(model: &Net, split: &Examples, batch_size: usize) -> Result<f64> {
+    let n = split.len();
+    let batches = n.div_ceil(batch_size);
     let mut correct = 0i64;
-    let mut start = 0;
-    while start < split.len {
-        let end = (start + batch_size).min(split.len);
-        let (images, labels) = split.range(start, end);
-        let predicted: Tensor<1, burn::tensor::Int> =
-            model.forward(images).argmax(1).reshape([end - start]);
-        correct += predicted.equal(labels).int().sum().into_scalar::<i64>();
-        start = end;
-    }
-    100.0 * correct as f64 / split.len as f64
+    prefetched(
+        batches,
+        PREFETCH_DEPTH,
+        |i| split.range(i * batch_size, ((i + 1) * batch_size).min(n)),
+        |_, (images, labels)| {
+            let count = labels.dims()[0];
+            let predicted: Tensor<1, burn::tensor::Int> =
+                model.forward(images).argmax(1).reshape([count]);
+            correct += predicted.equal(labels).int().sum().into_scalar::<i64>();
+            Ok(())
+        },
+    )?;
+    Ok(100.0 * correct as f64 / n as f64)
 }

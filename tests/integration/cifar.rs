@@ -3,7 +3,7 @@
 
 use super::common::root;
 use burn::tensor::{Device, Tensor, TensorData};
-use slr_repro::data::{self, augment, cifar};
+use slr_repro::data::{self, Examples, augment, cifar};
 use slr_repro::spec::{DataSpec, DatasetKind};
 use std::path::Path;
 
@@ -52,9 +52,11 @@ fn golden_first_20_cifar10_test_images() {
         &Device::flex(),
     )
     .unwrap();
-    assert_eq!(dataset.test.images.dims(), [20, 3, 32, 32]);
-    let first: Vec<f32> = dataset
-        .test
+    let Examples::Tensors(test) = &dataset.test else {
+        panic!("CIFAR is held as tensors")
+    };
+    assert_eq!(test.images.dims(), [20, 3, 32, 32]);
+    let first: Vec<f32> = test
         .images
         .clone()
         .slice([0..1, 0..1, 0..1, 0..1])

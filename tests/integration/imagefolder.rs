@@ -92,3 +92,107 @@ fn scans_decodes_and_augments_a_generated_folder() {
     );
     assert_eq!(err.exit_code(), 2);
 }
+
+/// An ImageNet-layout data root: `imagenet/{train,val}/<class>/*.jpg`, three classes told apart
+/// by colour and texture.
+fn tiny_imagenet(data_root: &Path, train_per_class: usize, val_per_class: usize) {
+    type Colour = fn(u32, u32) -> [u8; 3];
+    let classes: [(&str, Colour); 3] = [
+        ("n01", |x, y| [200, (x % 64) as u8, (y % 32) as u8]),
+        ("n02", |x, _| [20, 180, (x / 2) as u8]),
+        ("n03", |_, y| [(y / 3) as u8, 30, 220]),
+    ];
+    for (split, count) in [("train", train_per_class), ("val", val_per_class)] {
+        for (class, colour) in classes {
+            for i in 0..count {
+                let size = (240 + 24 * i as u32, 300 - 16 * i as u32);
+                jpeg(
+                    &data_root.join("imagenet").join(split),
+                    class,
+                    &format!("{i}.jpg"),
+                    size,
+                    colour,
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn imagenet_loads_as_files_with_limits_spread_over_classes() {
+    use slr_repro::data::{self, Examples};
+    use slr_repro::spec::{DataSpec, DatasetKind};
+    let tmp = tempfile::tempdir().unwrap();
+    tiny_imagenet(tmp.path(), 4, 1);
+    let limits = DataSpec {
+        train_limit: Some(6),
+        test_limit: None,
+    };
+    let dataset = data::load(tmp.path(), DatasetKind::Imagenet, &limits, &Device::flex()).unwrap();
+    let Examples::Files(train) = &dataset.train else {
+        panic!("ImageNet is decoded per batch")
+    };
+    let labels: Vec<usize> = train.items.iter().map(|(_, label)| *label).collect();
+    assert_eq!(labels, [0, 0, 1, 1, 2, 2]);
+    assert_eq!((train.classes, dataset.test.len()), (3, 3));
+    // A missing split names the folder and the way to provide it.
+    std::fs::remove_dir_all(tmp.path().join("imagenet/val")).unwrap();
+    let error = data::load(tmp.path(), DatasetKind::Imagenet, &limits, &Device::flex())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("imagenet/val") && error.contains("ImageFolder layout"),
+        "{error}"
+    );
+}
+
+#[test]
+fn resnet18_trains_prunes_and_retrains_on_image_folders_reproducibly() {
+    let tmp = tempfile::tempdir().unwrap();
+    tiny_imagenet(tmp.path(), 4, 2);
+    let spec = crate::common::write(
+        tmp.path(),
+        "imagenet.toml",
+        r#"
+[table]
+id = "imagenet-tiny"
+title = "ResNet-18 on a generated ImageFolder"
+
+[defaults]
+model = "resnet18-imagenet"
+dataset = "imagenet"
+batch_size = 4
+test_batch_size = 3
+pretrain = { epochs = 1, optimizer = { lr = 0.01, momentum = 0.9 } }
+retrain = { epochs = 1 }
+
+[[rows]]
+name = "dense"
+
+[[rows]]
+name = "magnitude"
+method = "magnitude"
+sparsity = { uniform = 0.8 }
+"#,
+    );
+    let results = |name: &str| {
+        let (runs, reports) = (tmp.path().join(name), tmp.path().join(format!("{name}-r")));
+        crate::common::reproduce(&spec, tmp.path(), &runs, &reports);
+        let csv = std::fs::read_to_string(reports.join("imagenet-tiny/results.csv")).unwrap();
+        let mut lines = csv.lines().map(|l| l.split(',').collect::<Vec<_>>());
+        let header = lines.next().unwrap();
+        // Every column but the finish time, which differs between the runs.
+        let finished = header.iter().position(|c| *c == "finished_unix").unwrap();
+        lines
+            .map(|fields| {
+                let mut fields = fields.clone();
+                fields.remove(finished);
+                fields.join(",")
+            })
+            .collect::<Vec<_>>()
+    };
+    let (first, second) = (results("runs-a"), results("runs-b"));
+    assert_eq!(first.len(), 2, "{first:?}");
+    assert!(first.iter().all(|row| row.contains(",done,")), "{first:?}");
+    assert_eq!(first, second, "same spec and seed, same numbers");
+}

@@ -1,0 +1,145 @@
+//! Batches of a split, made ahead of the training thread: a producer thread builds batch
+//! `i + 1 .. i + depth` (gathering, augmenting, decoding image files) while the model trains on
+//! batch `i`. Batches depend only on (indices, seed), never on timing, so results are the same
+//! with or without prefetching.
+
+use super::{Split, augment, folder};
+use crate::error::{Error, Result};
+use crate::spec::DatasetKind;
+use burn::tensor::{Device, Int, Tensor};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::sync_channel;
+
+/// Batches built ahead of the consumer.
+pub const PREFETCH_DEPTH: usize = 2;
+
+/// Image files of a split, decoded batch by batch (ImageNet does not fit in memory).
+#[derive(Debug, Clone)]
+pub struct FileSplit {
+    /// Every file with its label.
+    pub items: Arc<Vec<(PathBuf, usize)>>,
+    /// Number of classes.
+    pub classes: usize,
+    /// Where batches are put.
+    pub device: Device,
+}
+
+/// The examples of a split: tensors on the device, or image files.
+// A split is built once per data set and moved rarely; boxing would only add indirection.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum Examples {
+    /// Decoded and normalised up front (MNIST, CIFAR).
+    Tensors(Split),
+    /// Decoded per batch (ImageFolder data).
+    Files(FileSplit),
+}
+
+/// One batch: images `[n, c, h, w]` and labels `[n]`.
+pub type Batch = (Tensor<4>, Tensor<1, Int>);
+
+impl Examples {
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        match self {
+            Examples::Tensors(split) => split.len,
+            Examples::Files(files) => files.items.len(),
+        }
+    }
+
+    /// Whether the split is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The device batches are put on.
+    pub fn device(&self) -> Device {
+        match self {
+            Examples::Tensors(split) => split.images.device(),
+            Examples::Files(files) => files.device.clone(),
+        }
+    }
+
+    /// The examples at `indices`; with `augment_seed`, the data set's training augmentation
+    /// drawn from that seed (CIFAR: crop and flip; ImageFolder: random crop and flip),
+    /// without it the evaluation view (ImageFolder: centre crop).
+    pub fn batch(
+        &self,
+        kind: DatasetKind,
+        indices: &[usize],
+        augment_seed: Option<u64>,
+    ) -> Result<Batch> {
+        match self {
+            Examples::Tensors(split) => {
+                let (images, labels) = split.batch(indices);
+                let images = match augment_seed {
+                    Some(seed) if super::augments(kind) => {
+                        augment::crop_flip(images, super::normalisation(kind), seed)
+                    }
+                    _ => images,
+                };
+                Ok((images, labels))
+            }
+            Examples::Files(files) => {
+                let items: Vec<(PathBuf, usize)> =
+                    indices.iter().map(|&i| files.items[i].clone()).collect();
+                folder::batch(&items, augment_seed, &files.device)
+            }
+        }
+    }
+}
+
+impl Examples {
+    /// Contiguous examples `start..end` in their evaluation view.
+    pub fn range(&self, start: usize, end: usize) -> Result<Batch> {
+        match self {
+            Examples::Tensors(split) => Ok(split.range(start, end)),
+            Examples::Files(files) => folder::batch(&files.items[start..end], None, &files.device),
+        }
+    }
+}
+
+/// Calls `consume(i, produce(i))` for `i` in `0..count`, in order, with `produce` running on a
+/// separate thread up to `depth` items ahead. The first error (from either side) stops both
+/// and is returned.
+pub fn prefetched<T: Send>(
+    count: usize,
+    depth: usize,
+    produce: impl Fn(usize) -> Result<T> + Sync,
+    mut consume: impl FnMut(usize, T) -> Result<()>,
+) -> Result<()> {
+    std::thread::scope(|scope| {
+        let (sender, receiver) = sync_channel::<Result<T>>(depth.max(1));
+        let produce = &produce;
+        let producer = scope.spawn(move || {
+            for i in 0..count {
+                let item = produce(i);
+                let failed = item.is_err();
+                // A closed channel means the consumer stopped: stop too.
+                if sender.send(item).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        let mut outcome = Ok(());
+        for i in 0..count {
+            let item = match receiver.recv() {
+                Ok(item) => item,
+                Err(_) => {
+                    outcome = Err(Error::RunFailed("the batch producer stopped".into()));
+                    break;
+                }
+            };
+            if let Err(error) = item.and_then(|item| consume(i, item)) {
+                outcome = Err(error);
+                break;
+            }
+        }
+        drop(receiver);
+        if producer.join().is_err() {
+            return Err(Error::RunFailed("the batch producer panicked".into()));
+        }
+        outcome
+    })
+}
