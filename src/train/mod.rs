@@ -3,7 +3,7 @@
 pub mod optim;
 pub mod schedule;
 
-use crate::data::batches::{PREFETCH_DEPTH, prefetched};
+use crate::data::batches::{Batch, PREFETCH_DEPTH, prefetched};
 use crate::data::{Dataset, Examples};
 use crate::error::{Error, Result};
 use crate::models::Net;
@@ -77,8 +77,7 @@ pub fn train(
             steps,
             format!("{} epoch {epoch}/{}", settings.label, budget.epochs),
         );
-        let mut ce_sum = 0.0f64;
-        let mut loss_sum = 0.0f64;
+        let mut losses = StepLosses::default();
         let mut lr = budget.optimizer.lr;
         // Batches (gather, augmentation, decoding) are built on a second thread while this one
         // trains; each depends only on its indices and seed.
@@ -89,9 +88,8 @@ pub fn train(
         // The model moves through the step (no second reference, so the optimizer can update
         // parameters in place).
         let mut slot = Some(model);
-        let result = prefetched(steps, PREFETCH_DEPTH, produce, |step, (images, labels)| {
+        let result = prefetched(steps, PREFETCH_DEPTH, produce, |step, batch| {
             let net = slot.take().expect("the model is back after every step");
-            let count = chunks[step].len();
             lr = schedule::lr_at(
                 budget.optimizer.lr,
                 &budget.schedule,
@@ -100,30 +98,18 @@ pub fn train(
                 budget.epochs,
                 steps,
             );
-            let logits = net.forward(images);
-            let ce = loss_fn.forward(logits, labels);
-            let loss = match pruner.penalty(&net) {
-                Some(penalty) => ce.clone() + penalty,
-                None => ce.clone(),
-            };
-            let grads = loss.backward();
-            slot = Some(pruner.after_step(sgd.step(net, &grads, lr, pruner)));
-            let ce_value = ce.inner().into_scalar::<f64>();
-            let loss_value = loss.inner().into_scalar::<f64>();
-            if !ce_value.is_finite() || !loss_value.is_finite() {
-                return Err(Error::RunFailed(format!(
-                    "{}: diverged at epoch {epoch} step {step} (loss {loss_value})",
-                    settings.label
-                )));
-            }
-            ce_sum += ce_value * count as f64;
-            loss_sum += loss_value * count as f64;
+            let (net, ce, loss) = train_step(net, batch, &loss_fn, &*pruner, &mut sgd, lr);
+            slot = Some(net);
+            losses.push(step, chunks[step].len(), ce, loss);
             bar.inc(1);
-            if step % 10 == 0 {
-                bar.set_message(format!(
-                    "ce {:.4}",
-                    ce_sum / ((step * settings.batch_size + count) as f64)
-                ));
+            if losses.pending.len() == READ_EVERY || step + 1 == steps {
+                losses.read().map_err(|(step, loss)| {
+                    Error::RunFailed(format!(
+                        "{}: diverged at epoch {epoch} step {step} (loss {loss})",
+                        settings.label
+                    ))
+                })?;
+                bar.set_message(format!("ce {:.4}", losses.ce_sum / losses.count as f64));
             }
             Ok(())
         });
@@ -132,6 +118,7 @@ pub fn train(
             return Err(error);
         }
         model = slot.expect("every step returns the model");
+        let (ce_sum, loss_sum) = (losses.ce_sum, losses.loss_sum);
         let train_ce = ce_sum / n as f64;
         let test_acc = accuracy(&model.valid(), &data.test, settings.test_batch_size)?;
         let summary = format!("ce {train_ce:.4} test acc {test_acc:.2}%");
@@ -159,6 +146,75 @@ pub fn train(
         )?;
     }
     Ok(model)
+}
+
+/// Steps between reads of the losses: reading a value from the device waits for it, so the
+/// loop reads a batch of them at once instead of stalling every step.
+const READ_EVERY: usize = 16;
+
+/// One SGD step on a batch: forward, cross-entropy plus the pruner's penalty, backward, the
+/// optimizer update and the pruner's after-step. Returns the new model and the batch's CE and
+/// total loss (detached, still on the device: reading them waits for the device).
+pub fn train_step(
+    net: Net,
+    (images, labels): Batch,
+    loss_fn: &CrossEntropyLoss,
+    pruner: &dyn Pruner,
+    sgd: &mut Sgd,
+    lr: f64,
+) -> (Net, Tensor<1>, Tensor<1>) {
+    let ce = loss_fn.forward(net.forward(images), labels);
+    let loss = match pruner.penalty(&net) {
+        Some(penalty) => ce.clone() + penalty,
+        None => ce.clone(),
+    };
+    let grads = loss.backward();
+    let net = pruner.after_step(sgd.step(net, &grads, lr, pruner));
+    (net, ce.inner(), loss.inner())
+}
+
+/// Per-step losses not read yet, and the weighted sums of those read.
+#[derive(Default)]
+struct StepLosses {
+    /// (step, batch size, CE, loss) still on the device.
+    pending: Vec<(usize, usize, Tensor<1>, Tensor<1>)>,
+    ce_sum: f64,
+    loss_sum: f64,
+    count: usize,
+}
+
+impl StepLosses {
+    fn push(&mut self, step: usize, count: usize, ce: Tensor<1>, loss: Tensor<1>) {
+        self.pending.push((step, count, ce, loss));
+    }
+
+    /// Reads every pending value in one transfer and adds them in step order; the first
+    /// non-finite one is returned as (step, loss).
+    fn read(&mut self) -> std::result::Result<(), (usize, f64)> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let values: Vec<Tensor<1>> = pending
+            .iter()
+            .flat_map(|(_, _, ce, loss)| [ce.clone(), loss.clone()])
+            .collect();
+        let values: Vec<f64> = Tensor::cat(values, 0)
+            .into_data()
+            .convert::<f64>()
+            .try_to_vec::<f64>()
+            .expect("f64 after convert");
+        for ((step, count, _, _), pair) in pending.iter().zip(values.chunks_exact(2)) {
+            let (ce, loss) = (pair[0], pair[1]);
+            if !ce.is_finite() || !loss.is_finite() {
+                return Err((*step, loss));
+            }
+            self.ce_sum += ce * *count as f64;
+            self.loss_sum += loss * *count as f64;
+            self.count += count;
+        }
+        Ok(())
+    }
 }
 
 fn progress_bar(len: usize, prefix: String) -> ProgressBar {
