@@ -44,6 +44,34 @@ torch-venv:
     [ -x .venv-torch/bin/python ] || python3 -m venv .venv-torch
     .venv-torch/bin/pip install torch==2.11.0
 
+# Criterion benchmarks: projection of ResNet-18's pruned layers, one LeNet-5 and one ResNet-18
+# training step on each CPU backend (`just bench tch` adds tch-cpu; needs `just torch-venv`).
+bench features="":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ "{{features}}" = "tch" ]; then
+      torch_lib="$(.venv-torch/bin/python -c 'import os, torch; print(os.path.dirname(torch.__file__))')/lib"
+      export LIBTORCH_USE_PYTORCH=1 LIBTORCH_BYPASS_VERSION_CHECK=1 VIRTUAL_ENV="$PWD/.venv-torch"
+      export PATH="$PWD/.venv-torch/bin:$PATH" LD_LIBRARY_PATH="$torch_lib" CARGO_TARGET_DIR="${CARGO_TARGET_DIR}-tch"
+      cargo bench --bench train_step --features tch
+    else
+      cargo bench --bench train_step
+    fi
+
+# The same training steps in slr and in PyTorch (venv from `just torch-venv`) on this CPU, one
+# table with the ratio; `just bench-torch-cpu tch` also measures the tch-cpu backend.
+bench-torch-cpu with="":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    [ -x .venv-torch/bin/python ] || just torch-venv
+    cargo build --release
+    extra=()
+    if [ "{{with}}" = "tch" ]; then
+      just build-tch
+      extra=(--slr-tch "${CARGO_TARGET_DIR}-tch/release/slr")
+    fi
+    .venv-torch/bin/python scripts/bench-torch-cpu.py --slr "$CARGO_TARGET_DIR/release/slr" "${extra[@]}"
+
 # Build `slr` with the libtorch backends against the venv's torch, in its own target folder
 # (switching libtorch rebuilds everything above torch-sys).
 build-tch:
@@ -56,3 +84,22 @@ build-tch:
     export CARGO_TARGET_DIR="${CARGO_TARGET_DIR}-tch"
     cargo build --release --features tch
     echo "built $CARGO_TARGET_DIR/release/slr; run it with LD_LIBRARY_PATH=$torch_lib"
+
+# The GPU bundle (bundle/, under 64 MiB): the `tch` binary linked against the venv's cu130 torch
+# (which has libtorch_cuda.so), stripped and xz-compressed (42 MB -> 8 MB), plus Fashion-MNIST
+# (gz) for one real epoch; nothing from libtorch. On the GPU machine: `bash scripts/gpu-check.sh` (it sets LD_LIBRARY_PATH to
+# that machine's torch/lib).
+gpu-bundle:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    just build-tch
+    torch_lib="$(.venv-torch/bin/python -c 'import os, torch; print(os.path.dirname(torch.__file__))')/lib"
+    [ -f "$torch_lib/libtorch_cuda.so" ] || { echo "no libtorch_cuda.so in $torch_lib: the binary could not use CUDA" >&2; exit 2; }
+    rm -rf bundle && mkdir -p bundle/data/fashion-mnist
+    strip -o bundle/slr "${CARGO_TARGET_DIR}-tch/release/slr"
+    xz -T2 -6 -f bundle/slr
+    cargo run --release -- data fetch fashion-mnist
+    for f in data/fashion-mnist/*-ubyte; do gzip -1 -c "$f" > "bundle/data/fashion-mnist/$(basename "$f").gz"; done
+    du -sh bundle bundle/slr.xz
+    size=$(du -sb bundle | cut -f1)
+    [ "$size" -lt $((64 * 1024 * 1024)) ] || { echo "bundle is $size bytes, over 64 MiB" >&2; exit 1; }

@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::report;
 use crate::run::backend::{self, Backend};
 use crate::run::{Executor, RunStatus, estimate};
-use crate::spec::{self, DatasetKind, LoadOptions, Plan};
+use crate::spec::{self, DatasetKind, LoadOptions, ModelKind, Plan};
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 use std::collections::BTreeSet;
@@ -64,6 +64,41 @@ pub enum Command {
         #[command(flatten)]
         spec: SpecArgs,
     },
+    /// Measure one training step on a backend (random data): dense step and images/s, the ADMM
+    /// and SLR step and update, the projection, a gradient check against a reference backend
+    /// and a determinism check.
+    Perf {
+        /// Backend to measure: cpu, tch-cpu, tch-cuda[:i].
+        #[arg(long, default_value = "cpu")]
+        backend: String,
+        /// Model.
+        #[arg(long, default_value = "resnet18-cifar", value_parser = parse_model)]
+        model: ModelKind,
+        /// Training batch size.
+        #[arg(long, default_value_t = 128)]
+        batch: usize,
+        /// Untimed steps before timing.
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        /// Timed steps.
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+        /// Uniform prune ratio of the default prunable layers (ADMM, SLR, projection).
+        #[arg(long, default_value_t = 0.8)]
+        ratio: f64,
+        /// Compare loss and gradients of one forward/backward with this backend.
+        #[arg(long)]
+        reference: Option<String>,
+        /// Batch size of the gradient check.
+        #[arg(long, default_value_t = 16)]
+        check_batch: usize,
+        /// Worker threads of the CPU backends (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Also write the measurements as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Data sets.
     Data {
         /// Data command.
@@ -88,6 +123,11 @@ pub enum DataCommand {
         #[arg(long)]
         data_root: Option<PathBuf>,
     },
+}
+
+fn parse_model(name: &str) -> std::result::Result<ModelKind, String> {
+    ModelKind::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(name))
+        .map_err(|e| format!("model `{name}`: {e}"))
 }
 
 fn parse_dataset(name: &str) -> std::result::Result<DatasetKind, String> {
@@ -193,6 +233,51 @@ pub fn run(cli: Cli) -> Result<()> {
                     run.stage_dir(&runtime.runs_root, run.stages.len() - 1)
                         .display()
                 );
+            }
+            Ok(())
+        }
+        Command::Perf {
+            backend,
+            model,
+            batch,
+            warmup,
+            steps,
+            ratio,
+            reference,
+            check_batch,
+            threads,
+            json,
+        } => {
+            if !(0.0..1.0).contains(&ratio) {
+                return Err(Error::Usage(format!("--ratio {ratio}: must be in [0, 1)")));
+            }
+            if batch == 0 || steps == 0 || check_batch == 0 {
+                return Err(Error::Usage(
+                    "--batch, --steps and --check-batch must be at least 1".into(),
+                ));
+            }
+            if !crate::models::implemented(model) {
+                return Err(Error::Usage(format!(
+                    "--model {}: not implemented yet",
+                    model.name()
+                )));
+            }
+            backend::set_threads(threads);
+            let options = crate::run::perf::PerfOptions {
+                model,
+                batch,
+                warmup,
+                steps,
+                ratio,
+                seed: 1,
+                reference: reference.as_deref().map(Backend::parse).transpose()?,
+                check_batch,
+            };
+            let report = crate::run::perf::measure(Backend::parse(&backend)?, &options)?;
+            print!("{}", report.markdown());
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&report).expect("serialises");
+                std::fs::write(&path, text).map_err(Error::io(&path))?;
             }
             Ok(())
         }

@@ -2,7 +2,7 @@
 
 use crate::models::Net;
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
-use burn::tensor::Tensor;
+use burn::tensor::{Gradients, Tensor};
 use std::collections::BTreeMap;
 
 /// Shell-style match: `*` any run of characters, `?` one character.
@@ -68,6 +68,36 @@ pub fn shapes(model: &Net) -> Vec<(String, Vec<usize>)> {
     let mut visitor = Shapes {
         path: PathStack::default(),
         out: Vec::new(),
+    };
+    model.visit(&mut visitor);
+    visitor.out
+}
+
+/// The gradient of every parameter that has one in `grads`, flattened, by name.
+pub fn gradients(model: &Net, grads: &Gradients) -> BTreeMap<String, Tensor<1>> {
+    struct Collect<'a> {
+        path: PathStack,
+        grads: &'a Gradients,
+        out: BTreeMap<String, Tensor<1>>,
+    }
+    impl ModuleVisitor for Collect<'_> {
+        fn enter_module(&mut self, name: &str, container: &str) {
+            self.path.enter(name, container);
+        }
+        fn exit_module(&mut self, _name: &str, container: &str) {
+            self.path.exit(container);
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(grad) = param.val().grad(self.grads) {
+                let n = grad.dims().iter().product::<usize>();
+                self.out.insert(self.path.name(""), grad.reshape([n]));
+            }
+        }
+    }
+    let mut visitor = Collect {
+        path: PathStack::default(),
+        grads,
+        out: BTreeMap::new(),
     };
     model.visit(&mut visitor);
     visitor.out

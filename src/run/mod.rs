@@ -3,6 +3,7 @@
 pub mod backend;
 pub mod estimate;
 pub mod execute;
+pub mod perf;
 pub mod provenance;
 pub mod store;
 

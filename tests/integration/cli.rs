@@ -264,3 +264,52 @@ fn stage_locks_exclude_a_second_process_and_expire_with_it() {
     std::fs::write(dir.with_extension("lock"), "4000000000").unwrap();
     let _lock = slr_repro::run::store::StageLock::acquire(&dir).unwrap();
 }
+
+#[test]
+fn perf_measures_a_step_checks_gradients_and_determinism() {
+    let tmp = tempfile::tempdir().unwrap();
+    let json = tmp.path().join("perf.json");
+    let out = slr(
+        &[
+            "perf",
+            "--model",
+            "lenet5",
+            "--batch",
+            "8",
+            "--warmup",
+            "0",
+            "--steps",
+            "1",
+            "--reference",
+            "cpu",
+            "--threads",
+            "2",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("| dense step |"), "{table}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    // LeNet-5's four weights: 20x1x5x5 + 50x20x5x5 + 800x500 + 500x10.
+    assert_eq!(report["pruned_layers"], 4);
+    assert_eq!(report["pruned_weights"], 500 + 25_000 + 400_000 + 5_000);
+    // Weights and biases of the four layers; the CPU backend against itself, and twice from
+    // one seed: exactly equal.
+    assert_eq!(report["grad_check"]["params"], 8);
+    assert_eq!(report["grad_check"]["loss_rel_err"], 0.0);
+    assert_eq!(report["grad_check"]["grad_rel_err_max"], 0.0);
+    assert_eq!(report["determinism"]["weight_max_abs_diff"], 0.0);
+    assert!(report["dense_step_ms"].as_f64().unwrap() > 0.0);
+
+    let bad = slr(&["perf", "--ratio", "1.0"], &[]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("--ratio 1: must be in [0, 1)"),
+        "{}",
+        stderr(&bad)
+    );
+}

@@ -1,0 +1,406 @@
+//! `slr perf`: what one training step costs on a backend, measured on a random batch (no data
+//! set needed): dense step time and images/s, the ADMM and SLR step (penalty term) and one
+//! Z/Λ update relative to it, the projection of the pruned layers, a gradient check against a
+//! reference backend, and a determinism check. `scripts/torch_perf.py` measures the same
+//! things in PyTorch; `scripts/gpu-check.sh` and `scripts/bench-torch-cpu.py` put both side
+//! by side.
+
+use super::backend::Backend;
+use crate::error::{Error, Result};
+use crate::models::{self, Net};
+use crate::prune::admm::Admm;
+use crate::prune::constrained::{Constrained, Method};
+use crate::prune::slr::Slr;
+use crate::prune::{Dense, Pruner, layers, params};
+use crate::rng::SplitMix64;
+use crate::spec::{AdmmSpec, CountRule, ModelKind, SgdSpec, SlrSpec, derive_seed, layer_ratios};
+use crate::train::optim::Sgd;
+use crate::train::train_step;
+use burn::nn::loss::CrossEntropyLoss;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct PerfOptions {
+    /// Model.
+    pub model: ModelKind,
+    /// Training batch size.
+    pub batch: usize,
+    /// Untimed steps first (allocator, cuDNN algorithm choice).
+    pub warmup: usize,
+    /// Timed steps.
+    pub steps: usize,
+    /// Uniform prune ratio of the model's default prunable layers.
+    pub ratio: f64,
+    /// Seed of the weights and the batch.
+    pub seed: u64,
+    /// Backend the gradient check compares with (`None`: no check).
+    pub reference: Option<Backend>,
+    /// Batch size of the gradient check (small: the reference may be a slow CPU).
+    pub check_batch: usize,
+}
+
+/// Everything `slr perf` measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct PerfReport {
+    /// Backend measured.
+    pub backend: String,
+    /// Model.
+    pub model: String,
+    /// Batch size.
+    pub batch: usize,
+    /// Timed steps per measurement.
+    pub steps: usize,
+    /// Dense SGD step, milliseconds.
+    pub dense_step_ms: f64,
+    /// Training images per second of the dense step.
+    pub images_per_s: f64,
+    /// ADMM step (CE + penalty), milliseconds.
+    pub admm_step_ms: f64,
+    /// SLR step (CE + penalty, `through` gradient scale), milliseconds.
+    pub slr_step_ms: f64,
+    /// One ADMM Z/U update, milliseconds.
+    pub admm_update_ms: f64,
+    /// One SLR update (multiplier steps, Z projection, surrogate conditions), milliseconds.
+    pub slr_update_ms: f64,
+    /// Projection of every pruned layer (keep the largest magnitudes), milliseconds.
+    pub projection_ms: f64,
+    /// Pruned layers.
+    pub pruned_layers: usize,
+    /// Weights in the pruned layers.
+    pub pruned_weights: usize,
+    /// Gradient check against the reference backend.
+    pub grad_check: Option<GradCheck>,
+    /// The same steps twice from the same seed.
+    pub determinism: Determinism,
+}
+
+/// One forward/backward on the same weights and batch on two backends.
+#[derive(Debug, Clone, Serialize)]
+pub struct GradCheck {
+    /// Reference backend.
+    pub reference: String,
+    /// Batch size.
+    pub batch: usize,
+    /// Loss on the measured backend.
+    pub loss: f64,
+    /// Loss on the reference.
+    pub loss_reference: f64,
+    /// |loss − reference| / |reference|.
+    pub loss_rel_err: f64,
+    /// Largest ‖g − g_ref‖ / ‖g_ref‖ over the parameters.
+    pub grad_rel_err_max: f64,
+    /// The parameter with the largest error.
+    pub grad_worst: String,
+    /// Parameters compared.
+    pub params: usize,
+}
+
+/// Differences between two identical runs of a few steps.
+#[derive(Debug, Clone, Serialize)]
+pub struct Determinism {
+    /// Steps per run.
+    pub steps: usize,
+    /// |loss₁ − loss₂| of the last step.
+    pub loss_abs_diff: f64,
+    /// Largest |w₁ − w₂| over every parameter after the steps.
+    pub weight_max_abs_diff: f64,
+}
+
+/// The paper's optimizer (SGD lr 0.01, momentum 0.5, Nesterov, weight decay 5e-4).
+fn paper_sgd() -> SgdSpec {
+    SgdSpec {
+        lr: 0.01,
+        momentum: 0.5,
+        nesterov: true,
+        weight_decay: 5e-4,
+    }
+}
+
+/// A batch of uniform [-1, 1) images and labels from `seed`, built on the host so every
+/// backend sees the same values.
+pub fn random_batch(
+    kind: ModelKind,
+    batch: usize,
+    seed: u64,
+    device: &Device,
+) -> (Tensor<4>, Tensor<1, Int>) {
+    let [c, h, w] = models::input_shape(kind);
+    let classes = if models::input_shape(kind) == [3, 224, 224] {
+        1000
+    } else {
+        10
+    };
+    let mut rng = SplitMix64::new(seed);
+    let pixels: Vec<f32> = (0..batch * c * h * w)
+        .map(|_| (rng.next_f64() * 2.0 - 1.0) as f32)
+        .collect();
+    let labels: Vec<i64> = (0..batch).map(|_| rng.below(classes) as i64).collect();
+    (
+        Tensor::from_data(TensorData::new(pixels, [batch, c, h, w]), device),
+        Tensor::from_data(TensorData::new(labels, [batch]), device),
+    )
+}
+
+fn sync(device: &Device) -> Result<()> {
+    device
+        .sync()
+        .map_err(|e| Error::Backend(format!("device synchronisation failed: {e:?}")))
+}
+
+/// Milliseconds of `f`, with the device idle before and after.
+fn timed<T>(device: &Device, f: impl FnOnce() -> T) -> Result<(T, f64)> {
+    sync(device)?;
+    let started = Instant::now();
+    let value = f();
+    sync(device)?;
+    Ok((value, started.elapsed().as_secs_f64() * 1e3))
+}
+
+/// Runs `warmup + steps` training steps; returns the model, the last loss and the mean time
+/// of the timed steps in milliseconds.
+fn run_steps(
+    options: &PerfOptions,
+    device: &Device,
+    mut net: Net,
+    pruner: &dyn Pruner,
+    steps: usize,
+    warmup: usize,
+) -> Result<(Net, f64, f64)> {
+    let training = device.clone().autodiff();
+    let batch = random_batch(options.model, options.batch, options.seed, &training);
+    let loss_fn = CrossEntropyLoss::new(None, &training);
+    let mut sgd = Sgd::new(paper_sgd());
+    let mut loss = None;
+    for _ in 0..warmup {
+        let (next, _, l) = train_step(net, batch.clone(), &loss_fn, pruner, &mut sgd, 0.01);
+        (net, loss) = (next, Some(l));
+    }
+    let (net, ms) = timed(device, || {
+        for _ in 0..steps {
+            let (next, _, l) = train_step(net, batch.clone(), &loss_fn, pruner, &mut sgd, 0.01);
+            (net, loss) = (next, Some(l));
+        }
+        net
+    })?;
+    let loss = loss.map_or(f64::NAN, |l| l.into_scalar::<f64>());
+    Ok((net, loss, ms / steps.max(1) as f64))
+}
+
+/// Measures `backend` as `options` say.
+pub fn measure(backend: Backend, options: &PerfOptions) -> Result<PerfReport> {
+    let device = backend.device();
+    let training = device.clone().autodiff();
+    let init_seed = derive_seed(options.seed, crate::spec::StageKind::Pretrain, "init");
+    let fresh = || Net::seeded(options.model, &training, init_seed);
+    let sparsity = crate::spec::SparsitySpec {
+        uniform: Some(options.ratio),
+        ..Default::default()
+    };
+    let ratios: BTreeMap<String, f64> = layer_ratios(options.model, &sparsity);
+    let names: Vec<String> = ratios.keys().cloned().collect();
+
+    let (_, _, dense_ms) = run_steps(
+        options,
+        &device,
+        fresh(),
+        &Dense,
+        options.steps,
+        options.warmup,
+    )?;
+
+    let net = fresh();
+    let w0 = params::flat(&net, &names);
+    let rule = CountRule::Exact;
+    let mut admm = Constrained::new(Method::Admm(Admm::new(
+        AdmmSpec::default(),
+        ratios.clone(),
+        rule,
+        &w0,
+    )));
+    let (net, _, admm_ms) = run_steps(options, &device, net, &admm, options.steps, options.warmup)?;
+    // Epoch 2 is the first update epoch (interval 1).
+    let (result, admm_update_ms) = timed(&device, || admm.on_epoch_start(2, &net))?;
+    result?;
+
+    let net = fresh();
+    let mut slr = Constrained::new(Method::Slr(Slr::new(
+        SlrSpec::default(),
+        ratios.clone(),
+        rule,
+        &w0,
+    )));
+    let (net, loss, slr_ms) =
+        run_steps(options, &device, net, &slr, options.steps, options.warmup)?;
+    slr.on_epoch_end(1, &net, loss)?;
+    let (result, slr_update_ms) = timed(&device, || slr.on_epoch_start(2, &net))?;
+    result?;
+
+    let weights = params::flat(&net, &names);
+    let pruned_weights = weights.values().map(|w| w.dims()[0]).sum();
+    // Once untimed: the first call may compile kernels or allocate.
+    let _ = layers::masks(&weights, &ratios, rule);
+    let (_, projection_ms) = timed(&device, || layers::masks(&weights, &ratios, rule))?;
+
+    let grad_check = match options.reference {
+        Some(reference) => Some(grad_check(backend, reference, options)?),
+        None => None,
+    };
+    let determinism = determinism(options, &device, &fresh)?;
+    Ok(PerfReport {
+        backend: backend.name(),
+        model: options.model.name().into(),
+        batch: options.batch,
+        steps: options.steps,
+        dense_step_ms: dense_ms,
+        images_per_s: options.batch as f64 / dense_ms * 1e3,
+        admm_step_ms: admm_ms,
+        slr_step_ms: slr_ms,
+        admm_update_ms,
+        slr_update_ms,
+        projection_ms,
+        pruned_layers: names.len(),
+        pruned_weights,
+        grad_check,
+        determinism,
+    })
+}
+
+/// Flattened gradients of every parameter after one forward/backward on `device`.
+fn gradients(options: &PerfOptions, device: &Device) -> (f64, BTreeMap<String, Vec<f64>>) {
+    let training = device.clone().autodiff();
+    let init_seed = derive_seed(options.seed, crate::spec::StageKind::Pretrain, "init");
+    let net = Net::seeded(options.model, &training, init_seed);
+    let (images, labels) =
+        random_batch(options.model, options.check_batch, options.seed, &training);
+    let loss = CrossEntropyLoss::new(None, &training).forward(net.forward(images), labels);
+    let grads = loss.backward();
+    let loss = loss.inner().into_scalar::<f64>();
+    let flat = params::gradients(&net, &grads)
+        .into_iter()
+        .map(|(name, g)| {
+            let values = g
+                .into_data()
+                .convert::<f64>()
+                .try_to_vec::<f64>()
+                .expect("f64 after convert");
+            (name, values)
+        })
+        .collect();
+    (loss, flat)
+}
+
+fn grad_check(backend: Backend, reference: Backend, options: &PerfOptions) -> Result<GradCheck> {
+    let (loss, grads) = gradients(options, &backend.device());
+    let (loss_reference, reference_grads) = gradients(options, &reference.device());
+    let mut worst = (0.0f64, String::new());
+    for (name, g) in &grads {
+        let Some(r) = reference_grads.get(name) else {
+            return Err(Error::Backend(format!(
+                "no reference gradient for `{name}`"
+            )));
+        };
+        let diff: f64 = g
+            .iter()
+            .zip(r)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f64>()
+            .sqrt();
+        let norm: f64 = r.iter().map(|b| b * b).sum::<f64>().sqrt();
+        let error = if norm > 0.0 { diff / norm } else { diff };
+        if error >= worst.0 {
+            worst = (error, name.clone());
+        }
+    }
+    Ok(GradCheck {
+        reference: reference.name(),
+        batch: options.check_batch,
+        loss,
+        loss_reference,
+        loss_rel_err: (loss - loss_reference).abs() / loss_reference.abs().max(f64::MIN_POSITIVE),
+        grad_rel_err_max: worst.0,
+        grad_worst: worst.1,
+        params: grads.len(),
+    })
+}
+
+fn determinism(
+    options: &PerfOptions,
+    device: &Device,
+    fresh: &dyn Fn() -> Net,
+) -> Result<Determinism> {
+    let steps = 3;
+    let (a, loss_a, _) = run_steps(options, device, fresh(), &Dense, steps, 0)?;
+    let (b, loss_b, _) = run_steps(options, device, fresh(), &Dense, steps, 0)?;
+    let names: Vec<String> = params::shapes(&a).into_iter().map(|(n, _)| n).collect();
+    let (wa, wb) = (params::flat(&a, &names), params::flat(&b, &names));
+    let weight_max_abs_diff = names
+        .iter()
+        .map(|n| {
+            (wa[n].clone() - wb[n].clone())
+                .abs()
+                .max()
+                .into_scalar::<f64>()
+        })
+        .fold(0.0, f64::max);
+    Ok(Determinism {
+        steps,
+        loss_abs_diff: (loss_a - loss_b).abs(),
+        weight_max_abs_diff,
+    })
+}
+
+impl PerfReport {
+    /// The report as a Markdown table.
+    pub fn markdown(&self) -> String {
+        let mut rows = vec![
+            format!("| backend | {} |", self.backend),
+            format!("| model, batch | {}, {} |", self.model, self.batch),
+            format!(
+                "| dense step | {:.2} ms ({:.0} images/s) |",
+                self.dense_step_ms, self.images_per_s
+            ),
+            format!(
+                "| ADMM step | {:.2} ms ({:+.1}%) |",
+                self.admm_step_ms,
+                100.0 * (self.admm_step_ms / self.dense_step_ms - 1.0)
+            ),
+            format!(
+                "| SLR step | {:.2} ms ({:+.1}%) |",
+                self.slr_step_ms,
+                100.0 * (self.slr_step_ms / self.dense_step_ms - 1.0)
+            ),
+            format!(
+                "| ADMM / SLR update | {:.2} / {:.2} ms ({:.2} / {:.2} dense steps) |",
+                self.admm_update_ms,
+                self.slr_update_ms,
+                self.admm_update_ms / self.dense_step_ms,
+                self.slr_update_ms / self.dense_step_ms
+            ),
+            format!(
+                "| projection | {:.2} ms ({} layers, {} weights) |",
+                self.projection_ms, self.pruned_layers, self.pruned_weights
+            ),
+        ];
+        if let Some(check) = &self.grad_check {
+            rows.push(format!(
+                "| vs {} (batch {}) | loss rel. err {:.2e}, max grad rel. err {:.2e} (`{}`) |",
+                check.reference,
+                check.batch,
+                check.loss_rel_err,
+                check.grad_rel_err_max,
+                check.grad_worst
+            ));
+        }
+        rows.push(format!(
+            "| determinism ({} steps twice) | loss diff {:.2e}, max weight diff {:.2e} |",
+            self.determinism.steps,
+            self.determinism.loss_abs_diff,
+            self.determinism.weight_max_abs_diff
+        ));
+        format!("| measure | value |\n|---|---|\n{}\n", rows.join("\n"))
+    }
+}
