@@ -75,50 +75,37 @@ pub fn shapes(model: &Net) -> Vec<(String, Vec<usize>)> {
 
 /// The gradient of every parameter that has one in `grads`, flattened, by name.
 pub fn gradients(model: &Net, grads: &Gradients) -> BTreeMap<String, Tensor<1>> {
-    struct Collect<'a> {
-        path: PathStack,
-        grads: &'a Gradients,
-        out: BTreeMap<String, Tensor<1>>,
-    }
-    impl ModuleVisitor for Collect<'_> {
-        fn enter_module(&mut self, name: &str, container: &str) {
-            self.path.enter(name, container);
-        }
-        fn exit_module(&mut self, _name: &str, container: &str) {
-            self.path.exit(container);
-        }
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            if let Some(grad) = param.val().grad(self.grads) {
-                let n = grad.dims().iter().product::<usize>();
-                self.out.insert(self.path.name(""), grad.reshape([n]));
-            }
-        }
-    }
-    let mut visitor = Collect {
-        path: PathStack::default(),
-        grads,
-        out: BTreeMap::new(),
-    };
-    model.visit(&mut visitor);
-    visitor.out
+    collect(model, None, Read::Gradient(grads))
 }
 
 /// The named parameters, flattened to 1-D (values, no autodiff graph).
 pub fn flat(model: &Net, names: &[String]) -> BTreeMap<String, Tensor<1>> {
-    collect(model, names, false)
+    collect(model, Some(names), Read::Value)
 }
 
 /// The named parameters, flattened to 1-D, still attached to the autodiff graph (for loss
 /// terms).
 pub fn tracked(model: &Net, names: &[String]) -> BTreeMap<String, Tensor<1>> {
-    collect(model, names, true)
+    collect(model, Some(names), Read::Tracked)
 }
 
-fn collect(model: &Net, names: &[String], keep_graph: bool) -> BTreeMap<String, Tensor<1>> {
+/// What [`collect`] reads of each parameter.
+#[derive(Clone, Copy)]
+enum Read<'a> {
+    /// The value, detached.
+    Value,
+    /// The value with its autodiff graph.
+    Tracked,
+    /// Its gradient, if it has one.
+    Gradient(&'a Gradients),
+}
+
+/// Flattened parameters (all, or those in `names`) as `read` says, by name.
+fn collect(model: &Net, names: Option<&[String]>, read: Read) -> BTreeMap<String, Tensor<1>> {
     struct Collect<'a> {
         path: PathStack,
-        names: &'a [String],
-        keep_graph: bool,
+        names: Option<&'a [String]>,
+        read: Read<'a>,
         out: BTreeMap<String, Tensor<1>>,
     }
     impl ModuleVisitor for Collect<'_> {
@@ -130,12 +117,15 @@ fn collect(model: &Net, names: &[String], keep_graph: bool) -> BTreeMap<String, 
         }
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
             let name = self.path.name("");
-            if self.names.contains(&name) {
-                let value = if self.keep_graph {
-                    param.val()
-                } else {
-                    param.val().inner()
-                };
+            if self.names.is_some_and(|names| !names.contains(&name)) {
+                return;
+            }
+            let value = match self.read {
+                Read::Value => Some(param.val().inner()),
+                Read::Tracked => Some(param.val()),
+                Read::Gradient(grads) => param.val().grad(grads),
+            };
+            if let Some(value) = value {
                 let n = value.dims().iter().product::<usize>();
                 self.out.insert(name, value.reshape([n]));
             }
@@ -144,7 +134,7 @@ fn collect(model: &Net, names: &[String], keep_graph: bool) -> BTreeMap<String, 
     let mut visitor = Collect {
         path: PathStack::default(),
         names,
-        keep_graph,
+        read,
         out: BTreeMap::new(),
     };
     model.visit(&mut visitor);
