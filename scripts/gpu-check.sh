@@ -41,6 +41,13 @@ PY
 cat "$OUT/versions.txt"
 TORCH_LIB="$(python3 -W ignore -c 'import os, torch; print(os.path.dirname(torch.__file__))')/lib"
 export LD_LIBRARY_PATH="$TORCH_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# Fail early and say which library is missing (the binary needs glibc >= 2.34, GLIBCXX 3.4.26
+# and the torch wheel's CUDA libraries, found through torch/lib's own RUNPATH).
+if ldd "$BIN" | grep -q 'not found'; then
+  echo "missing libraries for $BIN:" >&2
+  ldd "$BIN" | grep 'not found' >&2
+  exit 2
+fi
 "$BIN" --version
 
 echo "== slr perf on $BACKEND (reference: cpu backend)"
