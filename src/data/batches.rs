@@ -88,9 +88,7 @@ impl Examples {
             }
         }
     }
-}
 
-impl Examples {
     /// Contiguous examples `start..end` in their evaluation view.
     pub fn range(&self, start: usize, end: usize) -> Result<Batch> {
         match self {

@@ -352,29 +352,29 @@ pub fn load(
     };
     let (train, test) = match kind {
         DatasetKind::Imagenet => {
-            let files = |name: &str, limit: Option<usize>| -> Result<Examples> {
-                let scanned = folder::scan(&dir.join(name)).map_err(missing)?;
-                Ok(Examples::Files(FileSplit {
-                    items: std::sync::Arc::new(spread(scanned.items, limit)),
-                    classes: scanned.classes.len(),
-                    device: device.clone(),
-                }))
-            };
-            let (train, test) = (
-                files("train", limits.train_limit)?,
-                files("val", limits.test_limit)?,
+            let (train, val) = (
+                folder::scan(&dir.join("train")).map_err(missing)?,
+                folder::scan(&dir.join("val")).map_err(missing)?,
             );
-            if let (Examples::Files(a), Examples::Files(b)) = (&train, &test)
-                && a.classes != b.classes
-            {
+            if train.classes.len() != val.classes.len() {
                 return Err(Error::Data(format!(
                     "data set `imagenet` in {}: train/ has {} class folders, val/ has {}",
                     dir.display(),
-                    a.classes,
-                    b.classes
+                    train.classes.len(),
+                    val.classes.len()
                 )));
             }
-            (train, test)
+            let files = |scanned: folder::ImageFolder, limit: Option<usize>| {
+                Examples::Files(FileSplit {
+                    items: std::sync::Arc::new(spread(scanned.items, limit)),
+                    classes: scanned.classes.len(),
+                    device: device.clone(),
+                })
+            };
+            (
+                files(train, limits.train_limit),
+                files(val, limits.test_limit),
+            )
         }
         DatasetKind::Coco2014 | DatasetKind::Tusimple => {
             return Err(Error::Data(format!(

@@ -3,15 +3,12 @@
 //! short measured calibration of the backend's training throughput per model.
 
 use super::backend::Backend;
+use super::perf::{PerfOptions, run_steps};
 use crate::data;
 use crate::error::Result;
 use crate::models::{self, Net};
 use crate::prune::Dense;
-use crate::spec::{DataSpec, DatasetKind, ModelKind, Run, SgdSpec, Stage, StageConfig};
-use crate::train::optim::Sgd;
-use burn::nn::loss::CrossEntropyLoss;
-use burn::tensor::{Distribution, Int, Tensor, TensorData};
-use std::time::Instant;
+use crate::spec::{DataSpec, DatasetKind, ModelKind, Run, Stage, StageConfig};
 
 /// Images in the training and test splits after the spec's limits.
 fn split_sizes(kind: DatasetKind, limits: &DataSpec) -> (usize, usize) {
@@ -51,29 +48,27 @@ pub fn stage_flops(run: &Run, stage: &Stage) -> f64 {
 }
 
 /// Measured training throughput of `model` on `backend` in FLOP/s: one warm-up and three timed
-/// SGD steps on a random batch of 16 images.
+/// SGD steps on a random batch of 16 images (the `slr perf` step loop).
 pub fn calibrate(model: ModelKind, backend: Backend) -> Result<f64> {
-    let device = backend.device().autodiff();
-    let [c, h, w] = models::input_shape(model);
-    let batch = 16;
-    let mut net = Net::seeded(model, &device, 0);
-    let mut sgd = Sgd::new(SgdSpec::default());
-    let loss = CrossEntropyLoss::new(None, &device);
-    let images = Tensor::<4>::random([batch, c, h, w], Distribution::Default, &device);
-    let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64; batch], [batch]), &device);
-    let mut step = |net: Net| -> Net {
-        let grads = loss
-            .forward(net.forward(images.clone()), labels.clone())
-            .backward();
-        sgd.step(net, &grads, 0.001, &Dense)
+    let options = PerfOptions {
+        model,
+        batch: 16,
+        warmup: 1,
+        steps: 3,
+        ratio: 0.0,
+        seed: 0,
+        reference: None,
+        check_batch: 1,
     };
-    net = step(net);
-    let started = Instant::now();
-    for _ in 0..3 {
-        net = step(net);
-    }
-    // Reading a value back waits for asynchronous backends to finish the steps.
-    let _ = net.forward(images.clone()).inner().into_data();
-    let seconds = started.elapsed().as_secs_f64();
-    Ok(3.0 * batch as f64 * 3.0 * models::flops::forward_flops(model) / seconds)
+    let device = backend.device();
+    let net = Net::seeded(model, &device.clone().autodiff(), 0);
+    let (_, _, step_ms) = run_steps(
+        &options,
+        &device,
+        net,
+        &Dense,
+        options.steps,
+        options.warmup,
+    )?;
+    Ok(options.batch as f64 * 3.0 * models::flops::forward_flops(model) / (step_ms / 1e3))
 }

@@ -162,7 +162,7 @@ fn timed<T>(device: &Device, f: impl FnOnce() -> T) -> Result<(T, f64)> {
 
 /// Runs `warmup + steps` training steps; returns the model, the last loss and the mean time
 /// of the timed steps in milliseconds.
-fn run_steps(
+pub(crate) fn run_steps(
     options: &PerfOptions,
     device: &Device,
     mut net: Net,
@@ -190,12 +190,17 @@ fn run_steps(
     Ok((net, loss, ms / steps.max(1) as f64))
 }
 
+/// The model every measurement starts from: initialised as a run's pretrain stage would be.
+fn initial_model(options: &PerfOptions, device: &Device) -> Net {
+    let seed = derive_seed(options.seed, crate::spec::StageKind::Pretrain, "init");
+    Net::seeded(options.model, device, seed)
+}
+
 /// Measures `backend` as `options` say.
 pub fn measure(backend: Backend, options: &PerfOptions) -> Result<PerfReport> {
     let device = backend.device();
     let training = device.clone().autodiff();
-    let init_seed = derive_seed(options.seed, crate::spec::StageKind::Pretrain, "init");
-    let fresh = || Net::seeded(options.model, &training, init_seed);
+    let fresh = || initial_model(options, &training);
     let sparsity = crate::spec::SparsitySpec {
         uniform: Some(options.ratio),
         ..Default::default()
@@ -272,8 +277,7 @@ pub fn measure(backend: Backend, options: &PerfOptions) -> Result<PerfReport> {
 /// Flattened gradients of every parameter after one forward/backward on `device`.
 fn gradients(options: &PerfOptions, device: &Device) -> (f64, BTreeMap<String, Vec<f64>>) {
     let training = device.clone().autodiff();
-    let init_seed = derive_seed(options.seed, crate::spec::StageKind::Pretrain, "init");
-    let net = Net::seeded(options.model, &training, init_seed);
+    let net = initial_model(options, &training);
     let (images, labels) =
         random_batch(options.model, options.check_batch, options.seed, &training);
     let loss = CrossEntropyLoss::new(None, &training).forward(net.forward(images), labels);
