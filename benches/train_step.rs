@@ -3,15 +3,15 @@
 //! (`cpu` always, `tch-cpu` with `--features tch`). Compare with PyTorch on the same machine with
 //! `just bench-torch-cpu`.
 
-use burn::nn::loss::CrossEntropyLoss;
 use criterion::{Criterion, criterion_group, criterion_main};
+use slr_repro::base::backend::Backend;
 use slr_repro::models::Net;
-use slr_repro::prune::{Dense, layers, params};
-use slr_repro::run::backend::Backend;
-use slr_repro::run::perf::random_batch;
+use slr_repro::models::params;
+use slr_repro::perf::random_batch;
+use slr_repro::prune::{Dense, layers};
 use slr_repro::spec::{CountRule, ModelKind, SgdSpec, SparsitySpec, layer_ratios};
 use slr_repro::train::optim::Sgd;
-use slr_repro::train::train_step;
+use slr_repro::train::{Classification, train_step};
 
 fn backends() -> Vec<(&'static str, Backend)> {
     let mut list = vec![("cpu", Backend::Cpu)];
@@ -57,7 +57,7 @@ fn steps(c: &mut Criterion) {
         for (name, backend) in backends() {
             let device = backend.device().autodiff();
             let data = random_batch(model, batch, 1, &device);
-            let loss_fn = CrossEntropyLoss::new(None, &device);
+            let task = Classification::new(&device);
             let mut sgd = Sgd::new(SgdSpec {
                 lr: 0.01,
                 momentum: 0.5,
@@ -70,7 +70,7 @@ fn steps(c: &mut Criterion) {
                     let (next, _, loss) = train_step(
                         net.take().expect("model"),
                         data.clone(),
-                        &loss_fn,
+                        &task,
                         &Dense,
                         &mut sgd,
                         0.01,

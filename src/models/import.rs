@@ -7,9 +7,9 @@
 //! `weight` / `bias`, Linear weights `[out, in]`), the authors' VGG-16 (`features.<index in the
 //! nn.Sequential>`), or ours.
 
+use super::Net;
+use crate::catalog::ModelKind;
 use crate::error::{Error, Result};
-use crate::models::Net;
-use crate::spec::ModelKind;
 use burn::store::{ApplyError, ModuleSnapshot, PytorchStore};
 use std::path::Path;
 

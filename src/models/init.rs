@@ -4,9 +4,8 @@
 //! burn's γ = 1, β = 0. Each parameter draws from its own stream (seed, name), so adding a
 //! layer never changes the others.
 
-use super::Net;
-use crate::prune::params;
-use crate::rng::{SplitMix64, stream};
+use super::{Net, params};
+use crate::base::rng::{SplitMix64, stream};
 use burn::tensor::{Tensor, TensorData};
 use std::collections::BTreeMap;
 

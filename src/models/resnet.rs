@@ -4,6 +4,7 @@
 //! (torchvision's `weight`/`bias`); a downsample is `downsample.conv` / `downsample.bn`
 //! (torchvision's `downsample.0` / `downsample.1`).
 
+use crate::catalog::ResNetConfig;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
@@ -101,21 +102,6 @@ impl Block {
             }
         }
     }
-}
-
-/// Depth and stem of a ResNet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ResNetConfig {
-    /// Blocks per stage, e.g. `[2, 2, 2, 2]`.
-    pub blocks: [usize; 4],
-    /// Bottleneck blocks (ResNet-50) instead of basic ones.
-    pub bottleneck: bool,
-    /// 7x7/2 stem for 224x224 ImageNet inputs; else the CIFAR 3x3/1 stem.
-    pub imagenet_stem: bool,
-    /// 3x3/2 max-pool after the stem (ImageNet, and the authors' CIFAR ResNet-18).
-    pub stem_pool: bool,
-    /// Output classes.
-    pub classes: usize,
 }
 
 /// A ResNet.

@@ -2,6 +2,7 @@
 //! BatchNorm and ReLU, 2x2 max-pools, a 512 -> 10 classifier. Parameter names are
 //! `features.<i>.conv.*`, `features.<i>.bn.*` (i counts convolutions) and `classifier.*`.
 
+use crate::catalog::VGG16_CHANNELS;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
@@ -10,9 +11,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 /// Output channels of each convolution; `0` marks a 2x2 max-pool.
-const CONFIG: [usize; 18] = [
-    64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0,
-];
+const CONFIG: [usize; 18] = VGG16_CHANNELS;
 
 /// Position of each convolution in the authors' `features` nn.Sequential (conv, bn, relu per
 /// layer, one module per max-pool); its BatchNorm is the next position.

@@ -4,9 +4,10 @@
 use super::admm::Admm;
 use super::layers::{self, Layers};
 use super::slr::Slr;
-use super::{Masks, Pruner, params};
+use super::{Masks, Pruner};
 use crate::error::Result;
-use crate::models::Net;
+use crate::metrics::Metric;
+use crate::models::{Net, params};
 use burn::tensor::Tensor;
 
 /// The method inside a [`Constrained`] pruner.
@@ -26,7 +27,7 @@ pub struct Constrained {
     /// Epoch-mean CE of the last finished epoch and of the one before (0 if none).
     ce: (f64, f64),
     /// Metrics of the current epoch's update, if one ran.
-    update_metrics: Vec<(String, f64)>,
+    update_metrics: Vec<(Metric, f64)>,
     /// U as of the last update (SLR derives it from Λ; kept so every batch need not).
     u: Layers,
 }
@@ -89,20 +90,20 @@ impl Pruner for Constrained {
             Method::Admm(admm) if admm.updates_at(epoch) => {
                 let update = admm.update(&w);
                 self.update_metrics = vec![
-                    ("admm.z_change".into(), update.z_change),
-                    ("admm.rho".into(), update.rho),
-                    ("admm.updates".into(), admm.updates as f64),
+                    (Metric::AdmmZChange, update.z_change),
+                    (Metric::AdmmRho, update.rho),
+                    (Metric::AdmmUpdates, admm.updates as f64),
                 ];
             }
             Method::Slr(slr) if slr.updates_at(epoch) => {
                 let update = slr.update(&w, ce, ce_prev);
                 self.update_metrics = vec![
-                    ("slr.k".into(), update.k as f64),
-                    ("slr.s".into(), update.s),
-                    ("slr.alpha".into(), update.alpha),
-                    ("slr.cond1".into(), update.cond1 as u8 as f64),
-                    ("slr.cond2".into(), update.cond2 as u8 as f64),
-                    ("slr.z_change".into(), update.z_change),
+                    (Metric::SlrK, update.k as f64),
+                    (Metric::SlrS, update.s),
+                    (Metric::SlrAlpha, update.alpha),
+                    (Metric::SlrCond1, update.cond1 as u8 as f64),
+                    (Metric::SlrCond2, update.cond2 as u8 as f64),
+                    (Metric::SlrZChange, update.z_change),
                 ];
             }
             _ => {}
@@ -138,11 +139,11 @@ impl Pruner for Constrained {
         Ok(())
     }
 
-    fn epoch_metrics(&self, model: &Net) -> Vec<(String, f64)> {
+    fn epoch_metrics(&self, model: &Net) -> Vec<(Metric, f64)> {
         let w = params::flat(model, &self.names());
         let mut metrics = vec![
-            ("w_minus_z".to_owned(), layers::sum_norm_diff(&w, self.z())),
-            ("grad_scale".to_owned(), self.grad_scale()),
+            (Metric::WMinusZ, layers::sum_norm_diff(&w, self.z())),
+            (Metric::GradScale, self.grad_scale()),
         ];
         metrics.extend(self.update_metrics.iter().cloned());
         metrics

@@ -1,16 +1,20 @@
-//! Pruning: the [`Pruner`] trait that plugs methods into the one training loop, projection,
-//! masks, and sparsity/compression metrics.
+//! Pruning: the [`Pruner`] trait that plugs methods into the one training loop, the
+//! [`registry`] that builds a method's pruner from its spec, projection, masks, and
+//! sparsity/compression metrics.
 
 pub mod admm;
 pub mod constrained;
 pub mod layers;
-pub mod params;
 pub mod projection;
+pub mod registry;
 pub mod slr;
 pub mod stats;
 
+pub use registry::train_pruner;
+
 use crate::error::{Error, Result};
-use crate::models::Net;
+use crate::metrics::Metric;
+use crate::models::{Net, params};
 use crate::spec::CountRule;
 use burn::tensor::Tensor;
 use std::collections::BTreeMap;
@@ -27,7 +31,7 @@ pub trait Pruner {
     fn on_epoch_start(&mut self, _epoch: usize, _model: &Net) -> Result<()> {
         Ok(())
     }
-    /// A penalty added to the batch's cross-entropy (with autodiff), if any.
+    /// A penalty added to the batch's task loss (with autodiff), if any.
     fn penalty(&self, _model: &Net) -> Option<Tensor<1>> {
         None
     }
@@ -39,12 +43,13 @@ pub trait Pruner {
     fn after_step(&self, model: Net) -> Net {
         model
     }
-    /// Called after each epoch with its mean training cross-entropy.
+    /// Called after each epoch with its mean training task loss (cross-entropy for
+    /// classification), penalty excluded.
     fn on_epoch_end(&mut self, _epoch: usize, _model: &Net, _mean_ce: f64) -> Result<()> {
         Ok(())
     }
     /// Extra per-epoch metrics (recorded in the run's metrics file after each epoch).
-    fn epoch_metrics(&self, _model: &Net) -> Vec<(String, f64)> {
+    fn epoch_metrics(&self, _model: &Net) -> Vec<(Metric, f64)> {
         Vec::new()
     }
     /// The masks of the pruned layers after training (empty for dense training).

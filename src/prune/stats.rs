@@ -1,9 +1,8 @@
 //! Sparsity and compression, with the names reports use (method.md section 6).
 
-use super::params;
 use super::projection::{count_nonzero, keep_count};
 use crate::error::{Error, Result};
-use crate::models::Net;
+use crate::models::{Net, params};
 use crate::spec::CountRule;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

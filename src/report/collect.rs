@@ -3,11 +3,12 @@
 //! of every finished stage). Tables and figures are rendered from these frames only.
 
 use crate::error::{Error, Result};
-use crate::models::Net;
-use crate::prune::{params, projection};
+use crate::metrics::Metric;
+use crate::models::{Net, params};
+use crate::prune::projection;
 use crate::run::provenance::Provenance;
-use crate::run::store;
-use crate::spec::{CountRule, MethodKind, ModelKind, Plan, RowSpec, Run, StageConfig};
+use crate::run::store::{self, FailureKind};
+use crate::spec::{CountRule, ModelKind, Plan, RowSpec, Run, StageConfig};
 use polars::prelude::{Column as PlColumn, DataFrame, NamedFrom, Series};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -28,6 +29,20 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status.
+    pub const ALL: [Status; 5] = [
+        Status::Done,
+        Status::Pending,
+        Status::Failed,
+        Status::Diverged,
+        Status::NotRun,
+    ];
+
+    /// The status of a frame name.
+    pub fn parse(name: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.name() == name)
+    }
+
     /// Its name in the frame.
     pub fn name(self) -> &'static str {
         match self {
@@ -50,10 +65,10 @@ pub struct Collected {
 }
 
 /// Final metric columns of `results` that are not named by summaries.
-pub const SPARSITY_COLUMNS: [&str; 3] = [
-    "compression.pruned_layers",
-    "compression.reference",
-    "sparsity.global",
+pub const SPARSITY_COLUMNS: [Metric; 3] = [
+    Metric::CompressionPrunedLayers,
+    Metric::CompressionReference,
+    Metric::SparsityGlobal,
 ];
 
 /// One (row, seed)'s findings before they become a frame row.
@@ -90,7 +105,7 @@ pub fn collect(plan: &Plan, runs_root: &Path, data_root: &Path) -> Result<Collec
     for (index, row) in plan.spec.rows.iter().enumerate() {
         if let Some(reason) = plan.spec.why_not_run(row) {
             // Not resolved into runs: one not-run row per seed, from the spec alone.
-            let shapes_known = crate::models::implemented(row.model);
+            let shapes_known = row.model.implemented();
             for &seed in &row.seeds {
                 records.push(RunRecord {
                     row: index,
@@ -105,8 +120,7 @@ pub fn collect(plan: &Plan, runs_root: &Path, data_root: &Path) -> Result<Collec
                             let ratios = crate::spec::layer_ratios(row.model, sparsity);
                             targets.of(row.model, &ratios, sparsity.count_rule)
                         }),
-                    retrain_epochs: (row.method != MethodKind::Dense)
-                        .then_some(row.retrain.epochs as u32),
+                    retrain_epochs: row.method.prunes().then_some(row.retrain.epochs as u32),
                     metrics: BTreeMap::new(),
                     provenance: None,
                 });
@@ -116,7 +130,7 @@ pub fn collect(plan: &Plan, runs_root: &Path, data_root: &Path) -> Result<Collec
         for run in plan.runs.iter().filter(|r| r.row == index) {
             records.push(read_run(
                 run,
-                &method_label(row),
+                &row.method.label(),
                 runs_root,
                 data_root,
                 &mut targets,
@@ -148,8 +162,8 @@ pub fn collect(plan: &Plan, runs_root: &Path, data_root: &Path) -> Result<Collec
         col("group", rows(&|r| r.group.clone())),
         col("model", rows(&|r| r.model.name().to_owned())),
         col("dataset", rows(&|r| r.dataset.name().to_owned())),
-        col("method", rows(&|r| r.method.name().to_owned())),
-        col("method_label", rows(&method_label)),
+        col("method", rows(&|r| r.method.name().name().to_owned())),
+        col("method_label", rows(&|r| r.method.label())),
         col("seed", records.iter().map(|r| r.seed).collect::<Vec<_>>()),
         col(
             "seeds_planned",
@@ -222,47 +236,44 @@ fn read_run(
     };
     for stage in &run.stages {
         match &stage.config {
-            StageConfig::Prune {
-                ratios, count_rule, ..
-            } => record.target = Some(targets.of(run.model, ratios, *count_rule)),
-            StageConfig::Retrain { budget, .. } => {
-                record.retrain_epochs = Some(budget.epochs as u32)
+            StageConfig::Prune(c) => {
+                record.target = Some(targets.of(run.model, &c.ratios, c.count_rule))
             }
+            StageConfig::Retrain(c) => record.retrain_epochs = Some(c.budget.epochs as u32),
             _ => {}
         }
     }
     let mut finished = 0;
     for (index, stage) in run.stages.iter().enumerate() {
-        let dir = run.stage_dir(runs_root, index);
+        let dir = store::stage_dir(runs_root, run, index);
         let Some(summary) = store::read_summary(&dir)? else {
             if let Some(failure) = store::read_failure(&dir) {
-                let first = failure.lines().next().unwrap_or_default().to_owned();
-                record.status = if first.contains("diverged") {
-                    Status::Diverged
-                } else {
-                    Status::Failed
+                record.status = match failure.kind {
+                    FailureKind::Diverged => Status::Diverged,
+                    FailureKind::Failed => Status::Failed,
                 };
-                record.reason = first;
+                record.reason = failure.reason;
             }
             break;
         };
         finished += 1;
         if let Some(s) = &summary.sparsity {
-            record
-                .metrics
-                .insert(SPARSITY_COLUMNS[0].into(), s.compression_pruned_layers);
-            record
-                .metrics
-                .insert(SPARSITY_COLUMNS[1].into(), s.compression_reference);
-            record.metrics.insert(SPARSITY_COLUMNS[2].into(), s.global);
+            let values = [
+                s.compression_pruned_layers,
+                s.compression_reference,
+                s.global,
+            ];
+            for (metric, value) in SPARSITY_COLUMNS.into_iter().zip(values) {
+                record.metrics.insert(metric.key(), value);
+            }
         }
         record.metrics.extend(summary.metrics);
-        record.provenance = Some(read_provenance(&dir)?);
+        record.provenance = Some(store::read_provenance(&dir)?);
         read_epochs(&dir, run, label, &stage.id, epochs)?;
     }
     if finished < run.stages.len() && record.status == Status::Done {
         record.status = Status::Pending;
-        if let Some(reason) = crate::data::unavailable(data_root, run.dataset) {
+        if let Some(reason) = run.dataset.unavailable(data_root) {
             record.status = Status::NotRun;
             record.reason = reason;
         }
@@ -286,16 +297,7 @@ pub fn frame_error(e: polars::prelude::PolarsError) -> Error {
     Error::RunFailed(format!("building a result frame: {e}"))
 }
 
-fn read_provenance(dir: &Path) -> Result<Provenance> {
-    let path = dir.join("provenance.json");
-    let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
-    serde_json::from_str(&text).map_err(|e| Error::Corrupt {
-        path,
-        message: format!("unreadable provenance ({e}); delete the folder to rerun the stage"),
-    })
-}
-
-/// Appends a finished stage's `metrics.csv` (`stage,epoch,step,metric,value`).
+/// Appends a finished stage's `metrics.csv` rows.
 fn read_epochs(
     dir: &Path,
     run: &Run,
@@ -303,53 +305,17 @@ fn read_epochs(
     stage_id: &str,
     out: &mut EpochColumns,
 ) -> Result<()> {
-    let path = dir.join(store::METRICS);
-    if !path.is_file() {
-        // Stages that do not train (prune) write no per-epoch metrics.
-        return Ok(());
-    }
-    let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
-    for (number, line) in text.lines().enumerate().skip(1) {
-        let corrupt = |what: &str| Error::Corrupt {
-            path: path.clone(),
-            message: format!(
-                "line {}: {what} in `{line}`; delete the stage folder to rerun it",
-                number + 1
-            ),
-        };
-        let fields: Vec<&str> = line.split(',').collect();
-        let [stage, epoch, _step, metric, value] = fields[..] else {
-            return Err(corrupt("expected 5 fields"));
-        };
+    for row in store::read_metrics(dir)? {
         out.row.push(run.row_name.clone());
         out.method.push(label.to_owned());
         out.seed.push(run.seed);
-        out.stage.push(stage.to_owned());
+        out.stage.push(row.stage);
         out.stage_id.push(stage_id.to_owned());
-        out.epoch
-            .push(epoch.parse().map_err(|_| corrupt("bad epoch"))?);
-        out.metric.push(metric.to_owned());
-        out.value
-            .push(value.parse().map_err(|_| corrupt("bad value"))?);
+        out.epoch.push(row.epoch);
+        out.metric.push(row.metric);
+        out.value.push(row.value);
     }
     Ok(())
-}
-
-/// "slr (reference, through)": the method with the settings that change its behaviour.
-pub fn method_label(row: &RowSpec) -> String {
-    match row.method {
-        MethodKind::Admm => format!(
-            "admm (ρ {}, {})",
-            row.admm.rho,
-            row.admm.multiplier_grad.name()
-        ),
-        MethodKind::Slr => format!(
-            "slr ({}, {})",
-            row.slr.variant.name(),
-            row.slr.multiplier_grad().name()
-        ),
-        other => other.name().to_owned(),
-    }
 }
 
 /// Target `compression.pruned_layers` of a run's prune stage, from the layer sizes of its

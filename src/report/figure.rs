@@ -4,11 +4,14 @@
 //! Text is drawn with the DejaVu Sans font compiled into the binary (through ab_glyph), so
 //! PNGs render identically on a machine without any font packages.
 
-use super::columns::metric_label;
+use super::collect::Status;
 use super::frame::{floats, integers, strings};
+use crate::base::{glob_match, write_atomic};
 use crate::error::{Error, Result};
-use crate::prune::params::glob_match;
-use crate::spec::{AxisScale, FigureKind, FigureSpec, LegendPosition, Loaded};
+use crate::metrics::Metric;
+use crate::spec::{
+    AxisScale, FigureKind, FigureSpec, LegendPosition, Loaded, MethodName, StageKind,
+};
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
@@ -95,20 +98,30 @@ pub fn build(spec: &Loaded, results: &DataFrame, epochs: &DataFrame) -> Result<V
                     declared.rows.is_empty() || declared.rows.iter().any(|p| glob_match(p, name))
                 })
                 .collect();
-            let metric = declared.metric.clone().unwrap_or_else(|| "acc.test".into());
+            let metric = declared
+                .metric
+                .clone()
+                .unwrap_or_else(|| Metric::AccTest.key());
             let (series, title, x_label) = match declared.kind {
-                FigureKind::Epochs => (
-                    epoch_series(epochs, &rows, "train", &metric, &|_| None)?,
-                    format!("{} per ADMM/SLR training epoch", metric_label(&metric)),
-                    "ADMM/SLR training epoch".to_owned(),
-                ),
+                FigureKind::Epochs => {
+                    let x_label = format!("{} training epoch", training_methods(spec, &rows));
+                    (
+                        epoch_series(epochs, &rows, StageKind::Train.name(), &metric, &|_| None)?,
+                        format!("{} per {x_label}", metric_label(&metric)),
+                        x_label,
+                    )
+                }
                 FigureKind::Retrain => {
                     // Epoch 0 is the hard-pruned model before any retraining.
                     let start = start_points(results)?;
                     (
-                        epoch_series(epochs, &rows, "retrain", "acc.test", &|key| {
-                            start.get(&key).copied()
-                        })?,
+                        epoch_series(
+                            epochs,
+                            &rows,
+                            StageKind::Retrain.name(),
+                            &Metric::AccTest.key(),
+                            &|key| start.get(&key).copied(),
+                        )?,
                         "Test accuracy vs masked-retraining epochs".to_owned(),
                         "Masked-retraining epochs (0 = hard prune, no retraining)".to_owned(),
                     )
@@ -156,7 +169,7 @@ fn uses_standin(results: &DataFrame, rows: &[&str]) -> Result<bool> {
 fn start_points(results: &DataFrame) -> Result<BTreeMap<(String, u64), f64>> {
     let rows = strings(results, "row")?;
     let seeds = integers(results, "seed")?;
-    let hardprune = floats(results, "acc.hardprune")?;
+    let hardprune = floats(results, &Metric::AccHardprune.key())?;
     Ok((0..results.height())
         .filter_map(|i| Some(((rows[i].clone(), seeds[i]?), hardprune[i]?)))
         .collect())
@@ -206,12 +219,33 @@ fn epoch_series(
         .collect())
 }
 
+/// Axis label of a metric: its own for a known metric, else the name as written.
+fn metric_label(metric: &str) -> String {
+    Metric::parse(metric).map_or_else(|| metric.to_owned(), Metric::axis_label)
+}
+
+/// "ADMM/SLR": the methods with a training stage among `rows`, in method order.
+fn training_methods(spec: &Loaded, rows: &[&str]) -> String {
+    let used: Vec<MethodName> = spec
+        .rows
+        .iter()
+        .filter(|r| rows.contains(&r.name.as_str()) && r.method.trains())
+        .map(|r| r.method.name())
+        .collect();
+    let names: Vec<String> = MethodName::ALL
+        .into_iter()
+        .filter(|m| used.contains(m))
+        .map(|m| m.name().to_uppercase())
+        .collect();
+    names.join("/")
+}
+
 /// One series per method: `metric` against achieved compression, one point per row.
 fn tradeoff_series(results: &DataFrame, rows: &[&str], metric: &str) -> Result<Vec<Series>> {
     let row = strings(results, "row")?;
     let label = strings(results, "method_label")?;
     let status = strings(results, "status")?;
-    let achieved = floats(results, "compression.pruned_layers")?;
+    let achieved = floats(results, &Metric::CompressionPrunedLayers.key())?;
     let target = floats(results, "target.compression")?;
     let value = floats(results, metric)?;
     // Runs by method (in spec order), then by row: one point per row.
@@ -236,7 +270,7 @@ fn tradeoff_series(results: &DataFrame, rows: &[&str], metric: &str) -> Result<V
                 .iter()
                 .filter_map(|name| {
                     let runs: Vec<usize> = (0..results.height())
-                        .filter(|&i| row[i] == *name && status[i] == "done")
+                        .filter(|&i| row[i] == *name && status[i] == Status::Done.name())
                         .filter(|&i| achieved[i].or(target[i]).is_some() && value[i].is_some())
                         .collect();
                     let xs: Vec<f64> = runs
@@ -290,7 +324,7 @@ pub fn write(figure: &Figure, dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
     let stem = &figure.spec.id;
     let csv = dir.join(format!("{stem}.csv"));
-    crate::run::store::write_atomic(&csv, figure.csv().as_bytes())?;
+    write_atomic(&csv, figure.csv().as_bytes())?;
     let svg = dir.join(format!("{stem}.svg"));
     let png = dir.join(format!("{stem}.png"));
     let fail = |path: &Path| {

@@ -45,11 +45,11 @@ pub fn export(df: &DataFrame, dir: &Path, stem: &str) -> Result<[PathBuf; 2]> {
     CsvWriter::new(&mut bytes)
         .finish(&mut frame)
         .map_err(frame_error)?;
-    crate::run::store::write_atomic(&csv, &bytes)?;
+    crate::base::write_atomic(&csv, &bytes)?;
     let mut bytes = Vec::new();
     ParquetWriter::new(&mut bytes)
         .finish(&mut frame)
         .map_err(frame_error)?;
-    crate::run::store::write_atomic(&parquet, &bytes)?;
+    crate::base::write_atomic(&parquet, &bytes)?;
     Ok([csv, parquet])
 }

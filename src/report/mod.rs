@@ -6,7 +6,6 @@
 //! `epochs.{csv,parquet}` and `<figure>.{csv,svg,png}`.
 
 pub mod collect;
-pub mod columns;
 pub mod figure;
 pub mod footer;
 pub mod frame;
@@ -45,7 +44,7 @@ pub fn build(plan: &Plan, parts: Parts) -> Result<Vec<PathBuf>> {
         let text = table::render(&plan.spec, &collected.results, &footer)?;
         std::fs::create_dir_all(&runtime.reports_root).map_err(Error::io(&runtime.reports_root))?;
         let path = runtime.reports_root.join(format!("{id}.md"));
-        crate::run::store::write_atomic(&path, text.as_bytes())?;
+        crate::base::write_atomic(&path, text.as_bytes())?;
         written.push(path);
     }
     written.extend(frame::export(&collected.results, &dir, "results")?);

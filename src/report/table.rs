@@ -5,10 +5,11 @@
 //! appear only with their citation (a footnote) and the difference to our mean; cells that have
 //! not run say `pending`, cells that cannot run say `not run: <reason>`.
 
-use super::columns::{Column, Measure};
+use super::collect::Status;
 use super::frame::{floats, integers, strings};
 use crate::error::{Error, Result};
-use crate::spec::{Loaded, PublishedCell};
+use crate::metrics::Metric;
+use crate::spec::{Column, Loaded, MethodName, PublishedCell};
 use polars::prelude::DataFrame;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -31,7 +32,7 @@ pub fn mean_std(values: &[f64]) -> Option<(f64, f64)> {
 /// What the table needs of one run (one row of the results frame).
 #[derive(Debug, Clone)]
 struct RunView {
-    status: String,
+    status: Status,
     reason: String,
     method: String,
     method_label: String,
@@ -67,7 +68,9 @@ fn rows_of(spec: &Loaded, results: &DataFrame) -> Result<Rows> {
         runs[row].push((
             i,
             RunView {
-                status: status[i].clone(),
+                status: Status::parse(&status[i]).ok_or_else(|| {
+                    Error::RunFailed(format!("results frame: unknown status `{}`", status[i]))
+                })?,
                 reason: reason[i].clone(),
                 method: method[i].clone(),
                 method_label: label[i].clone(),
@@ -124,7 +127,7 @@ pub fn render(spec: &Loaded, results: &DataFrame, footer: &str) -> Result<String
         if let Some((label, definition)) = column.definition() {
             let _ = write!(text, "[^{label}]");
             if !definitions.iter().any(|(l, _)| *l == label) {
-                definitions.push((label, definition));
+                definitions.push((label.to_owned(), definition.to_owned()));
             }
         }
         header.push(text);
@@ -136,7 +139,7 @@ pub fn render(spec: &Loaded, results: &DataFrame, footer: &str) -> Result<String
         let mut cells = vec![name.clone()];
         let not_run = runs
             .iter()
-            .all(|(_, r)| r.status == "not-run")
+            .all(|(_, r)| r.status == Status::NotRun)
             .then(|| runs.first().map(|(_, r)| r.reason.clone()))
             .flatten();
         let mut reason_shown = false;
@@ -150,7 +153,9 @@ pub fn render(spec: &Loaded, results: &DataFrame, footer: &str) -> Result<String
                 (Column::Group, Some(r)) => r.group.clone(),
                 (Column::Seeds, Some(r)) => format!(
                     "{}/{}",
-                    runs.iter().filter(|(_, r)| r.status == "done").count(),
+                    runs.iter()
+                        .filter(|(_, r)| r.status == Status::Done)
+                        .count(),
                     r.seeds_planned
                 ),
                 (Column::TargetCompression, Some(r)) => {
@@ -159,7 +164,7 @@ pub fn render(spec: &Loaded, results: &DataFrame, footer: &str) -> Result<String
                 (Column::RetrainEpochs, Some(r)) => r
                     .retrain_epochs
                     .map_or_else(|| "–".into(), |e| e.to_string()),
-                (Column::Measured(measure), Some(r)) => {
+                (Column::Measured(metric), Some(r)) => {
                     if let Some(reason) = &not_run {
                         if reason_shown {
                             "–".into()
@@ -167,18 +172,19 @@ pub fn render(spec: &Loaded, results: &DataFrame, footer: &str) -> Result<String
                             reason_shown = true;
                             format!("not run: {}", one_line(reason))
                         }
-                    } else if r.method == "dense" && measure.key() != "acc.dense" {
+                    } else if r.method == MethodName::Dense.name() && *metric != Metric::AccDense {
                         "–".into()
-                    } else if let Some(budget) = measure
+                    } else if let Some(budget) = metric
                         .retrain_epoch()
                         .and_then(|n| r.retrain_epochs.filter(|e| (*e as usize) < n))
                     {
                         format!("– (budget {budget})")
                     } else {
-                        let column = floats(results, measure.key())?;
-                        let mut text = measured_cell(&column, runs, measure);
+                        let key = metric.key();
+                        let column = floats(results, &key)?;
+                        let mut text = measured_cell(&column, runs, *metric);
                         for (number, cell) in &published {
-                            if cell.row.as_deref() == Some(name) && cell.metric == measure.key() {
+                            if cell.row.as_deref() == Some(name) && cell.metric == key {
                                 let _ = write!(text, "; published {}[^p{number}]", cell.value);
                                 if let Some(delta) = mean_of(&column, runs) {
                                     let _ = write!(text, " (Δ {:+.2})", delta - cell.value);
@@ -251,7 +257,9 @@ fn values_of(column: &[Option<f64>], runs: &[(usize, RunView)]) -> Vec<f64> {
     runs.iter()
         .filter_map(|(i, r)| {
             // A diverged run's numbers are not part of any mean.
-            (r.status != "diverged").then_some(column[*i]).flatten()
+            (r.status != Status::Diverged)
+                .then_some(column[*i])
+                .flatten()
         })
         .collect()
 }
@@ -262,33 +270,29 @@ fn mean_of(column: &[Option<f64>], runs: &[(usize, RunView)]) -> Option<f64> {
 
 /// "98.12 ± 0.05 (n=3)", "98.12 (1 seed)", "pending", "failed (1 of 3): why", with what is
 /// missing appended.
-fn measured_cell(column: &[Option<f64>], runs: &[(usize, RunView)], measure: &Measure) -> String {
+fn measured_cell(column: &[Option<f64>], runs: &[(usize, RunView)], metric: Metric) -> String {
     let values = values_of(column, runs);
-    let (decimals, unit) = measure.format();
+    let (decimals, unit) = metric.format();
+    // Keyed by status name: the order of the appended counts is alphabetical.
     let mut missing: BTreeMap<&str, usize> = BTreeMap::new();
     let mut reasons: BTreeMap<&str, &str> = BTreeMap::new();
     for (i, run) in runs {
-        if column[*i].is_none() || run.status == "diverged" {
-            *missing.entry(run.status.as_str()).or_default() += 1;
-            reasons.entry(run.status.as_str()).or_insert(&run.reason);
+        if column[*i].is_none() || run.status == Status::Diverged {
+            *missing.entry(run.status.name()).or_default() += 1;
+            reasons.entry(run.status.name()).or_insert(&run.reason);
         }
     }
     let expected = runs.len();
     let mut text = match mean_std(&values) {
         None => {
             // Nothing measured: say why, worst first.
-            for status in ["diverged", "failed", "not-run"] {
-                if let Some(count) = missing.get(status) {
-                    let word = if status == "not-run" {
-                        "not run"
+            for status in [Status::Diverged, Status::Failed, Status::NotRun] {
+                if let Some(count) = missing.get(status.name()) {
+                    let reason = one_line(reasons[status.name()]);
+                    return if status == Status::NotRun {
+                        format!("not run: {reason}")
                     } else {
-                        status
-                    };
-                    let reason = one_line(reasons[status]);
-                    return if status == "not-run" {
-                        format!("{word}: {reason}")
-                    } else {
-                        format!("{word} ({count} of {expected}): {reason}")
+                        format!("{} ({count} of {expected}): {reason}", status.name())
                     };
                 }
             }

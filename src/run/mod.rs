@@ -1,9 +1,6 @@
-//! Executing runs: backends, stage folders, the stage executor.
+//! Executing runs: the run-folder layout ([`store`]), provenance, the stage executor.
 
-pub mod backend;
-pub mod estimate;
 pub mod execute;
-pub mod perf;
 pub mod provenance;
 pub mod store;
 

@@ -1,10 +1,12 @@
 //! Layered loading: built-in defaults < spec file < `[profile.<name>]` < `SLR_*` environment
 //! (run-time keys only) < `--set key.path=value`.
 
-use super::types::{FigureKind, MethodKind, RawSpec, RowSpec};
+use super::column::Column;
+use super::method::MethodName;
+use super::types::{FigureKind, RawSpec, RowSpec};
+use crate::base::{glob_match, sha256_hex};
 use crate::error::{Error, Result};
-use crate::models;
-use crate::prune::params::glob_match;
+use crate::metrics::Metric;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::{Dict, Value};
@@ -58,7 +60,7 @@ impl Loaded {
     /// Why a row does not run in this setting (model not implemented, group not selected), or
     /// `None` when it runs.
     pub fn why_not_run(&self, row: &RowSpec) -> Option<String> {
-        if !models::implemented(row.model) {
+        if !row.model.implemented() {
             return Some(format!("model `{}` not implemented yet", row.model.name()));
         }
         (!self.row_selected(row)).then(|| {
@@ -182,7 +184,7 @@ fn hash_imports(loaded: &Loaded) -> Result<BTreeMap<PathBuf, String>> {
                 ),
             )
         })?;
-        imports.insert(file.clone(), crate::data::idx::sha256_hex(&bytes));
+        imports.insert(file.clone(), sha256_hex(&bytes));
     }
     Ok(imports)
 }
@@ -218,19 +220,44 @@ fn parse_set(set: &str) -> Result<(String, Value)> {
     Ok((key.to_owned(), value))
 }
 
-/// Merges every row over `[defaults]` and checks it as a [`RowSpec`].
+/// Merges every row over `[defaults]` and checks it as a [`RowSpec`]. A method's settings
+/// table in `[defaults]` applies to the rows of that method only; in a row, only the row's own
+/// method's table is accepted.
 fn merge_rows(path: &Path, raw: &RawSpec) -> Result<Vec<RowSpec>> {
     raw.rows
         .iter()
         .enumerate()
         .map(|(index, row)| {
-            let mut merged = raw.defaults.clone();
-            merge_dict(&mut merged, row);
             let name = row
                 .get("name")
                 .and_then(|v| v.as_str())
                 .map(|n| format!(" `{n}`"))
                 .unwrap_or_default();
+            let method = row
+                .get("method")
+                .or_else(|| raw.defaults.get("method"))
+                .and_then(|v| v.as_str());
+            let mut merged = raw.defaults.clone();
+            for other in MethodName::ALL.into_iter().filter(|m| m.has_settings()) {
+                if Some(other.name()) == method {
+                    continue;
+                }
+                merged.remove(other.name());
+                if row.contains_key(other.name()) {
+                    let method = method.unwrap_or(MethodName::default().name());
+                    return Err(Error::spec(
+                        path,
+                        format!(
+                            "row{name} (rows[{index}]): key `{}`: method `{method}` takes no \
+                             `{}` settings; remove the table or set `method = \"{}\"`",
+                            other.name(),
+                            other.name(),
+                            other.name()
+                        ),
+                    ));
+                }
+            }
+            merge_dict(&mut merged, row);
             Figment::from(Serialized::defaults(merged))
                 .extract::<RowSpec>()
                 .map_err(|e| {
@@ -320,8 +347,14 @@ fn validate(loaded: &Loaded) -> Result<()> {
                 "{at}: key `pretrain.epochs`: must be at least 1 (a dense model is trained first)"
             ));
         }
-        if matches!(row.method, MethodKind::Admm | MethodKind::Slr) {
-            validate_constrained(path, &at, row)?;
+        if row.method.trains() && row.train.epochs == 0 {
+            return fail(format!(
+                "{at}: key `train.epochs`: method `{}` needs at least 1 training epoch",
+                row.method.name().name()
+            ));
+        }
+        if let Err((key, message)) = row.method.validate() {
+            return fail(format!("{at}: key `{key}`: {message}"));
         }
         for (key, budget) in [
             ("pretrain", &row.pretrain),
@@ -358,10 +391,7 @@ fn validate(loaded: &Loaded) -> Result<()> {
             return fail(format!("{at}: key `data.test_limit`: must be at least 1"));
         }
         validate_sparsity(path, &at, row)?;
-        let (model, data) = (
-            models::input_shape(row.model),
-            crate::data::image_shape(row.dataset),
-        );
+        let (model, data) = (row.model.input_shape(), row.dataset.image_shape());
         if model != data {
             return fail(format!(
                 "{at}: key `model`: {} takes {}x{}x{} images but data set `{}` has {}x{}x{}",
@@ -409,13 +439,12 @@ fn validate(loaded: &Loaded) -> Result<()> {
 
 /// `[report] columns` and `[[figure]]` entries name known columns, metrics and rows.
 fn validate_report(loaded: &Loaded) -> Result<()> {
-    use crate::report::columns::{COLUMN_NAMES, Column, EPOCH_METRICS};
     let fail = |message: String| Err(Error::spec(&loaded.path, message));
     for (index, name) in loaded.raw.report.columns.iter().enumerate() {
         if Column::parse(name).is_none() {
             return fail(format!(
                 "key `report.columns[{index}]`: unknown column `{name}`; allowed values: {}",
-                COLUMN_NAMES.join(", ")
+                Column::names().join(", ")
             ));
         }
     }
@@ -445,97 +474,54 @@ fn validate_report(loaded: &Loaded) -> Result<()> {
         let kind = figure.kind.name();
         match figure.kind {
             FigureKind::Epochs => {
-                let known = |m: &str| EPOCH_METRICS.iter().any(|(k, _)| *k == m);
-                if !metric.is_some_and(known) {
-                    let names: Vec<&str> = EPOCH_METRICS.iter().map(|(k, _)| *k).collect();
+                if !metric
+                    .and_then(Metric::parse)
+                    .is_some_and(Metric::is_per_epoch)
+                {
                     return fail(format!(
                         "{at}.metric`: kind `{kind}` needs a per-epoch metric; allowed values: {}",
-                        names.join(", ")
+                        Metric::per_epoch_keys().join(", ")
                     ));
                 }
             }
             FigureKind::Retrain => {
-                if metric.is_some_and(|m| m != "acc.test") {
+                if metric.is_some_and(|m| Metric::parse(m) != Some(Metric::AccTest)) {
                     return fail(format!(
-                        "{at}.metric`: kind `{kind}` always plots `acc.test`; remove the key"
+                        "{at}.metric`: kind `{kind}` always plots `{}`; remove the key",
+                        Metric::AccTest
                     ));
                 }
             }
             FigureKind::Tradeoff => {
-                if !matches!(metric.and_then(Column::parse), Some(Column::Measured(_))) {
+                if !metric.and_then(Metric::parse).is_some_and(Metric::is_final) {
                     return fail(format!(
-                        "{at}.metric`: kind `{kind}` needs a table metric; allowed values: \
-                         acc.dense, acc.hardprune, acc.retrain, acc.retrain@N, \
-                         compression.reference, sparsity.global"
+                        "{at}.metric`: kind `{kind}` needs a table metric; allowed values: {}",
+                        Metric::final_names().join(", ")
                     ));
                 }
             }
         }
-    }
-    Ok(())
-}
-
-fn validate_constrained(path: &Path, at: &str, row: &RowSpec) -> Result<()> {
-    let fail = |key: &str, message: String| {
-        Err(Error::spec(path, format!("{at}: key `{key}`: {message}")))
-    };
-    if row.train.epochs == 0 {
-        return fail(
-            "train.epochs",
-            format!(
-                "method `{}` needs at least 1 training epoch",
-                row.method.name()
-            ),
-        );
-    }
-    let positive = |value: f64| value.is_finite() && value > 0.0;
-    match row.method {
-        MethodKind::Admm => {
-            let a = &row.admm;
-            if !positive(a.rho) {
-                return fail("admm.rho", format!("{} must be positive", a.rho));
-            }
-            if a.interval == 0 {
-                return fail("admm.interval", "must be at least 1".into());
-            }
-            if !positive(a.rho_growth) || !positive(a.rho_max) {
-                return fail("admm.rho_growth", "growth and cap must be positive".into());
-            }
-        }
-        MethodKind::Slr => {
-            let s = &row.slr;
-            for (key, value) in [("slr.rho", s.rho), ("slr.m", s.m), ("slr.s0", s.s0)] {
-                if !positive(value) {
-                    return fail(key, format!("{value} must be positive"));
-                }
-            }
-            if !(s.r.is_finite() && s.r > 0.0 && s.r < 1.0) {
-                return fail("slr.r", format!("{} is outside (0, 1)", s.r));
-            }
-            if s.interval == 0 {
-                return fail("slr.interval", "must be at least 1".into());
-            }
-        }
-        _ => {}
     }
     Ok(())
 }
 
 fn validate_sparsity(path: &Path, at: &str, row: &RowSpec) -> Result<()> {
     let fail = |message: String| Err(Error::spec(path, format!("{at}: {message}")));
-    let names = models::prunable_candidates(row.model);
-    match (&row.method, &row.sparsity) {
-        (MethodKind::Dense, Some(_)) => {
-            return fail("key `sparsity`: method `dense` prunes nothing; remove `sparsity` or choose a pruning method".into());
-        }
-        (MethodKind::Dense, None) => return Ok(()),
-        (_, None) => {
+    let names = row.model.prunable_candidates();
+    let method = row.method.name().name();
+    match (row.method.prunes(), &row.sparsity) {
+        (false, Some(_)) => {
             return fail(format!(
-                "key `sparsity`: method `{}` needs `sparsity.uniform` or `sparsity.per_layer`",
-                row.method.name()
+                "key `sparsity`: method `{method}` prunes nothing; remove `sparsity` or choose a pruning method"
             ));
         }
-        (_, Some(_)) => {}
+        (false, None) => return Ok(()),
+        (true, None) => {
+            return fail(format!(
+                "key `sparsity`: method `{method}` needs `sparsity.uniform` or `sparsity.per_layer`"
+            ));
+        }
+        (true, Some(_)) => {}
     }
     let sparsity = row.sparsity.as_ref().expect("checked above");
     if sparsity.uniform.is_none() && sparsity.per_layer.is_empty() {

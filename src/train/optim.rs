@@ -3,8 +3,8 @@
 //! reset (fresh optimizer for retraining) and inspected.
 
 use crate::models::Net;
+use crate::models::params::{PathStack, restore};
 use crate::prune::Pruner;
-use crate::prune::params::{PathStack, restore};
 use crate::spec::SgdSpec;
 use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::{Gradients, Tensor};

@@ -29,7 +29,7 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 /// do not depend on the machine's core count.
 pub fn pin_threads() {
     static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| slr_repro::run::backend::set_threads(Some(2)));
+    ONCE.call_once(|| slr_repro::base::backend::set_threads(Some(2)));
 }
 
 /// Loads a spec file with `profile`, without the environment layer.

@@ -1,7 +1,8 @@
 //! IDX parsing on the real MNIST files, gzip, checksums and corrupt input.
 
 use super::common::{data_root, write};
-use slr_repro::data::{self, MNIST_FILES, idx};
+use slr_repro::catalog::MNIST_FILES;
+use slr_repro::data::{self, idx};
 use slr_repro::error::Error;
 use std::io::Write;
 

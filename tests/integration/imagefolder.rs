@@ -56,7 +56,7 @@ fn scans_decodes_and_augments_a_generated_folder() {
     let plane = 224 * 224;
     let solid = &all[2 * 3 * plane..3 * 3 * plane]; // b.jpg, colour (200, 40, 90)
     for (c, level) in [200.0f32, 40.0, 90.0].into_iter().enumerate() {
-        let (mean, std) = folder::NORM[c];
+        let (mean, std) = slr_repro::catalog::IMAGENET_NORM[c];
         let expected = (level / 255.0 - mean) / std;
         let got = solid[c * plane + 112 * 224 + 112];
         assert!(

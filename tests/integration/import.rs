@@ -4,8 +4,8 @@
 
 use crate::common;
 use burn::tensor::Device;
+use slr_repro::models::params;
 use slr_repro::models::{Net, import_pytorch};
-use slr_repro::prune::params;
 use slr_repro::spec::ModelKind;
 use std::path::PathBuf;
 

@@ -4,11 +4,12 @@
 
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use slr_repro::models::Net;
+use slr_repro::models::params;
 use slr_repro::prune::admm::Admm;
 use slr_repro::prune::constrained::{Constrained, Method};
 use slr_repro::prune::layers::Layers;
 use slr_repro::prune::slr::{Slr, alpha};
-use slr_repro::prune::{Pruner, params, projection};
+use slr_repro::prune::{Pruner, projection};
 use slr_repro::spec::{AdmmSpec, CountRule, ModelKind, MultiplierGrad, SlrSpec, SlrVariant};
 use std::collections::BTreeMap;
 

@@ -2,8 +2,8 @@
 //! default prunable layers.
 
 use burn::tensor::{Device, Distribution, Tensor};
-use slr_repro::models::{self, Net};
-use slr_repro::prune::params;
+use slr_repro::models::Net;
+use slr_repro::models::params;
 use slr_repro::spec::ModelKind;
 
 const PAPER_MODELS: [(ModelKind, usize); 6] = [
@@ -30,7 +30,7 @@ fn parameter_counts_and_names() {
         assert_eq!(pytorch_count, count, "{}", kind.name());
         let names: Vec<String> = shapes.into_iter().map(|(n, _)| n).collect();
         // Every prunable candidate is a real weight of the model.
-        for candidate in models::prunable_candidates(kind) {
+        for candidate in kind.prunable_candidates() {
             assert!(
                 names.contains(&candidate),
                 "{}: {candidate} in {names:?}",
@@ -61,7 +61,7 @@ fn parameter_counts_and_names() {
 #[test]
 fn default_prunable_layers_follow_method_md() {
     // ResNet-18: the 16 3x3 convs inside the residual blocks.
-    let resnet18 = models::default_prunable(ModelKind::Resnet18Cifar);
+    let resnet18 = ModelKind::Resnet18Cifar.default_prunable();
     assert_eq!(resnet18.len(), 16);
     assert!(
         resnet18
@@ -69,9 +69,9 @@ fn default_prunable_layers_follow_method_md() {
             .all(|n| n.starts_with("layer") && !n.contains("downsample"))
     );
     // ResNet-50: the 3 convs of each of the 16 bottlenecks.
-    assert_eq!(models::default_prunable(ModelKind::Resnet50Cifar).len(), 48);
+    assert_eq!(ModelKind::Resnet50Cifar.default_prunable().len(), 48);
     // VGG-16: every conv except the first.
-    let vgg = models::default_prunable(ModelKind::Vgg16Cifar);
+    let vgg = ModelKind::Vgg16Cifar.default_prunable();
     assert_eq!(vgg.len(), 12);
     assert_eq!(vgg[0], "features.1.conv.weight");
 }
@@ -80,7 +80,7 @@ fn default_prunable_layers_follow_method_md() {
 fn forward_shapes() {
     let device = Device::flex();
     for (kind, _) in PAPER_MODELS {
-        let [c, h, w] = models::input_shape(kind);
+        let [c, h, w] = kind.input_shape();
         let net = Net::seeded(kind, &device, 1);
         let x = Tensor::<4>::random([2, c, h, w], Distribution::Default, &device);
         let classes = if h == 224 { 1000 } else { 10 };
@@ -122,7 +122,7 @@ fn resnet_convs_are_kaiming_normal() {
 
 #[test]
 fn forward_flops_match_hand_counts_and_published_macs() {
-    use slr_repro::models::flops::forward_flops;
+    let forward_flops = ModelKind::forward_flops;
     // LeNet-5: conv1 2*1*20*25*24*24 + conv2 2*20*50*25*8*8 + fc 2*(800*500 + 500*10).
     assert_eq!(forward_flops(ModelKind::Lenet5), 4_586_000.0);
     // torchvision's ResNet-18 and ResNet-50: 1.814 and 4.089 GMACs (convolutions and fc).
@@ -139,7 +139,7 @@ fn forward_flops_match_hand_counts_and_published_macs() {
 
 #[test]
 fn stage_flops_of_the_lenet_paper_profile() {
-    use slr_repro::run::estimate::stage_flops;
+    use slr_repro::perf::estimate::stage_flops;
     use slr_repro::spec::{self, StageKind};
     let loaded = super::common::load_spec(
         &super::common::root().join("experiments/lenet5-mnist.toml"),

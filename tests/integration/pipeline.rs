@@ -8,7 +8,7 @@ use burn::tensor::Device;
 use polars::prelude::{ParquetReader, SerReader};
 use sha2::{Digest, Sha256};
 use slr_repro::models::Net;
-use slr_repro::prune::params;
+use slr_repro::models::params;
 use slr_repro::run::store;
 use slr_repro::spec::ModelKind;
 use std::path::Path;

@@ -2,7 +2,8 @@
 
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use slr_repro::models::Net;
-use slr_repro::prune::{self, MaskedRetrain, Pruner, params, projection};
+use slr_repro::models::params;
+use slr_repro::prune::{self, MaskedRetrain, Pruner, projection};
 use slr_repro::spec::{ModelKind, ScheduleKind, ScheduleSpec, SgdSpec};
 use slr_repro::train::{optim::Sgd, schedule::lr_at};
 

@@ -469,3 +469,30 @@ fn tables_1_3_4_declare_rows_that_report_why_they_cannot_run() {
         assert!(why[0].contains(reason), "{table}: {}", why[0]);
     }
 }
+
+#[test]
+fn a_row_takes_only_its_own_methods_settings() {
+    let admm_row = "[[rows]]\nname = \"admm\"\nmethod = \"admm\"\nsparsity = { uniform = 0.5 }\n";
+    // The other method's table on a row: refused, naming the row and the key.
+    let foreign = format!("{BASE}\n{admm_row}slr = {{ rho = 0.2 }}\n");
+    let message = error(&foreign, None, &[]);
+    assert!(
+        message.contains("rows[2]") && message.contains("slr"),
+        "{message}"
+    );
+    // An unknown key inside the row's own table: refused, naming it.
+    let unknown = format!("{BASE}\n{admm_row}admm = {{ rhoo = 0.2 }}\n");
+    let message = error(&unknown, None, &[]);
+    assert!(message.contains("rhoo"), "{message}");
+    // [defaults] may hold every method's table; each row keeps its own method's.
+    let defaults = BASE.replace(
+        "[defaults.pretrain]",
+        "[defaults.slr]\nrho = 0.3\n\n[defaults.admm]\nrho = 0.2\n\n[defaults.pretrain]",
+    );
+    let loaded = load(&format!("{defaults}\n{admm_row}"), None, &[]).unwrap();
+    match &loaded.rows[2].method {
+        spec::MethodSpec::Admm(admm) => assert_eq!(admm.rho, 0.2),
+        other => panic!("expected ADMM, got {other:?}"),
+    }
+    assert!(matches!(loaded.rows[1].method, spec::MethodSpec::Magnitude));
+}

@@ -1,12 +1,16 @@
 //! Backend selection: the only module that touches burn's deprecated libtorch constructors.
+//! A backend is parsed once, where it enters (spec `runtime.backend`, `SLR_BACKEND`,
+//! `--backend`), and travels typed from there.
 
 use crate::error::{Error, Result};
 use burn::tensor::Device;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A compute backend chosen at run time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Backend {
     /// burn's pure-Rust `flex` CPU backend (always compiled; bit-exact reruns).
+    #[default]
     Cpu,
     /// libtorch on the CPU (feature `tch`).
     TchCpu,
@@ -63,6 +67,15 @@ impl Backend {
         }
     }
 
+    /// The name it is parsed from (`cpu`, `tch-cpu`, `tch-cuda:i`).
+    pub fn spec_name(self) -> String {
+        match self {
+            Backend::Cpu => "cpu".into(),
+            Backend::TchCpu => "tch-cpu".into(),
+            Backend::TchCuda(i) => format!("tch-cuda:{i}"),
+        }
+    }
+
     /// Name for provenance and reports.
     pub fn name(self) -> String {
         match self {
@@ -70,6 +83,28 @@ impl Backend {
             Backend::TchCpu => "tch-cpu (libtorch)".into(),
             Backend::TchCuda(i) => format!("tch-cuda:{i} (libtorch)"),
         }
+    }
+}
+
+impl std::str::FromStr for Backend {
+    type Err = Error;
+    fn from_str(name: &str) -> Result<Backend> {
+        Backend::parse(name)
+    }
+}
+
+impl Serialize for Backend {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.spec_name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Backend {
+    fn deserialize<D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Backend, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Backend::parse(&name).map_err(serde::de::Error::custom)
     }
 }
 

@@ -1,25 +1,9 @@
-//! Parameters by name: glob patterns, flattened views for reading, and in-place mapping.
+//! Parameters by name: flattened views for reading, and in-place mapping.
 
-use crate::models::Net;
+use super::Net;
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::{Gradients, Tensor};
 use std::collections::BTreeMap;
-
-/// Shell-style match: `*` any run of characters, `?` one character.
-pub fn glob_match(pattern: &str, name: &str) -> bool {
-    fn go(p: &[char], n: &[char]) -> bool {
-        match (p.first(), n.first()) {
-            (None, None) => true,
-            (Some('*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
-            (Some('?'), Some(_)) => go(&p[1..], &n[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
-            _ => false,
-        }
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    go(&p, &n)
-}
 
 /// Tracks the dotted path of the parameter being visited; enum variants (the `Net` wrapper)
 /// are not part of names.

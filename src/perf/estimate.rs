@@ -2,17 +2,16 @@
 //! forward FLOPs (a training image costs about 3 forward passes, an evaluated one 1), and a
 //! short measured calibration of the backend's training throughput per model.
 
-use super::backend::Backend;
-use super::perf::{PerfOptions, run_steps};
-use crate::data;
+use super::measure::{PerfOptions, run_steps};
+use crate::base::Backend;
 use crate::error::Result;
-use crate::models::{self, Net};
+use crate::models::Net;
 use crate::prune::Dense;
 use crate::spec::{DataSpec, DatasetKind, ModelKind, Run, Stage, StageConfig};
 
 /// Images in the training and test splits after the spec's limits.
 fn split_sizes(kind: DatasetKind, limits: &DataSpec) -> (usize, usize) {
-    let (train, test) = data::split_sizes(kind);
+    let (train, test) = kind.split_sizes();
     (
         limits.train_limit.map_or(train, |l| l.min(train)),
         limits.test_limit.map_or(test, |l| l.min(test)),
@@ -22,27 +21,21 @@ fn split_sizes(kind: DatasetKind, limits: &DataSpec) -> (usize, usize) {
 /// FLOPs of one stage of `run`: training passes, per-epoch test evaluations (two with the
 /// per-epoch hard-prune evaluation) and the prune stage's evaluation.
 pub fn stage_flops(run: &Run, stage: &Stage) -> f64 {
-    let forward = models::flops::forward_flops(run.model);
+    let forward = run.model.forward_flops();
+    // Images trained on and evaluated over `epochs` epochs, `evals` test passes per epoch.
+    let training = |data: &DataSpec, epochs: usize, evals: usize| {
+        let (train, test) = split_sizes(run.dataset, data);
+        (epochs * train, epochs * test * evals)
+    };
     let (images, evals) = match &stage.config {
-        StageConfig::Pretrain { data, budget, .. } | StageConfig::Retrain { data, budget, .. } => {
-            let (train, test) = split_sizes(run.dataset, data);
-            (budget.epochs * train, budget.epochs * test)
+        StageConfig::Pretrain(c) => training(&c.data, c.budget.epochs, 1),
+        StageConfig::Retrain(c) => training(&c.data, c.budget.epochs, 1),
+        StageConfig::Train(c) => {
+            let per_epoch = if c.hardprune_every_epoch { 2 } else { 1 };
+            training(&c.data, c.budget.epochs, per_epoch)
         }
-        StageConfig::Train {
-            data,
-            budget,
-            hardprune_every_epoch,
-            ..
-        } => {
-            let (train, test) = split_sizes(run.dataset, data);
-            let per_epoch = if *hardprune_every_epoch { 2 } else { 1 };
-            (budget.epochs * train, budget.epochs * test * per_epoch)
-        }
-        StageConfig::Import { data, .. } => (0, split_sizes(run.dataset, data).1),
-        StageConfig::Prune { .. } => {
-            let (_, test) = data::split_sizes(run.dataset);
-            (0, test)
-        }
+        StageConfig::Import(c) => (0, split_sizes(run.dataset, &c.data).1),
+        StageConfig::Prune(_) => (0, run.dataset.split_sizes().1),
     };
     forward * (3 * images + evals) as f64
 }
@@ -70,5 +63,5 @@ pub fn calibrate(model: ModelKind, backend: Backend) -> Result<f64> {
         options.steps,
         options.warmup,
     )?;
-    Ok(options.batch as f64 * 3.0 * models::flops::forward_flops(model) / (step_ms / 1e3))
+    Ok(options.batch as f64 * 3.0 * model.forward_flops() / (step_ms / 1e3))
 }

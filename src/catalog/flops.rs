@@ -1,8 +1,7 @@
 //! Forward FLOPs per image of each model (2 per multiply-add, convolutions and linear layers;
 //! BatchNorm, activations and pooling are small and left out), computed from the layer shapes.
 
-use super::resnet_config;
-use crate::spec::ModelKind;
+use super::model::{Architecture, ModelEntry, VGG16_CHANNELS};
 
 /// `2 x cin x cout x k x k x hout x wout` of a convolution with padding `k / 2` (or `pad`),
 /// and the output side.
@@ -11,23 +10,20 @@ fn conv(cin: usize, cout: usize, k: usize, stride: usize, pad: usize, side: usiz
     (2.0 * (cin * cout * k * k * out * out) as f64, out)
 }
 
-/// Forward FLOPs of one image.
-pub fn forward_flops(kind: ModelKind) -> f64 {
-    match kind {
-        ModelKind::Lenet5 => {
+/// Forward FLOPs of one image of a model.
+pub fn forward_flops(model: ModelEntry) -> f64 {
+    match model.architecture {
+        Architecture::LeNet5 => {
             let (c1, s) = conv(1, 20, 5, 1, 0, 28);
             let (c2, _) = conv(20, 50, 5, 1, 0, s / 2);
             c1 + c2 + 2.0 * (800 * 500 + 500 * 10) as f64
         }
-        ModelKind::Lenet300100 => 2.0 * (784 * 300 + 300 * 100 + 100 * 10) as f64,
+        Architecture::LeNet300100 => 2.0 * (784 * 300 + 300 * 100 + 100 * 10) as f64,
         // Not implemented: no estimate rather than a made-up one.
-        ModelKind::Yolov3 | ModelKind::Yolov3Tiny | ModelKind::Ufld => f64::NAN,
-        ModelKind::Vgg16Cifar => {
-            let config = [
-                64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0,
-            ];
+        Architecture::NotImplemented => f64::NAN,
+        Architecture::Vgg16 => {
             let (mut flops, mut side, mut cin) = (0.0, 32, 3);
-            for channels in config {
+            for channels in VGG16_CHANNELS {
                 if channels == 0 {
                     side /= 2;
                 } else {
@@ -35,10 +31,9 @@ pub fn forward_flops(kind: ModelKind) -> f64 {
                     cin = channels;
                 }
             }
-            flops + 2.0 * (512 * 10) as f64
+            flops + 2.0 * (512 * model.classes) as f64
         }
-        resnet => {
-            let config = resnet_config(resnet).expect("every other kind is a ResNet");
+        Architecture::ResNet(config) => {
             let (mut flops, mut side) = if config.imagenet_stem {
                 conv(3, 64, 7, 2, 3, 224)
             } else {

@@ -5,20 +5,16 @@
 //! things in PyTorch; `scripts/gpu-check.sh` and `scripts/bench-torch-cpu.py` put both side
 //! by side.
 
-use super::backend::Backend;
+use crate::base::Backend;
+use crate::base::rng::SplitMix64;
 use crate::error::{Error, Result};
-use crate::models::{self, Net};
-use crate::prune::admm::Admm;
-use crate::prune::constrained::{Constrained, Method};
-use crate::prune::slr::Slr;
-use crate::prune::{Dense, Pruner, layers, params};
-use crate::rng::SplitMix64;
-use crate::spec::{AdmmSpec, CountRule, ModelKind, SgdSpec, SlrSpec, derive_seed, layer_ratios};
+use crate::models::{Net, params};
+use crate::prune::{Dense, Pruner, layers, train_pruner};
+use crate::spec::{CountRule, MethodSpec, ModelKind, SgdSpec, derive_seed, layer_ratios};
 use crate::train::optim::Sgd;
-use crate::train::train_step;
-use burn::nn::loss::CrossEntropyLoss;
+use crate::train::{Classification, Task, train_step};
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -58,14 +54,10 @@ pub struct PerfReport {
     pub dense_step_ms: f64,
     /// Training images per second of the dense step.
     pub images_per_s: f64,
-    /// ADMM step (CE + penalty), milliseconds.
-    pub admm_step_ms: f64,
-    /// SLR step (CE + penalty, `through` gradient scale), milliseconds.
-    pub slr_step_ms: f64,
-    /// One ADMM Z/U update, milliseconds.
-    pub admm_update_ms: f64,
-    /// One SLR update (multiplier steps, Z projection, surrogate conditions), milliseconds.
-    pub slr_update_ms: f64,
+    /// Each training method at its default settings (ADMM, SLR), serialised flat as
+    /// `<method>_step_ms` and `<method>_update_ms`, the keys `scripts/torch_perf.py` reads.
+    #[serde(flatten, serialize_with = "method_keys")]
+    pub methods: Vec<MethodPerf>,
     /// Projection of every pruned layer (keep the largest magnitudes), milliseconds.
     pub projection_ms: f64,
     /// Pruned layers.
@@ -76,6 +68,28 @@ pub struct PerfReport {
     pub grad_check: Option<GradCheck>,
     /// The same steps twice from the same seed.
     pub determinism: Determinism,
+}
+
+/// What one method's training costs.
+#[derive(Debug, Clone)]
+pub struct MethodPerf {
+    /// The method's name (`admm`, `slr`).
+    pub method: &'static str,
+    /// Its step (CE + penalty), milliseconds.
+    pub step_ms: f64,
+    /// One update of its auxiliary variables (Z and U, or Z and Λ with the surrogate
+    /// conditions), milliseconds.
+    pub update_ms: f64,
+}
+
+fn method_keys<S: Serializer>(methods: &[MethodPerf], serializer: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = serializer.serialize_map(Some(2 * methods.len()))?;
+    for m in methods {
+        map.serialize_entry(&format!("{}_step_ms", m.method), &m.step_ms)?;
+        map.serialize_entry(&format!("{}_update_ms", m.method), &m.update_ms)?;
+    }
+    map.end()
 }
 
 /// One forward/backward on the same weights and batch on two backends.
@@ -128,17 +142,15 @@ pub fn random_batch(
     seed: u64,
     device: &Device,
 ) -> (Tensor<4>, Tensor<1, Int>) {
-    let [c, h, w] = models::input_shape(kind);
-    let classes = if models::input_shape(kind) == [3, 224, 224] {
-        1000
-    } else {
-        10
-    };
+    let [c, h, w] = kind.input_shape();
+    let classes = kind.classes();
     let mut rng = SplitMix64::new(seed);
     let pixels: Vec<f32> = (0..batch * c * h * w)
         .map(|_| (rng.next_f64() * 2.0 - 1.0) as f32)
         .collect();
-    let labels: Vec<i64> = (0..batch).map(|_| rng.below(classes) as i64).collect();
+    let labels: Vec<i64> = (0..batch)
+        .map(|_| rng.below(classes as u64) as i64)
+        .collect();
     (
         Tensor::from_data(TensorData::new(pixels, [batch, c, h, w]), device),
         Tensor::from_data(TensorData::new(labels, [batch]), device),
@@ -172,16 +184,16 @@ pub(crate) fn run_steps(
 ) -> Result<(Net, f64, f64)> {
     let training = device.clone().autodiff();
     let batch = random_batch(options.model, options.batch, options.seed, &training);
-    let loss_fn = CrossEntropyLoss::new(None, &training);
+    let task = Classification::new(&training);
     let mut sgd = Sgd::new(paper_sgd());
     let mut loss = None;
     for _ in 0..warmup {
-        let (next, _, l) = train_step(net, batch.clone(), &loss_fn, pruner, &mut sgd, 0.01);
+        let (next, _, l) = train_step(net, batch.clone(), &task, pruner, &mut sgd, 0.01);
         (net, loss) = (next, Some(l));
     }
     let (net, ms) = timed(device, || {
         for _ in 0..steps {
-            let (next, _, l) = train_step(net, batch.clone(), &loss_fn, pruner, &mut sgd, 0.01);
+            let (next, _, l) = train_step(net, batch.clone(), &task, pruner, &mut sgd, 0.01);
             (net, loss) = (next, Some(l));
         }
         net
@@ -217,32 +229,36 @@ pub fn measure(backend: Backend, options: &PerfOptions) -> Result<PerfReport> {
         options.warmup,
     )?;
 
-    let net = fresh();
-    let w0 = params::flat(&net, &names);
+    let w0 = params::flat(&fresh(), &names);
     let rule = CountRule::Exact;
-    let mut admm = Constrained::new(Method::Admm(Admm::new(
-        AdmmSpec::default(),
-        ratios.clone(),
-        rule,
-        &w0,
-    )));
-    let (net, _, admm_ms) = run_steps(options, &device, net, &admm, options.steps, options.warmup)?;
-    // Epoch 2 is the first update epoch (interval 1).
-    let (result, admm_update_ms) = timed(&device, || admm.on_epoch_start(2, &net))?;
-    result?;
-
-    let net = fresh();
-    let mut slr = Constrained::new(Method::Slr(Slr::new(
-        SlrSpec::default(),
-        ratios.clone(),
-        rule,
-        &w0,
-    )));
-    let (net, loss, slr_ms) =
-        run_steps(options, &device, net, &slr, options.steps, options.warmup)?;
-    slr.on_epoch_end(1, &net, loss)?;
-    let (result, slr_update_ms) = timed(&device, || slr.on_epoch_start(2, &net))?;
-    result?;
+    let mut methods = Vec::new();
+    // The projection below is timed on the last method's trained weights.
+    let mut last = None;
+    for method in MethodSpec::defaults()
+        .into_iter()
+        .filter(MethodSpec::trains)
+    {
+        let mut pruner = train_pruner(&method, &ratios, rule, &w0)?;
+        let (trained, loss, step_ms) = run_steps(
+            options,
+            &device,
+            fresh(),
+            &*pruner,
+            options.steps,
+            options.warmup,
+        )?;
+        pruner.on_epoch_end(1, &trained, loss)?;
+        // Epoch 2 is the first update epoch (interval 1).
+        let (result, update_ms) = timed(&device, || pruner.on_epoch_start(2, &trained))?;
+        result?;
+        methods.push(MethodPerf {
+            method: method.name().name(),
+            step_ms,
+            update_ms,
+        });
+        last = Some(trained);
+    }
+    let net = last.unwrap_or_else(fresh);
 
     let weights = params::flat(&net, &names);
     let pruned_weights = weights.values().map(|w| w.dims()[0]).sum();
@@ -262,10 +278,7 @@ pub fn measure(backend: Backend, options: &PerfOptions) -> Result<PerfReport> {
         steps: options.steps,
         dense_step_ms: dense_ms,
         images_per_s: options.batch as f64 / dense_ms * 1e3,
-        admm_step_ms: admm_ms,
-        slr_step_ms: slr_ms,
-        admm_update_ms,
-        slr_update_ms,
+        methods,
         projection_ms,
         pruned_layers: names.len(),
         pruned_weights,
@@ -280,7 +293,7 @@ fn gradients(options: &PerfOptions, device: &Device) -> (f64, BTreeMap<String, V
     let net = initial_model(options, &training);
     let (images, labels) =
         random_batch(options.model, options.check_batch, options.seed, &training);
-    let loss = CrossEntropyLoss::new(None, &training).forward(net.forward(images), labels);
+    let loss = Classification::new(&training).loss(&net, (images, labels));
     let grads = loss.backward();
     let loss = loss.inner().into_scalar::<f64>();
     let flat = params::gradients(&net, &grads)
@@ -367,28 +380,33 @@ impl PerfReport {
                 "| dense step | {:.2} ms ({:.0} images/s) |",
                 self.dense_step_ms, self.images_per_s
             ),
-            format!(
-                "| ADMM step | {:.2} ms ({:+.1}%) |",
-                self.admm_step_ms,
-                100.0 * (self.admm_step_ms / self.dense_step_ms - 1.0)
-            ),
-            format!(
-                "| SLR step | {:.2} ms ({:+.1}%) |",
-                self.slr_step_ms,
-                100.0 * (self.slr_step_ms / self.dense_step_ms - 1.0)
-            ),
-            format!(
-                "| ADMM / SLR update | {:.2} / {:.2} ms ({:.2} / {:.2} dense steps) |",
-                self.admm_update_ms,
-                self.slr_update_ms,
-                self.admm_update_ms / self.dense_step_ms,
-                self.slr_update_ms / self.dense_step_ms
-            ),
-            format!(
-                "| projection | {:.2} ms ({} layers, {} weights) |",
-                self.projection_ms, self.pruned_layers, self.pruned_weights
-            ),
         ];
+        for m in &self.methods {
+            rows.push(format!(
+                "| {} step | {:.2} ms ({:+.1}%) |",
+                m.method.to_uppercase(),
+                m.step_ms,
+                100.0 * (m.step_ms / self.dense_step_ms - 1.0)
+            ));
+        }
+        let names: Vec<String> = self
+            .methods
+            .iter()
+            .map(|m| m.method.to_uppercase())
+            .collect();
+        let join = |f: &dyn Fn(&MethodPerf) -> String| {
+            self.methods.iter().map(f).collect::<Vec<_>>().join(" / ")
+        };
+        rows.push(format!(
+            "| {} update | {} ms ({} dense steps) |",
+            names.join(" / "),
+            join(&|m| format!("{:.2}", m.update_ms)),
+            join(&|m| format!("{:.2}", m.update_ms / self.dense_step_ms))
+        ));
+        rows.push(format!(
+            "| projection | {:.2} ms ({} layers, {} weights) |",
+            self.projection_ms, self.pruned_layers, self.pruned_weights
+        ));
         if let Some(check) = &self.grad_check {
             rows.push(format!(
                 "| vs {} (batch {}) | loss rel. err {:.2e}, max grad rel. err {:.2e} (`{}`) |",

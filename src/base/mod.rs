@@ -1,0 +1,14 @@
+//! The ground floor: helpers every layer may use and that use nothing of the crate but
+//! [`crate::error`]: deterministic random streams, atomic file writes, hashing, globbing and
+//! the compute backend.
+
+pub mod backend;
+pub mod files;
+pub mod glob;
+pub mod hash;
+pub mod rng;
+
+pub use backend::Backend;
+pub use files::write_atomic;
+pub use glob::glob_match;
+pub use hash::sha256_hex;

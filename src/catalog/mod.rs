@@ -1,0 +1,13 @@
+//! What the harness knows about each model and each data set, one entry apiece: the facts
+//! that specs are validated against, data is read with, models are built from and costs are
+//! estimated with. Nothing here trains or reads files.
+
+pub mod dataset;
+mod flops;
+pub mod model;
+
+pub use dataset::{
+    CIFAR10_TEST_FILE, CIFAR10_TEST20, CIFAR10_TRAIN_FILES, DataFile, DatasetEntry, DatasetKind,
+    FASHION_MNIST_FILES, Fetch, IMAGENET_NORM, MNIST_FILES, Registry, Storage,
+};
+pub use model::{Architecture, ModelEntry, ModelKind, ResNetConfig, TaskKind, VGG16_CHANNELS};

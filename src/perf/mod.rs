@@ -1,0 +1,7 @@
+//! What training costs: `slr perf`'s measured step times on a backend ([`measure`]) and the
+//! FLOPs and time estimate of a plan ([`estimate`]).
+
+pub mod estimate;
+pub mod measure;
+
+pub use measure::{PerfOptions, PerfReport, measure, random_batch};
