@@ -45,6 +45,18 @@ impl Column {
             .map(Column::Measured)
     }
 
+    /// Its name in `[report] columns`.
+    pub fn name(&self) -> String {
+        match self {
+            Column::Measured(metric) => metric.key(),
+            fact => FACTS
+                .iter()
+                .find(|(_, c)| c == fact)
+                .map(|(n, _)| (*n).to_owned())
+                .expect("every fact column has a name"),
+        }
+    }
+
     /// Every column name a spec may use (`@N` written as such).
     pub fn names() -> Vec<String> {
         FACTS

@@ -51,16 +51,18 @@ pub struct ReportSpec {
 
 impl ReportSpec {
     fn default_columns() -> Vec<String> {
+        use super::column::Column;
+        use crate::metrics::Metric;
         [
-            "method",
-            "target.compression",
-            "acc.dense",
-            "acc.hardprune",
-            "acc.retrain",
-            "retrain.epochs",
-            "compression.pruned_layers",
+            Column::Method,
+            Column::TargetCompression,
+            Column::Measured(Metric::AccDense),
+            Column::Measured(Metric::AccHardprune),
+            Column::Measured(Metric::AccRetrain),
+            Column::RetrainEpochs,
+            Column::Measured(Metric::CompressionPrunedLayers),
         ]
-        .map(String::from)
+        .map(|c| c.name())
         .to_vec()
     }
 }
