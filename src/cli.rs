@@ -195,7 +195,9 @@ impl SpecArgs {
         {
             return Err(Error::Usage("--seeds: give at least one seed".into()));
         }
-        Ok(spec::resolve(loaded, self.seeds.as_deref()))
+        let plan = spec::resolve(loaded, self.seeds.as_deref());
+        crate::prune::targets::check_plan(&plan)?;
+        Ok(plan)
     }
 }
 
@@ -385,10 +387,17 @@ pub fn plan_text(plan: &Plan, calibrate: Option<Backend>) -> Result<String> {
         let _ = writeln!(out, "{} seed {}", run.row_name, run.seed);
         for (i, stage) in run.stages.iter().enumerate() {
             let dir = store::stage_dir(runs_root, run, i);
-            let status = if store::read_summary(&dir)?.is_some() {
-                "cached"
-            } else {
-                "pending"
+            let status = match store::stage_state(&dir) {
+                store::StageState::Done(_) => "cached",
+                store::StageState::Missing => "pending",
+                store::StageState::Damaged(why) => {
+                    let _ = writeln!(
+                        out,
+                        "  warning: {}: {why}; it is trained again",
+                        dir.display()
+                    );
+                    "pending"
+                }
             };
             let cost = if status == "pending" {
                 let flops = estimate::stage_flops(run, stage);

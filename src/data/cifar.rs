@@ -80,7 +80,8 @@ pub fn read(dir: &Path, files: &[&str]) -> Result<Records> {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Error::Data(format!("missing {}", path.display()))
             } else {
-                Error::io(&path)(e)
+                // Unreadable is bad input like missing, not a failed run.
+                Error::Data(format!("cannot read {}: {e}", path.display()))
             }
         })?;
         let records = parse(&bytes, &path)?;

@@ -51,7 +51,9 @@ pub fn read_verified(dir: &Path, file: &DataFile) -> Result<Vec<u8>> {
             dir.display()
         )));
     };
-    let bytes = std::fs::read(&path).map_err(Error::io(&path))?;
+    // Unreadable (permissions, a folder in its place) is bad input like a missing file.
+    let bytes = std::fs::read(&path)
+        .map_err(|e| Error::Data(format!("cannot read {}: {e}", path.display())))?;
     let bytes = maybe_gunzip(bytes, &path)?;
     let actual = sha256_hex(&bytes);
     if actual != file.sha256 {

@@ -9,6 +9,7 @@ pub mod projection;
 pub mod registry;
 pub mod slr;
 pub mod stats;
+pub mod targets;
 
 pub use registry::train_pruner;
 

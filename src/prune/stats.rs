@@ -11,13 +11,18 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SparsityReport {
     /// `sparsity.per_layer`: fraction of zeros of each pruned layer.
+    #[serde(with = "crate::base::float::map")]
     pub per_layer: BTreeMap<String, f64>,
     /// `sparsity.global`: fraction of zeros over all pruned layers together.
+    #[serde(with = "crate::base::float")]
     pub global: f64,
-    /// `compression.pruned_layers`: entries / non-zeros over the pruned layers.
+    /// `compression.pruned_layers`: entries / non-zeros over the pruned layers (∞ when every
+    /// weight is zero; written as `"inf"`).
+    #[serde(with = "crate::base::float")]
     pub compression_pruned_layers: f64,
     /// `compression.reference`: over every non-bias parameter (conv and fc weights, BN gamma),
     /// pruned or not, as the authors' code prints it.
+    #[serde(with = "crate::base::float")]
     pub compression_reference: f64,
 }
 

@@ -7,7 +7,7 @@ use crate::metrics::Metric;
 use crate::models::{Net, params};
 use crate::prune::projection;
 use crate::run::provenance::Provenance;
-use crate::run::store::{self, FailureKind};
+use crate::run::store::{self, FailureKind, StageState};
 use crate::spec::{CountRule, ModelKind, Plan, RowSpec, Run, StageConfig};
 use polars::prelude::{Column as PlColumn, DataFrame, NamedFrom, Series};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -246,15 +246,27 @@ fn read_run(
     let mut finished = 0;
     for (index, stage) in run.stages.iter().enumerate() {
         let dir = store::stage_dir(runs_root, run, index);
-        let Some(summary) = store::read_summary(&dir)? else {
-            if let Some(failure) = store::read_failure(&dir) {
-                record.status = match failure.kind {
-                    FailureKind::Diverged => Status::Diverged,
-                    FailureKind::Failed => Status::Failed,
-                };
-                record.reason = failure.reason;
+        let summary = match store::stage_state(&dir) {
+            StageState::Done(summary) => summary,
+            StageState::Damaged(why) => {
+                // Never used: reported as pending, and `reproduce` trains it again.
+                eprintln!(
+                    "warning: {}: {why}; not used (`slr reproduce` trains the stage again)",
+                    dir.display()
+                );
+                record.reason = format!("damaged stage: {why}");
+                break;
             }
-            break;
+            StageState::Missing => {
+                if let Some(failure) = store::read_failure(&dir) {
+                    record.status = match failure.kind {
+                        FailureKind::Diverged => Status::Diverged,
+                        FailureKind::Failed => Status::Failed,
+                    };
+                    record.reason = failure.reason;
+                }
+                break;
+            }
         };
         finished += 1;
         if let Some(s) = &summary.sparsity {

@@ -2,7 +2,7 @@
 //! is missing and redoes nothing. Each stage kind is one function of its own config.
 
 use super::provenance::{Provenance, git_commit, now_unix};
-use super::store::{self, MetricsFile, Summary};
+use super::store::{self, MetricsFile, StageState, Summary};
 use crate::base::{Backend, sha256_hex};
 use crate::data::{self, Dataset};
 use crate::error::{Error, Result};
@@ -118,12 +118,30 @@ impl Executor {
         let mut status = RunStatus::Cached;
         for index in 0..run.stages.len() {
             let dir = store::stage_dir(&self.runs_root, run, index);
-            if store::read_summary(&dir)?.is_some() {
+            if matches!(store::stage_state(&dir), StageState::Done(_)) {
                 continue;
             }
+            let _lock = store::StageLock::wait(&dir, |holder| {
+                eprintln!(
+                    "{} is being run by {}: waiting for it",
+                    dir.display(),
+                    holder.describe()
+                );
+            })?;
+            // Checked again under the lock: another runner may have finished it meanwhile.
+            match store::stage_state(&dir) {
+                StageState::Done(_) => continue,
+                StageState::Damaged(why) => {
+                    eprintln!(
+                        "warning: {}: {why}; training the stage again",
+                        dir.display()
+                    );
+                }
+                StageState::Missing => {}
+            }
             status = RunStatus::Trained;
-            let _lock = store::StageLock::acquire(&dir)?;
-            // A folder without a summary is an interrupted or failed attempt: start it afresh.
+            // A folder without a verified summary is an interrupted, failed or damaged
+            // attempt: start it afresh.
             if dir.exists() {
                 std::fs::remove_dir_all(&dir).map_err(Error::io(&dir))?;
             }
@@ -191,6 +209,7 @@ impl Executor {
             seconds_per_epoch: recorder.seconds_per_epoch(),
             metrics: recorder.finals,
             sparsity,
+            files: BTreeMap::new(),
         })
     }
 

@@ -106,8 +106,47 @@ pub fn locate(spec: &str) -> Result<PathBuf> {
     )))
 }
 
-/// Loads, layers and validates the spec at `path`.
+/// Loads, layers and validates the spec at `path`. An error caused by an environment value
+/// or a `--set` names that layer instead of the file.
 pub fn load(path: &Path, options: &LoadOptions) -> Result<Loaded> {
+    let error = match load_layers(path, options) {
+        Ok(loaded) => return Ok(loaded),
+        Err(error @ Error::Spec { .. }) if options.read_env || !options.sets.is_empty() => error,
+        Err(error) => return Err(error),
+    };
+    let Error::Spec { message, .. } = &error else {
+        return Err(error);
+    };
+    let with = |read_env: bool, sets: &[String]| {
+        load_layers(
+            path,
+            &LoadOptions {
+                profile: options.profile.clone(),
+                sets: sets.to_vec(),
+                read_env,
+            },
+        )
+        .is_ok()
+    };
+    if !with(false, &[]) {
+        return Err(error);
+    }
+    if options.read_env && !with(true, &[]) {
+        return Err(Error::spec(
+            path,
+            format!("from the environment (SLR_* variables): {message}"),
+        ));
+    }
+    for count in 1..=options.sets.len() {
+        if !with(options.read_env, &options.sets[..count]) {
+            let set = &options.sets[count - 1];
+            return Err(Error::spec(path, format!("from `--set {set}`: {message}")));
+        }
+    }
+    Err(error)
+}
+
+fn load_layers(path: &Path, options: &LoadOptions) -> Result<Loaded> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Usage(format!("cannot read spec {}: {e}", path.display())))?;
     // Parse once with `toml` for syntax errors with line and column.
@@ -326,10 +365,43 @@ fn join_key(key: &str, field: &str) -> String {
     }
 }
 
+/// More epochs than any experiment needs: a typo, not a budget.
+const MAX_EPOCHS: usize = 100_000;
+/// More worker threads than any machine this runs on has.
+const MAX_THREADS: usize = 1024;
+
+/// Whether `id` can name a file in its folder: letters, digits, `-`, `_` and `.`, not empty,
+/// no `..`, no leading dot.
+fn file_stem_ok(id: &str) -> bool {
+    !id.is_empty()
+        && !id.starts_with('.')
+        && !id.contains("..")
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
 /// Checks what serde cannot: ratios, layer names, budgets, unique names, published cells.
 fn validate(loaded: &Loaded) -> Result<()> {
     let path = &loaded.path;
     let fail = |message: String| Err(Error::spec(path, message));
+    let id = &loaded.raw.table.id;
+    if !file_stem_ok(id) {
+        return fail(format!(
+            "key `table.id`: `{id}` must be a file stem of letters, digits, `-`, `_` and `.` \
+             (it names the report file)"
+        ));
+    }
+    if let Some(threads) = loaded.raw.runtime.threads
+        && !(1..=MAX_THREADS).contains(&threads)
+    {
+        return fail(format!(
+            "key `runtime.threads`: {threads} is outside 1..={MAX_THREADS}"
+        ));
+    }
+    if loaded.rows.is_empty() {
+        return fail("key `rows`: no rows; a spec needs at least one [[rows]] entry".into());
+    }
     let mut names = BTreeSet::new();
     for (index, row) in loaded.rows.iter().enumerate() {
         let at = format!("row `{}` (rows[{index}])", row.name);
@@ -339,8 +411,17 @@ fn validate(loaded: &Loaded) -> Result<()> {
         if row.seeds.is_empty() {
             return fail(format!("{at}: key `seeds`: at least one seed is required"));
         }
-        if row.batch_size == 0 || row.test_batch_size == 0 {
+        let mut seen = BTreeSet::new();
+        if let Some(seed) = row.seeds.iter().find(|s| !seen.insert(**s)) {
+            return fail(format!(
+                "{at}: key `seeds`: seed {seed} appears twice (each seed is one run)"
+            ));
+        }
+        if row.batch_size == 0 {
             return fail(format!("{at}: key `batch_size`: must be at least 1"));
+        }
+        if row.test_batch_size == 0 {
+            return fail(format!("{at}: key `test_batch_size`: must be at least 1"));
         }
         if row.pretrain.epochs == 0 && row.import.is_none() {
             return fail(format!(
@@ -373,9 +454,22 @@ fn validate(loaded: &Loaded) -> Result<()> {
                     "{at}: key `{key}.optimizer.momentum`: {momentum} is outside [0, 1)"
                 ));
             }
-            if budget.optimizer.weight_decay < 0.0 {
+            let decay = budget.optimizer.weight_decay;
+            if !(decay.is_finite() && decay >= 0.0) {
                 return fail(format!(
-                    "{at}: key `{key}.optimizer.weight_decay`: must be >= 0"
+                    "{at}: key `{key}.optimizer.weight_decay`: {decay} must be a number >= 0"
+                ));
+            }
+            let gamma = budget.schedule.gamma;
+            if !(gamma.is_finite() && gamma > 0.0) {
+                return fail(format!(
+                    "{at}: key `{key}.schedule.gamma`: {gamma} must be a positive number"
+                ));
+            }
+            if budget.epochs > MAX_EPOCHS {
+                return fail(format!(
+                    "{at}: key `{key}.epochs`: {} is more than {MAX_EPOCHS}",
+                    budget.epochs
                 ));
             }
             if budget.schedule.step_size == 0 {
@@ -420,6 +514,13 @@ fn validate(loaded: &Loaded) -> Result<()> {
         }
     }
     for (index, cell) in loaded.raw.published.iter().enumerate() {
+        if !Metric::parse(&cell.metric).is_some_and(Metric::is_final) {
+            return fail(format!(
+                "key `published[{index}].metric`: unknown metric `{}`; allowed values: {}",
+                cell.metric,
+                Metric::final_names().join(", ")
+            ));
+        }
         if cell.citation.trim().is_empty() {
             return fail(format!(
                 "key `published[{index}].citation`: a published number needs a citation"
@@ -451,12 +552,7 @@ fn validate_report(loaded: &Loaded) -> Result<()> {
     let mut ids = BTreeSet::new();
     for (index, figure) in loaded.raw.figure.iter().enumerate() {
         let at = format!("key `figure[{index}]");
-        let id_ok = !figure.id.is_empty()
-            && figure
-                .id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        if !id_ok {
+        if !file_stem_ok(&figure.id) {
             return fail(format!(
                 "{at}.id`: `{}` must be a file stem of letters, digits, `-`, `_` and `.`",
                 figure.id

@@ -11,6 +11,7 @@ mod methods;
 mod models;
 mod pipeline;
 mod projection;
+mod reliability;
 mod report;
 mod spec;
 mod store;

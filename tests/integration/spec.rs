@@ -496,3 +496,98 @@ fn a_row_takes_only_its_own_methods_settings() {
     }
     assert!(matches!(loaded.rows[1].method, spec::MethodSpec::Magnitude));
 }
+
+#[test]
+fn validation_gaps_are_refused() {
+    let before_rows = BASE.split("[[rows]]").next().unwrap();
+    let no_rows = format!("rows = []\n{before_rows}");
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        (
+            "weight_decay_nan",
+            BASE.replace("momentum = 0.9 }", "momentum = 0.9, weight_decay = nan }"),
+            vec![],
+        ),
+        (
+            "weight_decay_negative",
+            BASE.replace("momentum = 0.9 }", "momentum = 0.9, weight_decay = -1e-4 }"),
+            vec![],
+        ),
+        (
+            "lr_nan",
+            BASE.replace("lr = 0.01", "lr = nan"),
+            vec![],
+        ),
+        (
+            "gamma_negative",
+            BASE.replace(
+                "optimizer = { lr = 0.01, momentum = 0.9 }",
+                "optimizer = { lr = 0.01, momentum = 0.9 }\nschedule = { kind = \"step\", gamma = -0.5 }",
+            ),
+            vec![],
+        ),
+        (
+            "duplicate_seeds",
+            BASE.replace("seeds = [1, 2]", "seeds = [1, 1]"),
+            vec![],
+        ),
+        (
+            "absurd_epochs",
+            BASE.replace("epochs = 4", "epochs = 1000000"),
+            vec![],
+        ),
+        (
+            "absurd_threads",
+            BASE.to_owned(),
+            vec!["runtime.threads=100000"],
+        ),
+        (
+            "zero_threads_in_runtime",
+            format!("{BASE}\n[runtime]\nthreads = 0\n"),
+            vec![],
+        ),
+        ("no_rows", no_rows, vec![]),
+        (
+            "published_unknown_metric",
+            format!(
+                "{BASE}\n[[published]]\nlabel = \"x\"\nmetric = \"acc.best\"\nvalue = 99.0\nrow = \"mag\"\ncitation = \"A, 2020\"\n"
+            ),
+            vec![],
+        ),
+        ("table_id_empty", BASE.replace("id = \"t\"", "id = \"\""), vec![]),
+        (
+            "table_id_escapes",
+            BASE.replace("id = \"t\"", "id = \"../../x\""),
+            vec![],
+        ),
+        (
+            "table_id_absolute",
+            BASE.replace("id = \"t\"", "id = \"/tmp/x\""),
+            vec![],
+        ),
+        (
+            "table_id_separator",
+            BASE.replace("id = \"t\"", "id = \"a/b\""),
+            vec![],
+        ),
+        (
+            "test_batch_size_zero",
+            BASE.replace("seeds = [1, 2]", "seeds = [1, 2]\ntest_batch_size = 0"),
+            vec![],
+        ),
+        (
+            "set_path_of_wrong_shape",
+            BASE.to_owned(),
+            vec!["rows.0.seeds=[1]"],
+        ),
+        (
+            "runtime_unknown_backend",
+            format!("{BASE}\n[runtime]\nbackend = \"gpu\"\n"),
+            vec![],
+        ),
+    ];
+    let mut all = String::new();
+    for (name, text, sets) in cases {
+        all.push_str(&format!("{name}: {}\n", error(&text, None, &sets)));
+    }
+    insta::assert_snapshot!(all);
+}

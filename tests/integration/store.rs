@@ -39,3 +39,41 @@ fn failures_are_read_back_with_their_kind() {
     std::fs::remove_file(dir.join(store::FAILED)).unwrap();
     assert_eq!(store::read_failure(dir), None);
 }
+
+#[test]
+fn summaries_round_trip_infinite_and_nan_values() {
+    use slr_repro::prune::stats::SparsityReport;
+    use slr_repro::run::store::Summary;
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("model.bpk"), b"weights").unwrap();
+    let summary = Summary {
+        stage: "prune".into(),
+        id: "abc".into(),
+        seed: 1,
+        metrics: [("acc.hardprune".to_owned(), f64::NAN)].into(),
+        sparsity: Some(SparsityReport {
+            per_layer: [("fc1.weight".to_owned(), 1.0)].into(),
+            global: 1.0,
+            compression_pruned_layers: f64::INFINITY,
+            compression_reference: 12.5,
+        }),
+        seconds_per_epoch: 0.0,
+        files: Default::default(),
+    };
+    store::write_summary(tmp.path(), &summary).unwrap();
+    let text = std::fs::read_to_string(tmp.path().join(store::SUMMARY)).unwrap();
+    assert!(
+        text.contains("\"compression_pruned_layers\": \"inf\""),
+        "{text}"
+    );
+    let back = store::read_summary(tmp.path()).unwrap().unwrap();
+    let sparsity = back.sparsity.unwrap();
+    assert_eq!(sparsity.compression_pruned_layers, f64::INFINITY);
+    assert_eq!(sparsity.compression_reference, 12.5);
+    assert!(back.metrics["acc.hardprune"].is_nan());
+    // The files the stage wrote are recorded with their SHA-256.
+    assert_eq!(
+        back.files["model.bpk"],
+        slr_repro::base::sha256_hex(b"weights")
+    );
+}

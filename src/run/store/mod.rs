@@ -3,15 +3,19 @@
 //! `metrics.csv` (written here, read here), `model.bpk`, `failed.txt` after a failed attempt,
 //! and `summary.json`, written last and atomically; its presence means "done".
 
+mod lock;
+mod metrics_file;
+
+pub use lock::{Holder, StageLock, holder};
+pub use metrics_file::{MetricRow, MetricsFile, read_metrics};
+
 use super::provenance::Provenance;
-use crate::base::write_atomic;
+use crate::base::{sha256_hex, write_atomic};
 use crate::error::{Error, Result};
-use crate::metrics::Metric;
 use crate::prune::stats::SparsityReport;
-use crate::spec::{Run, StageKind};
+use crate::spec::Run;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// File names inside a stage folder.
@@ -122,58 +126,6 @@ pub fn write_stage_spec(dir: &Path, run: &Run, index: usize) -> Result<()> {
     write_atomic(&dir.join(SPEC), text.as_bytes())
 }
 
-/// An exclusive claim on one stage folder (`<folder>.lock` beside it, holding the pid), so
-/// two `slr` processes never train the same stage at once. Released on drop.
-#[derive(Debug)]
-pub struct StageLock(PathBuf);
-
-impl StageLock {
-    /// Claims `dir`; a lock left by a process that no longer exists is taken over.
-    pub fn acquire(dir: &Path) -> Result<StageLock> {
-        let path = dir.with_extension("lock");
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(Error::io(parent))?;
-        }
-        for _ in 0..2 {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(mut file) => {
-                    let _ = write!(file, "{}", std::process::id());
-                    return Ok(StageLock(path));
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let holder = std::fs::read_to_string(&path).unwrap_or_default();
-                    let alive = holder
-                        .trim()
-                        .parse::<u32>()
-                        .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
-                    if alive {
-                        return Err(Error::RunFailed(format!(
-                            "{} is being run by process {} (lock {}); wait for it to finish",
-                            dir.display(),
-                            holder.trim(),
-                            path.display()
-                        )));
-                    }
-                    // Stale: its process died.
-                    std::fs::remove_file(&path).map_err(Error::io(&path))?;
-                }
-                Err(e) => return Err(Error::io(&path)(e)),
-            }
-        }
-        Err(Error::RunFailed(format!("cannot lock {}", path.display())))
-    }
-}
-
-impl Drop for StageLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 /// Final results of one stage at one seed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
@@ -184,105 +136,84 @@ pub struct Summary {
     /// Spec seed.
     pub seed: u64,
     /// Named metrics, e.g. `acc.dense`, `acc.hardprune`, `acc.retrain@3`.
+    #[serde(with = "crate::base::float::map")]
     pub metrics: BTreeMap<String, f64>,
     /// Sparsity of the stage's output model, for pruning stages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sparsity: Option<SparsityReport>,
     /// Mean seconds per training epoch (0 when the stage does not train).
+    #[serde(with = "crate::base::float")]
     pub seconds_per_epoch: f64,
+    /// SHA-256 of every other file the stage wrote, by name (filled in by [`write_summary`];
+    /// empty in summaries written before files were recorded).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, String>,
 }
 
-/// Reads a stage's summary; `None` when the stage has not finished.
-pub fn read_summary(dir: &Path) -> Result<Option<Summary>> {
-    let path = dir.join(SUMMARY);
-    if !path.is_file() {
-        return Ok(None);
-    }
-    let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|e| Error::Corrupt {
-            path,
-            message: format!("unreadable summary ({e}); delete the folder to rerun the stage"),
-        })
-}
-
-/// Writes the summary last, atomically.
-pub fn write_summary(dir: &Path, summary: &Summary) -> Result<()> {
-    let json = serde_json::to_string_pretty(summary).expect("summaries serialise");
-    write_atomic(&dir.join(SUMMARY), json.as_bytes())
-}
-
-/// Appends rows `stage,epoch,step,metric,value` to `metrics.csv`, flushing each call.
-pub struct MetricsFile {
-    path: PathBuf,
-    file: std::fs::File,
-}
-
-impl MetricsFile {
-    /// Creates (truncates) the file with its header.
-    pub fn create(dir: &Path) -> Result<MetricsFile> {
-        let path = dir.join(METRICS);
-        let mut file = std::fs::File::create(&path).map_err(Error::io(&path))?;
-        writeln!(file, "stage,epoch,step,metric,value").map_err(Error::io(&path))?;
-        Ok(MetricsFile { path, file })
-    }
-
-    /// Appends one metric value.
-    pub fn record(
-        &mut self,
-        stage: StageKind,
-        epoch: usize,
-        step: usize,
-        metric: Metric,
-        value: f64,
-    ) -> Result<()> {
-        let stage = stage.name();
-        writeln!(self.file, "{stage},{epoch},{step},{metric},{value}")
-            .map_err(Error::io(&self.path))?;
-        self.file.flush().map_err(Error::io(&self.path))
-    }
-}
-
-/// One row of a `metrics.csv`.
+/// What a stage folder holds.
 #[derive(Debug, Clone, PartialEq)]
-pub struct MetricRow {
-    /// Stage column (the stage kind's name).
-    pub stage: String,
-    /// 1-based epoch (0 for a value of the stage as a whole).
-    pub epoch: u32,
-    /// The metric's key.
-    pub metric: String,
-    /// Its value.
-    pub value: f64,
+pub enum StageState {
+    /// Finished, every recorded file intact.
+    Done(Summary),
+    /// Not finished (no summary).
+    Missing,
+    /// A summary that cannot be trusted: unreadable, or a file it records is missing or
+    /// differs from what the stage wrote. The reason names the file.
+    Damaged(String),
 }
 
-/// Reads a finished stage's `metrics.csv`; stages that do not train may have none (empty).
-pub fn read_metrics(dir: &Path) -> Result<Vec<MetricRow>> {
-    let path = dir.join(METRICS);
-    if !path.is_file() {
-        return Ok(Vec::new());
+/// Reads and verifies a stage folder.
+pub fn stage_state(dir: &Path) -> StageState {
+    let path = dir.join(SUMMARY);
+    let text = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return StageState::Missing,
+        Err(e) => return StageState::Damaged(format!("{SUMMARY} cannot be read ({e})")),
+    };
+    let summary: Summary = match serde_json::from_slice(&text) {
+        Ok(summary) => summary,
+        Err(e) => return StageState::Damaged(format!("{SUMMARY} is unreadable ({e})")),
+    };
+    for (name, expected) in &summary.files {
+        match std::fs::read(dir.join(name)) {
+            Ok(bytes) if sha256_hex(&bytes) == *expected => {}
+            Ok(_) => {
+                return StageState::Damaged(format!(
+                    "{name} differs from what the stage wrote (SHA-256 mismatch)"
+                ));
+            }
+            Err(e) => return StageState::Damaged(format!("{name} cannot be read ({e})")),
+        }
     }
-    let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
-    let mut rows = Vec::new();
-    for (number, line) in text.lines().enumerate().skip(1) {
-        let corrupt = |what: &str| Error::Corrupt {
-            path: path.clone(),
-            message: format!(
-                "line {}: {what} in `{line}`; delete the stage folder to rerun it",
-                number + 1
-            ),
-        };
-        let fields: Vec<&str> = line.split(',').collect();
-        let [stage, epoch, _step, metric, value] = fields[..] else {
-            return Err(corrupt("expected 5 fields"));
-        };
-        rows.push(MetricRow {
-            stage: stage.to_owned(),
-            epoch: epoch.parse().map_err(|_| corrupt("bad epoch"))?,
-            metric: metric.to_owned(),
-            value: value.parse().map_err(|_| corrupt("bad value"))?,
-        });
+    StageState::Done(summary)
+}
+
+/// Reads a finished stage's verified summary; `None` when the stage has not finished, an
+/// error naming the file when it is damaged.
+pub fn read_summary(dir: &Path) -> Result<Option<Summary>> {
+    match stage_state(dir) {
+        StageState::Done(summary) => Ok(Some(summary)),
+        StageState::Missing => Ok(None),
+        StageState::Damaged(why) => Err(Error::Corrupt {
+            path: dir.to_owned(),
+            message: format!("{why}; `slr reproduce` trains the stage again"),
+        }),
     }
-    Ok(rows)
+}
+
+/// Writes the summary last, atomically, with the SHA-256 of every other file in `dir`.
+pub fn write_summary(dir: &Path, summary: &Summary) -> Result<()> {
+    let mut summary = summary.clone();
+    summary.files.clear();
+    for entry in std::fs::read_dir(dir).map_err(Error::io(dir))? {
+        let entry = entry.map_err(Error::io(dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == SUMMARY || name == FAILED || !entry.path().is_file() {
+            continue;
+        }
+        let bytes = std::fs::read(entry.path()).map_err(Error::io(entry.path()))?;
+        summary.files.insert(name, sha256_hex(&bytes));
+    }
+    let json = serde_json::to_string_pretty(&summary).expect("summaries serialise");
+    write_atomic(&dir.join(SUMMARY), json.as_bytes())
 }

@@ -1,0 +1,218 @@
+//! Stage locks: an advisory lock (`flock`) on `<folder>.lock` beside a stage folder, so two
+//! `slr` processes never train one stage at once. The kernel releases it when its process
+//! ends, however it ends, so a dead holder never blocks and a reused pid means nothing. The
+//! file names its holder (pid, start time, host) for messages and `slr status`.
+
+use crate::error::{Error, Result};
+use std::fs::{File, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The process named in a lock file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// Process id.
+    pub pid: u32,
+    /// Its start time in clock ticks since boot (`/proc/<pid>/stat`), when recorded.
+    pub start: Option<u64>,
+    /// Host name, when recorded.
+    pub host: Option<String>,
+}
+
+impl Holder {
+    /// This process.
+    fn current() -> Holder {
+        let pid = std::process::id();
+        Holder {
+            pid,
+            start: process_start(pid),
+            host: host_name(),
+        }
+    }
+
+    /// Parses a lock file: `pid N`, `start T`, `host H` lines, or a bare pid (older locks).
+    fn parse(text: &str) -> Option<Holder> {
+        let text = text.trim();
+        if let Ok(pid) = text.parse() {
+            return Some(Holder {
+                pid,
+                start: None,
+                host: None,
+            });
+        }
+        let mut holder = Holder {
+            pid: 0,
+            start: None,
+            host: None,
+        };
+        for line in text.lines() {
+            match line.split_once(' ') {
+                Some(("pid", v)) => holder.pid = v.parse().ok()?,
+                Some(("start", v)) => holder.start = v.parse().ok(),
+                Some(("host", v)) => holder.host = Some(v.to_owned()),
+                _ => {}
+            }
+        }
+        (holder.pid != 0).then_some(holder)
+    }
+
+    fn text(&self) -> String {
+        let mut text = format!("pid {}\n", self.pid);
+        if let Some(start) = self.start {
+            text.push_str(&format!("start {start}\n"));
+        }
+        if let Some(host) = &self.host {
+            text.push_str(&format!("host {host}\n"));
+        }
+        text
+    }
+
+    /// "process 123 on host-a".
+    pub fn describe(&self) -> String {
+        match &self.host {
+            Some(host) => format!("process {} on {host}", self.pid),
+            None => format!("process {}", self.pid),
+        }
+    }
+}
+
+/// Start time of `pid` in clock ticks since boot (field 22 of `/proc/<pid>/stat`).
+fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: fields after it.
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+fn host_name() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+}
+
+/// The lock file of a stage folder.
+fn lock_path(dir: &Path) -> PathBuf {
+    dir.with_extension("lock")
+}
+
+/// The process holding `dir`'s lock now, if any (as its lock file names it).
+pub fn holder(dir: &Path) -> Option<Holder> {
+    let path = lock_path(dir);
+    let mut file = File::open(&path).ok()?;
+    match file.try_lock_shared() {
+        // Nobody holds it.
+        Ok(()) => None,
+        Err(TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            file.read_to_string(&mut text).ok()?;
+            Some(Holder::parse(&text).unwrap_or(Holder {
+                pid: 0,
+                start: None,
+                host: None,
+            }))
+        }
+        Err(TryLockError::Error(_)) => None,
+    }
+}
+
+/// An exclusive claim on one stage folder; released (and its file removed) on drop.
+#[derive(Debug)]
+pub struct StageLock {
+    path: PathBuf,
+    // Held open: closing it releases the lock.
+    _file: File,
+}
+
+/// What one attempt to take a lock found.
+enum Attempt {
+    Taken(StageLock),
+    HeldBy(Holder),
+}
+
+impl StageLock {
+    /// Claims `dir`, or fails naming the process that holds it.
+    pub fn acquire(dir: &Path) -> Result<StageLock> {
+        match StageLock::attempt(dir)? {
+            Attempt::Taken(lock) => Ok(lock),
+            Attempt::HeldBy(holder) => Err(Error::RunFailed(format!(
+                "{} is being run by {} (lock {}); wait for it to finish",
+                dir.display(),
+                holder.describe(),
+                lock_path(dir).display()
+            ))),
+        }
+    }
+
+    /// Claims `dir`, waiting while another process holds it; `on_wait` is told once whom it
+    /// waits for.
+    pub fn wait(dir: &Path, on_wait: impl FnOnce(&Holder)) -> Result<StageLock> {
+        let mut on_wait = Some(on_wait);
+        loop {
+            match StageLock::attempt(dir)? {
+                Attempt::Taken(lock) => return Ok(lock),
+                Attempt::HeldBy(holder) => {
+                    if let Some(tell) = on_wait.take() {
+                        tell(&holder);
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            }
+        }
+    }
+
+    fn attempt(dir: &Path) -> Result<Attempt> {
+        let path = lock_path(dir);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(Error::io(parent))?;
+        }
+        loop {
+            let mut file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(Error::io(&path))?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(TryLockError::WouldBlock) => {
+                    let mut text = String::new();
+                    let _ = file.read_to_string(&mut text);
+                    let holder = Holder::parse(&text).unwrap_or(Holder {
+                        pid: 0,
+                        start: None,
+                        host: None,
+                    });
+                    return Ok(Attempt::HeldBy(holder));
+                }
+                Err(TryLockError::Error(e)) => return Err(Error::io(&path)(e)),
+            }
+            // The previous holder removes the file as it lets go: a lock on a file no longer at
+            // `path` guards nothing, so start over with the current file.
+            let same = std::fs::metadata(&path).is_ok_and(|now| {
+                file.metadata()
+                    .is_ok_and(|ours| ours.ino() == now.ino() && ours.dev() == now.dev())
+            });
+            if !same {
+                continue;
+            }
+            file.set_len(0).map_err(Error::io(&path))?;
+            file.rewind().map_err(Error::io(&path))?;
+            file.write_all(Holder::current().text().as_bytes())
+                .map_err(Error::io(&path))?;
+            return Ok(Attempt::Taken(StageLock { path, _file: file }));
+        }
+    }
+}
+
+impl Drop for StageLock {
+    fn drop(&mut self) {
+        // Removed while still locked, so a process that opens the path afterwards gets a new
+        // file (and checks it is the one at the path).
+        let _ = std::fs::remove_file(&self.path);
+    }
+}

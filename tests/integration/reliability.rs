@@ -1,0 +1,190 @@
+//! Faults a real user meets: two runners on one runs folder, damaged run files, targets that
+//! cannot be met. Each runs the binary as a child process.
+
+use super::common::{data_root, root, write};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+/// One seed of a dense model, its magnitude pruning and retraining, a few seconds each.
+const SMALL: &str = r#"
+[table]
+id = "small"
+title = "Small"
+
+[defaults]
+model = "lenet-300-100"
+dataset = "mnist"
+seeds = [1]
+data = { train_limit = 512, test_limit = 200 }
+pretrain = { epochs = 2, optimizer = { lr = 0.05, momentum = 0.9 } }
+retrain = { epochs = 1 }
+
+[[rows]]
+name = "magnitude"
+method = "magnitude"
+sparsity = { uniform = 0.8 }
+"#;
+
+fn reproduce(spec: &Path, runs: &Path, reports: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_slr"));
+    cmd.current_dir(root()).args([
+        "reproduce",
+        spec.to_str().unwrap(),
+        "--no-fetch",
+        "--data-root",
+        data_root().to_str().unwrap(),
+        "--runs-root",
+        runs.to_str().unwrap(),
+        "--set",
+        "runtime.threads=1",
+        "--set",
+        &format!("runtime.reports_root={:?}", reports.display().to_string()),
+    ]);
+    cmd
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The report without its provenance footer (which names times).
+fn table(reports: &Path) -> String {
+    let text = std::fs::read_to_string(reports.join("small.md")).unwrap();
+    text.split("\n---\n").next().unwrap().to_owned()
+}
+
+/// Lines of a child's stderr that report a finished training epoch of `stage`.
+fn epochs_trained(err: &str, stage: &str) -> usize {
+    err.lines()
+        .filter(|l| l.contains(&format!(" {stage} seed 1 epoch ")))
+        .count()
+}
+
+#[test]
+fn two_runners_on_one_runs_folder_both_succeed_training_each_stage_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write(tmp.path(), "small.toml", SMALL);
+    let runs = tmp.path().join("runs");
+    let (reports_a, reports_b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let spawn = |reports: &Path| {
+        reproduce(&spec, &runs, reports)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(&reports_a), spawn(&reports_b));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success(), "{}", stderr(&a));
+    assert!(b.status.success(), "{}", stderr(&b));
+    let both = stderr(&a) + &stderr(&b);
+    assert_eq!(epochs_trained(&both, "pretrain"), 2, "{both}");
+    assert_eq!(epochs_trained(&both, "retrain"), 1, "{both}");
+    assert_eq!(table(&reports_a), table(&reports_b));
+}
+
+#[test]
+fn a_stage_with_a_damaged_file_is_redone_with_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write(tmp.path(), "small.toml", SMALL);
+    let runs = tmp.path().join("runs");
+    let reports = tmp.path().join("reports");
+    let first = reproduce(&spec, &runs, &reports).output().unwrap();
+    assert!(first.status.success(), "{}", stderr(&first));
+    let reference = table(&reports);
+    let pretrain = std::fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("pretrain-")
+        })
+        .unwrap()
+        .join("seed-1");
+    // Each fault in turn: an altered model (one byte), a truncated metrics file, a missing
+    // provenance file, garbage in the summary.
+    let model = pretrain.join("model.bpk");
+    let faults: Vec<(&str, Box<dyn Fn()>)> = vec![
+        (
+            "model.bpk",
+            Box::new(|| {
+                let mut bytes = std::fs::read(&model).unwrap();
+                let last = bytes.len() - 1;
+                bytes[last] ^= 0x80;
+                std::fs::write(&model, bytes).unwrap();
+            }),
+        ),
+        (
+            "metrics.csv",
+            Box::new(|| {
+                let path = pretrain.join("metrics.csv");
+                let bytes = std::fs::read(&path).unwrap();
+                std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+            }),
+        ),
+        (
+            "provenance.json",
+            Box::new(|| std::fs::remove_file(pretrain.join("provenance.json")).unwrap()),
+        ),
+        (
+            "summary.json",
+            Box::new(|| std::fs::write(pretrain.join("summary.json"), "{ not json").unwrap()),
+        ),
+    ];
+    for (file, damage) in faults {
+        damage();
+        // A report never uses the damaged stage.
+        let report = Command::new(env!("CARGO_BIN_EXE_slr"))
+            .current_dir(root())
+            .args(["report", spec.to_str().unwrap(), "--runs-root"])
+            .arg(&runs)
+            .args([
+                "--set",
+                &format!("runtime.reports_root={:?}", reports.display().to_string()),
+            ])
+            .output()
+            .unwrap();
+        assert!(report.status.success(), "{}", stderr(&report));
+        assert!(
+            stderr(&report).contains(file),
+            "{file}: {}",
+            stderr(&report)
+        );
+        assert!(table(&reports).contains("pending"), "{file}");
+        // A rerun trains it again, warning with the file's name, and gets the same numbers.
+        let rerun = reproduce(&spec, &runs, &reports).output().unwrap();
+        assert!(rerun.status.success(), "{}", stderr(&rerun));
+        let err = stderr(&rerun);
+        assert!(
+            err.contains("warning:") && err.contains(file),
+            "{file}: {err}"
+        );
+        assert_eq!(epochs_trained(&err, "pretrain"), 2, "{file}: {err}");
+        assert_eq!(table(&reports), reference, "{file}");
+    }
+}
+
+#[test]
+fn a_ratio_that_keeps_no_weight_of_a_layer_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    // fc3 of LeNet-300-100 has 1,000 weights: 0.9999 keeps round(0.1) = 0 of them.
+    let text = SMALL.replace(
+        "sparsity = { uniform = 0.8 }",
+        "sparsity.per_layer = { \"fc3.weight\" = 0.9999 }",
+    );
+    let spec = write(tmp.path(), "small.toml", &text);
+    let out = Command::new(env!("CARGO_BIN_EXE_slr"))
+        .current_dir(root())
+        .args(["plan", spec.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("small.toml"), "{err}");
+    assert!(
+        err.contains("row `magnitude` (rows[0]): key `sparsity`: ratio 0.9999 keeps none of the 1000 weights of `fc3.weight`"),
+        "{err}"
+    );
+}
