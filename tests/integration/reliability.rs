@@ -106,7 +106,8 @@ fn a_stage_with_a_damaged_file_is_redone_with_a_warning() {
     // Each fault in turn: an altered model (one byte), a truncated metrics file, a missing
     // provenance file, garbage in the summary.
     let model = pretrain.join("model.bpk");
-    let faults: Vec<(&str, Box<dyn Fn()>)> = vec![
+    type Damage<'a> = Box<dyn Fn() + 'a>;
+    let faults: Vec<(&str, Damage)> = vec![
         (
             "model.bpk",
             Box::new(|| {
