@@ -44,6 +44,13 @@ pub enum Command {
         #[arg(long)]
         calibrate: bool,
     },
+    /// Show every run's state (done, running, interrupted, failed, pending) without touching
+    /// anything.
+    Status {
+        /// Spec options.
+        #[command(flatten)]
+        spec: SpecArgs,
+    },
     /// Print the run folders of one row.
     Where {
         /// Spec options.
@@ -222,6 +229,10 @@ pub fn run(cli: Cli) -> Result<()> {
             print!("{}", plan_text(&plan, calibrate.then_some(backend))?);
             Ok(())
         }
+        Command::Status { spec } => {
+            print!("{}", status_text(&spec.plan()?));
+            Ok(())
+        }
         Command::Where { spec, row } => {
             let plan = spec.plan()?;
             let runtime = &plan.spec.raw.runtime;
@@ -327,6 +338,8 @@ fn reproduce(args: &SpecArgs, auto_fetch: bool) -> Result<()> {
             fetch::fetch(&runtime.data_root, kind, None)?;
         }
     }
+    // SIGINT/SIGTERM checkpoint the stage in progress and stop (exit 130); rerunning continues.
+    crate::run::signals::install();
     let mut executor = Executor::new(backend, &runtime.data_root, &runtime.runs_root);
     let (mut trained, mut cached) = (0, 0);
     let mut failed = Vec::new();
@@ -450,6 +463,85 @@ pub fn plan_text(plan: &Plan, calibrate: Option<Backend>) -> Result<String> {
         );
     }
     Ok(out)
+}
+
+/// The text of `slr status`: one line per run, and per row that does not run.
+pub fn status_text(plan: &Plan) -> String {
+    use std::fmt::Write;
+    let runs_root = &plan.spec.raw.runtime.runs_root;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "spec {} ({}), profile {}: {} runs under {}",
+        plan.spec.raw.table.id,
+        plan.spec.path.display(),
+        plan.spec.profile.as_deref().unwrap_or("(none)"),
+        plan.runs.len(),
+        runs_root.display()
+    );
+    for row in &plan.spec.rows {
+        if let Some(reason) = plan.spec.why_not_run(row) {
+            let _ = writeln!(out, "{}: not run ({reason})", row.name);
+        }
+    }
+    let mut done = 0;
+    for run in &plan.runs {
+        let state = run_state(run, runs_root);
+        done += usize::from(state == "done");
+        let _ = writeln!(out, "{} seed {}: {state}", run.row_name, run.seed);
+    }
+    let _ = writeln!(out, "{done} of {} runs done", plan.runs.len());
+    out
+}
+
+/// The state of a run: its first stage that is not done, and why.
+fn run_state(run: &spec::Run, runs_root: &std::path::Path) -> String {
+    use store::checkpoint;
+    for (index, stage) in run.stages.iter().enumerate() {
+        let dir = store::stage_dir(runs_root, run, index);
+        let name = stage.kind.name();
+        let why = match store::stage_state(&dir) {
+            store::StageState::Done(_) => continue,
+            store::StageState::Damaged(why) => {
+                format!("damaged {name} stage: {why} (a rerun trains it again)")
+            }
+            store::StageState::Missing => {
+                let at = checkpoint::position(&dir).map(|(epoch, step)| {
+                    let of =
+                        stage_epochs(&stage.config).map_or(String::new(), |e| format!(" of {e}"));
+                    format!("epoch {epoch}{of} step {step}")
+                });
+                if let Some(holder) = store::holder(&dir) {
+                    let at = at.map_or(String::new(), |at| format!(", at {at}"));
+                    format!("running {name} ({}{at})", holder.describe())
+                } else if let Some(at) = at {
+                    format!("interrupted in {name} at {at} (a rerun continues there)")
+                } else if let Some(failure) = store::read_failure(&dir) {
+                    let kind = match failure.kind {
+                        store::FailureKind::Diverged => "diverged",
+                        store::FailureKind::Failed => "failed",
+                    };
+                    format!("{kind} in {name}: {}", failure.reason)
+                } else if index == 0 {
+                    "pending".to_owned()
+                } else {
+                    format!("pending (next: {name})")
+                }
+            }
+        };
+        return why;
+    }
+    "done".to_owned()
+}
+
+/// Epochs a training stage runs.
+fn stage_epochs(config: &spec::StageConfig) -> Option<usize> {
+    match config {
+        spec::StageConfig::Pretrain(c) => Some(c.budget.epochs),
+        spec::StageConfig::Train(c) => Some(c.budget.epochs),
+        spec::StageConfig::Retrain(c) => Some(c.budget.epochs),
+        _ => None,
+    }
 }
 
 /// "4.6 MFLOP", "1.2 PFLOP".

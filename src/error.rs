@@ -39,6 +39,19 @@ pub enum Error {
         /// The non-finite loss.
         loss: f64,
     },
+    /// A stop was requested (SIGTERM, SIGINT): the stage checkpointed and the rerun continues.
+    #[error(
+        "interrupted: {label} stopped before epoch {epoch} step {step}; its checkpoint is kept, \
+         run the same command again to continue from there"
+    )]
+    Interrupted {
+        /// The training's progress label.
+        label: String,
+        /// 1-based epoch of the next step.
+        epoch: usize,
+        /// 0-based step within it.
+        step: usize,
+    },
     /// A file that the harness wrote earlier is unreadable or corrupt.
     #[error("{path}: {message}")]
     Corrupt {
@@ -82,6 +95,8 @@ impl Error {
             | Error::Diverged { .. }
             | Error::Io { .. }
             | Error::Figure { .. } => 1,
+            // 128 + SIGINT, as shells report an interrupted command.
+            Error::Interrupted { .. } => 130,
             _ => 2,
         }
     }

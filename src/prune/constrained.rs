@@ -4,7 +4,7 @@
 use super::admm::Admm;
 use super::layers::{self, Layers};
 use super::slr::Slr;
-use super::{Masks, Pruner};
+use super::{Masks, Pruner, PrunerState};
 use crate::error::Result;
 use crate::metrics::Metric;
 use crate::models::{Net, params};
@@ -147,6 +147,85 @@ impl Pruner for Constrained {
         ];
         metrics.extend(self.update_metrics.iter().cloned());
         metrics
+    }
+
+    fn save_state(&self) -> PrunerState {
+        let mut state = PrunerState::default();
+        let (ce, ce_prev) = self.ce;
+        state.scalars.insert("ce".into(), ce);
+        state.scalars.insert("ce_prev".into(), ce_prev);
+        for (metric, value) in &self.update_metrics {
+            state.scalars.insert(format!("update/{metric}"), *value);
+        }
+        match &self.method {
+            Method::Admm(a) => {
+                state.put_group("z", &a.z);
+                state.put_group("u", &a.u);
+                state.scalars.insert("rho".into(), a.rho);
+                state.scalars.insert("updates".into(), a.updates as f64);
+            }
+            Method::Slr(s) => {
+                state.put_group("z", &s.z);
+                state.put_group("lambda", &s.lambda);
+                state.put_group("z_prev", &s.z_prev);
+                state.put_group("w_prev", &s.w_prev);
+                state.scalars.insert("s".into(), s.s);
+                state.scalars.insert("k".into(), s.k as f64);
+                state.scalars.insert("accepted_s".into(), s.accepted_s);
+                state
+                    .scalars
+                    .insert("aliased".into(), if s.aliased { 1.0 } else { 0.0 });
+            }
+        }
+        state
+    }
+
+    fn load_state(&mut self, state: &PrunerState) -> Result<()> {
+        self.ce = (state.scalar("ce")?, state.scalar("ce_prev")?);
+        self.update_metrics = state
+            .scalars
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((Metric::parse(name.strip_prefix("update/")?)?, *value))
+            })
+            .collect();
+        // In the order the update wrote them (the metrics file lists them so).
+        let order = |m: &Metric| {
+            [
+                Metric::AdmmZChange,
+                Metric::AdmmRho,
+                Metric::AdmmUpdates,
+                Metric::SlrK,
+                Metric::SlrS,
+                Metric::SlrAlpha,
+                Metric::SlrCond1,
+                Metric::SlrCond2,
+                Metric::SlrZChange,
+            ]
+            .iter()
+            .position(|o| o == m)
+        };
+        self.update_metrics.sort_by_key(|(m, _)| order(m));
+        match &mut self.method {
+            Method::Admm(a) => {
+                a.z = state.group("z");
+                a.u = state.group("u");
+                a.rho = state.scalar("rho")?;
+                a.updates = state.scalar("updates")? as usize;
+            }
+            Method::Slr(s) => {
+                s.z = state.group("z");
+                s.lambda = state.group("lambda");
+                s.z_prev = state.group("z_prev");
+                s.w_prev = state.group("w_prev");
+                s.s = state.scalar("s")?;
+                s.k = state.scalar("k")? as u64;
+                s.accepted_s = state.scalar("accepted_s")?;
+                s.aliased = state.scalar("aliased")? != 0.0;
+            }
+        }
+        self.u = self.current_u();
+        Ok(())
     }
 
     fn masks(&self, model: &Net) -> Result<Masks> {

@@ -18,10 +18,47 @@ use crate::metrics::Metric;
 use crate::models::{Net, params};
 use crate::spec::CountRule;
 use burn::tensor::Tensor;
+use layers::Layers;
 use std::collections::BTreeMap;
 
 /// 0/1 masks by parameter name, flattened.
 pub type Masks = BTreeMap<String, Tensor<1>>;
+
+/// Everything a pruner carries between steps, for a checkpoint: flattened tensors and
+/// scalars by name. Restoring it continues the method bit for bit.
+#[derive(Debug, Clone, Default)]
+pub struct PrunerState {
+    /// Tensors (Z, U, Λ, ...), e.g. `z/fc1.weight`.
+    pub tensors: BTreeMap<String, Tensor<1>>,
+    /// Scalars (ρ, s, k, ...).
+    pub scalars: BTreeMap<String, f64>,
+}
+
+impl PrunerState {
+    /// The tensors under `prefix/`, by the rest of their name.
+    pub fn group(&self, prefix: &str) -> Layers {
+        let prefix = format!("{prefix}/");
+        self.tensors
+            .iter()
+            .filter_map(|(name, t)| Some((name.strip_prefix(&prefix)?.to_owned(), t.clone())))
+            .collect()
+    }
+
+    /// Stores `layers` under `prefix/`.
+    pub fn put_group(&mut self, prefix: &str, layers: &Layers) {
+        for (name, t) in layers {
+            self.tensors.insert(format!("{prefix}/{name}"), t.clone());
+        }
+    }
+
+    /// A scalar, or an error naming it.
+    pub fn scalar(&self, name: &str) -> Result<f64> {
+        self.scalars
+            .get(name)
+            .copied()
+            .ok_or_else(|| Error::RunFailed(format!("checkpoint lacks pruner value `{name}`")))
+    }
+}
 
 /// A pruning method as seen by the training loop. The loop never names a method: it asks the
 /// pruner for a loss penalty, lets it shape gradients and weights around each optimizer step,
@@ -56,6 +93,14 @@ pub trait Pruner {
     /// The masks of the pruned layers after training (empty for dense training).
     fn masks(&self, _model: &Net) -> Result<Masks> {
         Ok(Masks::new())
+    }
+    /// Its state for a checkpoint (nothing, for stateless pruners).
+    fn save_state(&self) -> PrunerState {
+        PrunerState::default()
+    }
+    /// Continues from a state [`Pruner::save_state`] returned.
+    fn load_state(&mut self, _state: &PrunerState) -> Result<()> {
+        Ok(())
     }
 }
 

@@ -2,6 +2,8 @@
 //! is missing and redoes nothing. Each stage kind is one function of its own config.
 
 use super::provenance::{Provenance, git_commit, now_unix};
+use super::signals;
+use super::store::checkpoint::{self, Checkpoint, RecorderState};
 use super::store::{self, MetricsFile, StageState, Summary};
 use crate::base::{Backend, sha256_hex};
 use crate::data::{self, Dataset};
@@ -14,7 +16,7 @@ use crate::spec::{
     Run, Stage, StageConfig, StageKind, TrainConfig, derive_seed,
 };
 use crate::train::task::{self, Classification, Task};
-use crate::train::{self, EpochRecord, TrainSettings};
+use crate::train::{self, EpochRecord, Observer, Resume, Snapshot, TrainSettings};
 use burn::module::Module;
 use burn::tensor::Device;
 use std::collections::{BTreeMap, HashMap};
@@ -55,6 +57,25 @@ impl Recorder {
             file: MetricsFile::create(dir)?,
             finals: BTreeMap::new(),
             seconds: Vec::new(),
+        })
+    }
+
+    /// Continues what a checkpoint recorded; rows written after it are dropped.
+    fn resume(stage: StageKind, dir: &Path, state: &RecorderState) -> Result<Recorder> {
+        Ok(Recorder {
+            stage,
+            file: MetricsFile::continue_at(dir, state.metrics_len)?,
+            finals: state.finals.clone(),
+            seconds: state.seconds.clone(),
+        })
+    }
+
+    /// What a checkpoint keeps of it.
+    fn state(&self) -> Result<RecorderState> {
+        Ok(RecorderState {
+            finals: self.finals.clone(),
+            seconds: self.seconds.clone(),
+            metrics_len: self.file.bytes_written()?,
         })
     }
 
@@ -139,17 +160,40 @@ impl Executor {
                 }
                 StageState::Missing => {}
             }
-            status = RunStatus::Trained;
-            // A folder without a verified summary is an interrupted, failed or damaged
-            // attempt: start it afresh.
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir).map_err(Error::io(&dir))?;
+            let label = format!(
+                "{} {} seed {}",
+                run.row_name,
+                stage_name(run, index),
+                run.seed
+            );
+            if signals::stop_requested() {
+                return Err(Error::Interrupted {
+                    label,
+                    epoch: 1,
+                    step: 0,
+                });
             }
-            std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+            status = RunStatus::Trained;
             let started = now_unix();
-            store::write_stage_spec(&dir, run, index)?;
-            let summary = match self.run_stage(run, index, &dir) {
+            let checkpoint = self.checkpoint_of(run, index, &dir);
+            if let Some(c) = &checkpoint {
+                let p = c.resume.position;
+                eprintln!(
+                    "{label}: continuing from its checkpoint (epoch {} step {})",
+                    p.epoch, p.step
+                );
+            } else {
+                // A folder without a verified summary or a usable checkpoint is a failed or
+                // damaged attempt: start it afresh.
+                if dir.exists() {
+                    std::fs::remove_dir_all(&dir).map_err(Error::io(&dir))?;
+                }
+                std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+                store::write_stage_spec(&dir, run, index)?;
+            }
+            let summary = match self.run_stage(run, index, &dir, checkpoint) {
                 Ok(summary) => summary,
+                Err(error @ Error::Interrupted { .. }) => return Err(error),
                 Err(error) => {
                     // Best effort: the error itself is what the caller must see.
                     let _ = store::write_failure(&dir, &error);
@@ -168,8 +212,36 @@ impl Executor {
             store::write_provenance(&dir, &provenance)?;
             debug_assert_eq!(summary.id, run.stages[index].id);
             store::write_summary(&dir, &summary)?;
+            // Only now: a crash before the summary still finds the checkpoint.
+            checkpoint::remove(&dir)?;
         }
         Ok(status)
+    }
+
+    /// The checkpoint an interrupted attempt of the stage left, if it is usable: same stage
+    /// config, readable files. An unusable one is reported and ignored.
+    fn checkpoint_of(&self, run: &Run, index: usize, dir: &Path) -> Option<Checkpoint> {
+        if !checkpoint::exists(dir) {
+            return None;
+        }
+        let same_config = store::render_stage_spec(run, index)
+            .ok()
+            .zip(std::fs::read_to_string(dir.join(store::SPEC)).ok())
+            .is_some_and(|(expected, found)| expected == found);
+        if !same_config {
+            eprintln!(
+                "warning: {}: its checkpoint is of another config; starting the stage afresh",
+                dir.display()
+            );
+            return None;
+        }
+        match checkpoint::read(dir, run.model, &self.device.clone().autodiff()) {
+            Ok(found) => found,
+            Err(e) => {
+                eprintln!("warning: {e}; starting the stage afresh");
+                None
+            }
+        }
     }
 
     fn dataset(&mut self, kind: DatasetKind, limits: &DataSpec) -> Result<Dataset> {
@@ -183,15 +255,31 @@ impl Executor {
 
     /// Runs stage `index` of `run` in `dir` and saves its model; the summary is the caller's
     /// to write.
-    fn run_stage(&mut self, run: &Run, index: usize, dir: &Path) -> Result<Summary> {
+    fn run_stage(
+        &mut self,
+        run: &Run,
+        index: usize,
+        dir: &Path,
+        checkpoint: Option<Checkpoint>,
+    ) -> Result<Summary> {
         let stage = &run.stages[index];
-        let mut recorder = Recorder::create(stage.kind, dir)?;
+        let (mut recorder, resume) = match checkpoint {
+            Some(c) => (
+                Recorder::resume(stage.kind, dir, &c.recorder)?,
+                Some(c.resume),
+            ),
+            None => (Recorder::create(stage.kind, dir)?, None),
+        };
+        let mut out = StageOut {
+            recorder: &mut recorder,
+            dir,
+        };
         let model = match &stage.config {
-            StageConfig::Pretrain(config) => self.pretrain(run, stage, config, &mut recorder)?,
-            StageConfig::Import(config) => self.import(run, config, &mut recorder)?,
-            StageConfig::Train(config) => self.train(run, index, config, &mut recorder)?,
-            StageConfig::Prune(config) => self.prune(run, index, config, &mut recorder)?,
-            StageConfig::Retrain(config) => self.retrain(run, index, config, &mut recorder)?,
+            StageConfig::Pretrain(config) => self.pretrain(run, stage, config, &mut out, resume)?,
+            StageConfig::Import(config) => self.import(run, config, out.recorder)?,
+            StageConfig::Train(config) => self.train(run, index, config, &mut out, resume)?,
+            StageConfig::Prune(config) => self.prune(run, index, config, out.recorder)?,
+            StageConfig::Retrain(config) => self.retrain(run, index, config, &mut out, resume)?,
         };
         let sparsity = stage
             .config
@@ -219,22 +307,25 @@ impl Executor {
         run: &Run,
         stage: &Stage,
         config: &PretrainConfig,
-        recorder: &mut Recorder,
+        out: &mut StageOut,
+        resume: Option<Resume>,
     ) -> Result<Net> {
         let init_seed = derive_seed(run.seed, StageKind::Pretrain, "init");
         let net = Net::seeded(config.model, &self.device.clone().autodiff(), init_seed);
         let data = self.dataset(config.dataset, &config.data)?;
         let task = task_of(run, &data)?;
         let settings = train_settings(run, stage, &config.budget, config.batch_size);
+        let mut observer = out.observer(|_: &mut Recorder, _: &EpochRecord, _: &Net| Ok(()));
         let net = train::train(
             net,
             &data,
             &settings,
             &task,
             &mut Dense,
-            &mut |record, _| recorder.epoch(record),
+            &mut observer,
+            resume,
         )?;
-        recorder.set(
+        out.recorder.set(
             Metric::AccDense,
             task.evaluate(&net.valid(), &data.test, run.test_batch_size)?,
         );
@@ -273,7 +364,8 @@ impl Executor {
         run: &Run,
         index: usize,
         config: &TrainConfig,
-        recorder: &mut Recorder,
+        out: &mut StageOut,
+        resume: Option<Resume>,
     ) -> Result<Net> {
         let stage = &run.stages[index];
         let net = self.load_model(run, index - 1)?;
@@ -288,14 +380,8 @@ impl Executor {
             ratios: config.ratios.clone(),
             rule: config.count_rule,
         };
-        let net = train::train(
-            net,
-            &data,
-            &settings,
-            &task,
-            &mut *pruner,
-            &mut |record, model| {
-                recorder.epoch(record)?;
+        let mut observer = out.observer(
+            |recorder: &mut Recorder, record: &EpochRecord, model: &Net| {
                 if config.hardprune_every_epoch {
                     // A hard-pruned copy; the model itself trains on untouched.
                     let copy = model.valid();
@@ -310,8 +396,17 @@ impl Executor {
                 }
                 Ok(())
             },
+        );
+        let net = train::train(
+            net,
+            &data,
+            &settings,
+            &task,
+            &mut *pruner,
+            &mut observer,
+            resume,
         )?;
-        recorder.set(
+        out.recorder.set(
             Metric::AccSoft,
             task.evaluate(&net.valid(), &data.test, run.test_batch_size)?,
         );
@@ -354,7 +449,8 @@ impl Executor {
         run: &Run,
         index: usize,
         config: &RetrainConfig,
-        recorder: &mut Recorder,
+        out: &mut StageOut,
+        resume: Option<Resume>,
     ) -> Result<Net> {
         let stage = &run.stages[index];
         let net = self.load_model(run, index - 1)?;
@@ -369,10 +465,11 @@ impl Executor {
             &settings,
             &task,
             &mut pruner,
-            &mut |record, _| {
+            &mut out.observer(|recorder: &mut Recorder, record: &EpochRecord, _: &Net| {
                 recorder.set(Metric::AccRetrainAt(record.epoch), record.test_acc);
-                recorder.epoch(record)
-            },
+                Ok(())
+            }),
+            resume,
         )?;
         stats::check_targets(
             &net,
@@ -380,7 +477,7 @@ impl Executor {
             config.count_rule,
             "after masked retraining",
         )?;
-        recorder.set(
+        out.recorder.set(
             Metric::AccRetrain,
             task.evaluate(&net.valid(), &data.test, run.test_batch_size)?,
         );
@@ -397,6 +494,55 @@ impl Executor {
                 message: format!("cannot load model ({e}); delete the stage folder to rerun it"),
             })
     }
+}
+
+/// Where a training stage records: its recorder and folder.
+struct StageOut<'a> {
+    recorder: &'a mut Recorder,
+    dir: &'a Path,
+}
+
+impl StageOut<'_> {
+    /// An observer that records each epoch, runs `after_epoch` on it and keeps checkpoints.
+    fn observer<F>(&mut self, after_epoch: F) -> StageObserver<'_, F>
+    where
+        F: FnMut(&mut Recorder, &EpochRecord, &Net) -> Result<()>,
+    {
+        StageObserver {
+            recorder: self.recorder,
+            dir: self.dir,
+            after_epoch,
+        }
+    }
+}
+
+/// A training stage's [`Observer`].
+struct StageObserver<'a, F> {
+    recorder: &'a mut Recorder,
+    dir: &'a Path,
+    after_epoch: F,
+}
+
+impl<F> Observer for StageObserver<'_, F>
+where
+    F: FnMut(&mut Recorder, &EpochRecord, &Net) -> Result<()>,
+{
+    fn epoch(&mut self, record: &EpochRecord, model: &Net) -> Result<()> {
+        self.recorder.epoch(record)?;
+        (self.after_epoch)(self.recorder, record, model)
+    }
+
+    fn checkpoint(&mut self, snapshot: Snapshot) -> Result<()> {
+        checkpoint::write(self.dir, &snapshot, &self.recorder.state()?)
+    }
+
+    fn stop_requested(&self) -> bool {
+        signals::stop_requested()
+    }
+}
+
+fn stage_name(run: &Run, index: usize) -> &'static str {
+    run.stages[index].kind.name()
 }
 
 /// The task `run`'s model is trained at, its loss on the data's device.

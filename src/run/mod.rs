@@ -1,7 +1,9 @@
-//! Executing runs: the run-folder layout ([`store`]), provenance, the stage executor.
+//! Executing runs: the run-folder layout ([`store`]), provenance, signals, the stage
+//! executor.
 
 pub mod execute;
 pub mod provenance;
+pub mod signals;
 pub mod store;
 
 pub use execute::{Executor, RunStatus};

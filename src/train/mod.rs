@@ -13,12 +13,14 @@ use crate::data::batches::{PREFETCH_DEPTH, prefetched};
 use crate::error::{Error, Result};
 use crate::metrics::Metric;
 use crate::models::Net;
-use crate::prune::Pruner;
+use crate::prune::{Pruner, PrunerState};
 use crate::spec::BudgetSpec;
 use burn::module::Module;
 use burn::tensor::Tensor;
 use indicatif::{ProgressBar, ProgressStyle};
 use optim::Sgd;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 /// What one epoch measured.
@@ -56,23 +58,104 @@ pub struct TrainSettings<'a> {
     pub label: String,
 }
 
-/// Trains `model` (on an autodiff device) at `task` for the budget; `on_epoch` sees every
-/// epoch's record.
+/// Where a training call stands: the next step to run and what the current epoch has summed
+/// so far. With the model, the optimizer's buffers and the pruner's state it continues the
+/// training bit for bit.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Position {
+    /// 1-based epoch of the next step.
+    pub epoch: usize,
+    /// 0-based step within that epoch (0: the epoch has not started).
+    pub step: usize,
+    /// Weighted sum of the epoch's task losses so far.
+    pub ce_sum: f64,
+    /// Weighted sum of the epoch's total losses so far.
+    pub loss_sum: f64,
+    /// Examples summed so far.
+    pub count: usize,
+    /// Learning rate of the last step.
+    pub lr: f64,
+    /// Seconds the epoch ran before the checkpoint.
+    pub seconds: f64,
+}
+
+impl Position {
+    /// Epochs finished before this position.
+    pub fn epochs_done(&self) -> usize {
+        self.epoch - 1
+    }
+}
+
+/// What a checkpoint holds (see [`Position`]).
+pub struct Snapshot<'a> {
+    /// The model (autodiff device).
+    pub model: &'a Net,
+    /// Where training stands.
+    pub position: Position,
+    /// The optimizer's momentum buffers.
+    pub optimizer: BTreeMap<String, Tensor<1>>,
+    /// The pruner's state.
+    pub pruner: PrunerState,
+}
+
+/// A checkpoint to continue from.
+pub struct Resume {
+    /// The model as checkpointed.
+    pub model: Net,
+    /// Where training stood.
+    pub position: Position,
+    /// The optimizer's momentum buffers.
+    pub optimizer: BTreeMap<String, Tensor<1>>,
+    /// The pruner's state.
+    pub pruner: PrunerState,
+}
+
+/// What a training call reports to, and asks of, its caller.
+pub trait Observer {
+    /// After every epoch, with its record and the model.
+    fn epoch(&mut self, record: &EpochRecord, model: &Net) -> Result<()>;
+    /// After [`Observer::epoch`], and at the batch boundary where a stop was requested: a
+    /// checkpoint to keep.
+    fn checkpoint(&mut self, snapshot: Snapshot) -> Result<()>;
+    /// Whether to stop at the next batch boundary (a signal arrived).
+    fn stop_requested(&self) -> bool {
+        false
+    }
+}
+
+/// Trains `model` (on an autodiff device) at `task` for the budget, or continues the
+/// training `resume` checkpointed; `observer` sees every epoch and keeps the checkpoints.
+/// A requested stop ends it with [`Error::Interrupted`] after a checkpoint.
 pub fn train<T: Task>(
-    mut model: Net,
+    model: Net,
     data: &Dataset,
     settings: &TrainSettings,
     task: &T,
     pruner: &mut dyn Pruner,
-    on_epoch: &mut dyn FnMut(&EpochRecord, &Net) -> Result<()>,
+    observer: &mut dyn Observer,
+    resume: Option<Resume>,
 ) -> Result<Net> {
     let budget = settings.budget;
     let n = data.train.len();
     let steps = n.div_ceil(settings.batch_size);
-    let mut sgd = Sgd::new(budget.optimizer.clone());
-    for epoch in 1..=budget.epochs {
+    let (mut model, mut sgd, mut position) = match resume {
+        Some(resume) => {
+            pruner.load_state(&resume.pruner)?;
+            let sgd = Sgd::with_buffers(budget.optimizer.clone(), resume.optimizer);
+            (resume.model, sgd, Some(resume.position))
+        }
+        None => (model, Sgd::new(budget.optimizer.clone()), None),
+    };
+    let first_epoch = position.map_or(1, |p| p.epoch);
+    for epoch in first_epoch..=budget.epochs {
         let started = Instant::now();
-        pruner.on_epoch_start(epoch, &model)?;
+        // A checkpoint inside this epoch: its start (pruner updates) already happened.
+        let within = position.take().filter(|p| p.epoch == epoch && p.step > 0);
+        if within.is_none() {
+            pruner.on_epoch_start(epoch, &model)?;
+        }
+        let first_step = within.map_or(0, |p| p.step);
+        let earlier_seconds = within.map_or(0.0, |p| p.seconds);
         let order = rng::permutation(
             n,
             rng::stream(settings.shuffle_seed, &format!("epoch {epoch}")),
@@ -82,18 +165,25 @@ pub fn train<T: Task>(
             steps,
             format!("{} epoch {epoch}/{}", settings.label, budget.epochs),
         );
+        bar.set_position(first_step as u64);
         let mut losses = StepLosses::default();
         let mut lr = budget.optimizer.lr;
+        if let Some(p) = within {
+            (losses.ce_sum, losses.loss_sum, losses.count, lr) =
+                (p.ce_sum, p.loss_sum, p.count, p.lr);
+        }
         // Batches (gather, augmentation, decoding) are built on a second thread while this one
         // trains; each depends only on its indices and seed.
-        let produce = |step: usize| {
+        let produce = |i: usize| {
+            let step = first_step + i;
             let seed = rng::stream(settings.shuffle_seed, &format!("augment {epoch} {step}"));
             T::train_batch(data, chunks[step], seed)
         };
         // The model moves through the step (no second reference, so the optimizer can update
         // parameters in place).
         let mut slot = Some(model);
-        let result = prefetched(steps, PREFETCH_DEPTH, produce, |step, batch| {
+        let result = prefetched(steps - first_step, PREFETCH_DEPTH, produce, |i, batch| {
+            let step = first_step + i;
             let net = slot.take().expect("the model is back after every step");
             lr = schedule::lr_at(
                 budget.optimizer.lr,
@@ -107,7 +197,8 @@ pub fn train<T: Task>(
             slot = Some(net);
             losses.push(step, chunks[step].len(), ce, loss);
             bar.inc(1);
-            if losses.pending.len() == READ_EVERY || step + 1 == steps {
+            let stop = observer.stop_requested() && step + 1 < steps;
+            if losses.pending.len() == READ_EVERY || step + 1 == steps || stop {
                 losses.read().map_err(|(step, loss)| Error::Diverged {
                     label: settings.label.clone(),
                     epoch,
@@ -115,6 +206,25 @@ pub fn train<T: Task>(
                     loss,
                 })?;
                 bar.set_message(format!("ce {:.4}", losses.ce_sum / losses.count as f64));
+            }
+            if stop {
+                let position = Position {
+                    epoch,
+                    step: step + 1,
+                    ce_sum: losses.ce_sum,
+                    loss_sum: losses.loss_sum,
+                    count: losses.count,
+                    lr,
+                    seconds: earlier_seconds + started.elapsed().as_secs_f64(),
+                };
+                let model = slot.as_ref().expect("the model is back");
+                observer.checkpoint(Snapshot {
+                    model,
+                    position,
+                    optimizer: sgd.buffers(),
+                    pruner: pruner.save_state(),
+                })?;
+                return Err(interrupted(settings, position));
             }
             Ok(())
         });
@@ -137,20 +247,47 @@ pub fn train<T: Task>(
         bar.finish_with_message(summary);
         pruner.on_epoch_end(epoch, &model, train_ce)?;
         let extra = pruner.epoch_metrics(&model);
-        on_epoch(
+        let seconds = earlier_seconds + started.elapsed().as_secs_f64();
+        observer.epoch(
             &EpochRecord {
                 epoch,
                 lr,
                 train_ce,
                 train_loss: loss_sum / n as f64,
                 test_acc,
-                seconds: started.elapsed().as_secs_f64(),
+                seconds,
                 extra,
             },
             &model,
         )?;
+        let next = Position {
+            epoch: epoch + 1,
+            step: 0,
+            ce_sum: 0.0,
+            loss_sum: 0.0,
+            count: 0,
+            lr,
+            seconds: 0.0,
+        };
+        observer.checkpoint(Snapshot {
+            model: &model,
+            position: next,
+            optimizer: sgd.buffers(),
+            pruner: pruner.save_state(),
+        })?;
+        if observer.stop_requested() && epoch < budget.epochs {
+            return Err(interrupted(settings, next));
+        }
     }
     Ok(model)
+}
+
+fn interrupted(settings: &TrainSettings, position: Position) -> Error {
+    Error::Interrupted {
+        label: settings.label.clone(),
+        epoch: position.epoch,
+        step: position.step,
+    }
 }
 
 /// Steps between reads of the losses: reading a value from the device waits for it, so the

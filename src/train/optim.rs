@@ -8,7 +8,7 @@ use crate::prune::Pruner;
 use crate::spec::SgdSpec;
 use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::{Gradients, Tensor};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The optimizer and its momentum buffers.
 #[derive(Debug)]
@@ -23,6 +23,22 @@ impl Sgd {
         Sgd {
             spec,
             buffers: HashMap::new(),
+        }
+    }
+
+    /// The momentum buffers by parameter name (for a checkpoint).
+    pub fn buffers(&self) -> BTreeMap<String, Tensor<1>> {
+        self.buffers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// An optimizer continuing from `buffers` (what [`Sgd::buffers`] returned).
+    pub fn with_buffers(spec: SgdSpec, buffers: BTreeMap<String, Tensor<1>>) -> Sgd {
+        Sgd {
+            spec,
+            buffers: buffers.into_iter().collect(),
         }
     }
 

@@ -13,5 +13,6 @@ mod pipeline;
 mod projection;
 mod reliability;
 mod report;
+mod resume;
 mod spec;
 mod store;

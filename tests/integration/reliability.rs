@@ -189,3 +189,34 @@ fn a_ratio_that_keeps_no_weight_of_a_layer_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn status_names_the_process_that_runs_a_stage_and_reads_nothing_else() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write(tmp.path(), "small.toml", SMALL);
+    let runs = tmp.path().join("runs");
+    let plan_of = || {
+        let loaded = super::common::load_spec(&spec, None);
+        let mut plan = slr_repro::spec::resolve(loaded, None);
+        plan.spec.raw.runtime.runs_root = runs.clone();
+        plan
+    };
+    let plan = plan_of();
+    let text = slr_repro::cli::status_text(&plan);
+    assert!(text.contains("magnitude seed 1: pending\n"), "{text}");
+    assert!(!runs.exists(), "status creates nothing");
+    let first = slr_repro::run::store::stage_dir(&runs, &plan.runs[0], 0);
+    let lock = slr_repro::run::store::StageLock::acquire(&first).unwrap();
+    let text = slr_repro::cli::status_text(&plan);
+    assert!(
+        text.contains(&format!(
+            "magnitude seed 1: running pretrain (process {}",
+            std::process::id()
+        )),
+        "{text}"
+    );
+    drop(lock);
+    let text = slr_repro::cli::status_text(&plan_of());
+    assert!(text.contains("magnitude seed 1: pending\n"), "{text}");
+    assert!(text.contains("0 of 1 runs done"), "{text}");
+}

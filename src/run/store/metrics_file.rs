@@ -23,6 +23,26 @@ impl MetricsFile {
         Ok(MetricsFile { path, file })
     }
 
+    /// Opens the file of an interrupted attempt, cut back to its first `len` bytes (what a
+    /// checkpoint recorded), for appending.
+    pub fn continue_at(dir: &Path, len: u64) -> Result<MetricsFile> {
+        let path = dir.join(METRICS);
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(Error::io(&path))?;
+        file.set_len(len).map_err(Error::io(&path))?;
+        Ok(MetricsFile { path, file })
+    }
+
+    /// Bytes written so far.
+    pub fn bytes_written(&self) -> Result<u64> {
+        self.file
+            .metadata()
+            .map(|m| m.len())
+            .map_err(Error::io(&self.path))
+    }
+
     /// Appends one metric value.
     pub fn record(
         &mut self,

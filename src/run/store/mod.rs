@@ -3,6 +3,7 @@
 //! `metrics.csv` (written here, read here), `model.bpk`, `failed.txt` after a failed attempt,
 //! and `summary.json`, written last and atomically; its presence means "done".
 
+pub mod checkpoint;
 mod lock;
 mod metrics_file;
 
@@ -107,6 +108,12 @@ pub fn read_provenance(dir: &Path) -> Result<Provenance> {
 
 /// Writes `spec.toml`: the stage's resolved config, the folder it consumes and the seed.
 pub fn write_stage_spec(dir: &Path, run: &Run, index: usize) -> Result<()> {
+    let text = render_stage_spec(run, index)?;
+    write_atomic(&dir.join(SPEC), text.as_bytes())
+}
+
+/// The text of a stage's `spec.toml`.
+pub fn render_stage_spec(run: &Run, index: usize) -> Result<String> {
     let stage = &run.stages[index];
     let mut table = toml::Table::new();
     table.insert("stage".into(), stage.kind.name().into());
@@ -121,9 +128,8 @@ pub fn write_stage_spec(dir: &Path, run: &Run, index: usize) -> Result<()> {
     let config = toml::Value::try_from(&stage.config)
         .map_err(|e| Error::RunFailed(format!("cannot render stage config: {e}")))?;
     table.insert("config".into(), config);
-    let text = toml::to_string_pretty(&table)
-        .map_err(|e| Error::RunFailed(format!("cannot render stage config: {e}")))?;
-    write_atomic(&dir.join(SPEC), text.as_bytes())
+    toml::to_string_pretty(&table)
+        .map_err(|e| Error::RunFailed(format!("cannot render stage config: {e}")))
 }
 
 /// Final results of one stage at one seed.

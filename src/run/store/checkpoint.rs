@@ -1,0 +1,282 @@
+//! `checkpoint/` inside a stage folder: the latest end-of-epoch (or stop-time) state of a
+//! training stage, so a rerun continues it instead of starting over. It holds the model
+//! (`model.bpk`), the optimizer's and the pruner's tensors (`tensors.bin`) and the position,
+//! scalars and metrics so far (`state.json`, written last; floats as their bits so they come
+//! back exactly). A new checkpoint is written beside the old one and swapped in by renames;
+//! only the latest is kept, and the folder goes when the stage finishes.
+
+use crate::error::{Error, Result};
+use crate::models::Net;
+use crate::prune::PrunerState;
+use crate::spec::ModelKind;
+use crate::train::{Position, Resume, Snapshot};
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The checkpoint folder.
+pub const CHECKPOINT: &str = "checkpoint";
+const NEXT: &str = "checkpoint.next";
+const OLD: &str = "checkpoint.old";
+const MODEL: &str = "model.bpk";
+const TENSORS: &str = "tensors.bin";
+const STATE: &str = "state.json";
+const MAGIC: &[u8; 8] = b"SLRTENS1";
+
+/// What the stage recorded before the checkpoint (its metrics file is cut back to
+/// `metrics_len` bytes when it continues).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecorderState {
+    /// Final metrics so far, by key.
+    pub finals: BTreeMap<String, f64>,
+    /// Seconds of each finished epoch.
+    pub seconds: Vec<f64>,
+    /// Length of `metrics.csv` at the checkpoint.
+    pub metrics_len: u64,
+}
+
+/// A checkpoint read back.
+pub struct Checkpoint {
+    /// What the training continues from.
+    pub resume: Resume,
+    /// What the stage had recorded.
+    pub recorder: RecorderState,
+}
+
+/// `state.json`: every float as its IEEE bits.
+#[derive(Serialize, Deserialize)]
+struct StateFile {
+    epoch: usize,
+    step: usize,
+    ce_sum: u64,
+    loss_sum: u64,
+    count: usize,
+    lr: u64,
+    seconds: u64,
+    pruner_scalars: BTreeMap<String, u64>,
+    finals: BTreeMap<String, u64>,
+    epoch_seconds: Vec<u64>,
+    metrics_len: u64,
+}
+
+fn bits_map(map: &BTreeMap<String, f64>) -> BTreeMap<String, u64> {
+    map.iter().map(|(k, v)| (k.clone(), v.to_bits())).collect()
+}
+
+fn float_map(map: &BTreeMap<String, u64>) -> BTreeMap<String, f64> {
+    map.iter()
+        .map(|(k, v)| (k.clone(), f64::from_bits(*v)))
+        .collect()
+}
+
+/// Writes `snapshot` as the stage's checkpoint, replacing the previous one.
+pub fn write(dir: &Path, snapshot: &Snapshot, recorder: &RecorderState) -> Result<()> {
+    let next = dir.join(NEXT);
+    if next.exists() {
+        std::fs::remove_dir_all(&next).map_err(Error::io(&next))?;
+    }
+    std::fs::create_dir_all(&next).map_err(Error::io(&next))?;
+    let model = next.join(MODEL);
+    snapshot
+        .model
+        .clone()
+        .valid()
+        .save_file(&model)
+        .map_err(|e| Error::RunFailed(format!("cannot save {}: {e}", model.display())))?;
+    let mut tensors: BTreeMap<String, Tensor<1>> = BTreeMap::new();
+    for (name, t) in &snapshot.optimizer {
+        tensors.insert(format!("optimizer/{name}"), t.clone());
+    }
+    for (name, t) in &snapshot.pruner.tensors {
+        tensors.insert(format!("pruner/{name}"), t.clone());
+    }
+    write_tensors(&next.join(TENSORS), &tensors)?;
+    let p = snapshot.position;
+    let state = StateFile {
+        epoch: p.epoch,
+        step: p.step,
+        ce_sum: p.ce_sum.to_bits(),
+        loss_sum: p.loss_sum.to_bits(),
+        count: p.count,
+        lr: p.lr.to_bits(),
+        seconds: p.seconds.to_bits(),
+        pruner_scalars: bits_map(&snapshot.pruner.scalars),
+        finals: bits_map(&recorder.finals),
+        epoch_seconds: recorder.seconds.iter().map(|s| s.to_bits()).collect(),
+        metrics_len: recorder.metrics_len,
+    };
+    let json = serde_json::to_string(&state).expect("checkpoint state serialises");
+    crate::base::write_atomic(&next.join(STATE), json.as_bytes())?;
+    // Swap: the complete new one in, the old one out. A crash in between leaves `OLD` (still
+    // complete), which `read` falls back to.
+    let current = dir.join(CHECKPOINT);
+    let old = dir.join(OLD);
+    if old.exists() {
+        std::fs::remove_dir_all(&old).map_err(Error::io(&old))?;
+    }
+    if current.exists() {
+        std::fs::rename(&current, &old).map_err(Error::io(&current))?;
+    }
+    std::fs::rename(&next, &current).map_err(Error::io(&next))?;
+    if old.exists() {
+        std::fs::remove_dir_all(&old).map_err(Error::io(&old))?;
+    }
+    Ok(())
+}
+
+/// Whether `dir` holds a complete checkpoint.
+pub fn exists(dir: &Path) -> bool {
+    latest(dir).is_some()
+}
+
+fn latest(dir: &Path) -> Option<PathBuf> {
+    [CHECKPOINT, OLD]
+        .into_iter()
+        .map(|name| dir.join(name))
+        .find(|folder| folder.join(STATE).is_file())
+}
+
+/// Where the stage's checkpoint stands, `(epoch, step)` of the next step, reading only its
+/// small state file.
+pub fn position(dir: &Path) -> Option<(usize, usize)> {
+    let text = std::fs::read_to_string(latest(dir)?.join(STATE)).ok()?;
+    let state: StateFile = serde_json::from_str(&text).ok()?;
+    Some((state.epoch, state.step))
+}
+
+/// The stage's checkpoint with its model and tensors on the training `device`, `None` when
+/// there is none; an error naming the file when it cannot be read.
+pub fn read(dir: &Path, model: ModelKind, device: &Device) -> Result<Option<Checkpoint>> {
+    let Some(folder) = latest(dir) else {
+        return Ok(None);
+    };
+    let state_path = folder.join(STATE);
+    let corrupt = |path: &Path, message: String| Error::Corrupt {
+        path: path.to_owned(),
+        message,
+    };
+    let text = std::fs::read_to_string(&state_path).map_err(Error::io(&state_path))?;
+    let state: StateFile = serde_json::from_str(&text)
+        .map_err(|e| corrupt(&state_path, format!("unreadable checkpoint state ({e})")))?;
+    let model_path = folder.join(MODEL);
+    let net = Net::init(model, device)
+        .try_load_file(&model_path)
+        .map_err(|e| corrupt(&model_path, format!("cannot load checkpoint model ({e})")))?;
+    // The tensors go where the model's parameters live.
+    let first: Vec<String> = crate::models::params::shapes(&net)
+        .into_iter()
+        .take(1)
+        .map(|(name, _)| name)
+        .collect();
+    let inner = crate::models::params::flat(&net, &first)
+        .into_values()
+        .next()
+        .map(|t| t.device());
+    let tensor_device = inner.unwrap_or_else(|| device.clone());
+    let tensors = read_tensors(&folder.join(TENSORS), &tensor_device)?;
+    let group = |prefix: &str| -> BTreeMap<String, Tensor<1>> {
+        tensors
+            .iter()
+            .filter_map(|(name, t)| Some((name.strip_prefix(prefix)?.to_owned(), t.clone())))
+            .collect()
+    };
+    let position = Position {
+        epoch: state.epoch,
+        step: state.step,
+        ce_sum: f64::from_bits(state.ce_sum),
+        loss_sum: f64::from_bits(state.loss_sum),
+        count: state.count,
+        lr: f64::from_bits(state.lr),
+        seconds: f64::from_bits(state.seconds),
+    };
+    Ok(Some(Checkpoint {
+        resume: Resume {
+            model: net,
+            position,
+            optimizer: group("optimizer/"),
+            pruner: PrunerState {
+                tensors: group("pruner/"),
+                scalars: float_map(&state.pruner_scalars),
+            },
+        },
+        recorder: RecorderState {
+            finals: float_map(&state.finals),
+            seconds: state
+                .epoch_seconds
+                .iter()
+                .map(|b| f64::from_bits(*b))
+                .collect(),
+            metrics_len: state.metrics_len,
+        },
+    }))
+}
+
+/// Removes every checkpoint folder of a stage (it finished, or starts afresh).
+pub fn remove(dir: &Path) -> Result<()> {
+    for name in [CHECKPOINT, NEXT, OLD] {
+        let folder = dir.join(name);
+        if folder.exists() {
+            std::fs::remove_dir_all(&folder).map_err(Error::io(&folder))?;
+        }
+    }
+    Ok(())
+}
+
+/// `MAGIC`, the count, then per tensor: name length (u32), name, length (u64), f32 values,
+/// all little-endian.
+fn write_tensors(path: &Path, tensors: &BTreeMap<String, Tensor<1>>) -> Result<()> {
+    let mut out = Vec::new();
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&(tensors.len() as u64).to_le_bytes());
+    for (name, tensor) in tensors {
+        let values = tensor
+            .clone()
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("f32 after convert");
+        out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(&(values.len() as u64).to_le_bytes());
+        for v in values {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    let mut file = std::fs::File::create(path).map_err(Error::io(path))?;
+    file.write_all(&out).map_err(Error::io(path))?;
+    file.sync_all().map_err(Error::io(path))
+}
+
+fn read_tensors(path: &Path, device: &Device) -> Result<BTreeMap<String, Tensor<1>>> {
+    let bytes = std::fs::read(path).map_err(Error::io(path))?;
+    let corrupt = || Error::Corrupt {
+        path: path.to_owned(),
+        message: "truncated or not a checkpoint tensor file".into(),
+    };
+    let mut at = 0usize;
+    let mut take = |n: usize| -> Result<&[u8]> {
+        let slice = bytes.get(at..at + n).ok_or_else(corrupt)?;
+        at += n;
+        Ok(slice)
+    };
+    if take(8)? != MAGIC {
+        return Err(corrupt());
+    }
+    let count = u64::from_le_bytes(take(8)?.try_into().expect("8 bytes"));
+    let mut tensors = BTreeMap::new();
+    for _ in 0..count {
+        let len = u32::from_le_bytes(take(4)?.try_into().expect("4 bytes")) as usize;
+        let name = String::from_utf8(take(len)?.to_vec()).map_err(|_| corrupt())?;
+        let n = u64::from_le_bytes(take(8)?.try_into().expect("8 bytes")) as usize;
+        let values: Vec<f32> = take(n.checked_mul(4).ok_or_else(corrupt)?)?
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect();
+        let tensor = Tensor::from_data(TensorData::new(values, [n]), device);
+        tensors.insert(name, tensor);
+    }
+    Ok(tensors)
+}

@@ -1,0 +1,208 @@
+//! Interrupted runs continue where they stopped: SIGKILL at points spread over every stage
+//! kind, and SIGTERM mid-epoch, each followed by a rerun, give the same stages bit for bit as
+//! an uninterrupted run (wall-clock seconds aside).
+
+use super::common::{data_root, root, write};
+use burn::module::Module;
+use burn::tensor::Device;
+use sha2::{Digest, Sha256};
+use slr_repro::models::{Net, params};
+use slr_repro::spec::ModelKind;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+/// Pretraining, ADMM and SLR training, pruning and retraining of LeNet-300-100 on a slice of
+/// MNIST: 32 steps per epoch, two epochs per training stage.
+const SPEC: &str = r#"
+[table]
+id = "resume"
+title = "Resume"
+
+[defaults]
+model = "lenet-300-100"
+dataset = "mnist"
+seeds = [1]
+batch_size = 32
+data = { train_limit = 1024, test_limit = 200 }
+pretrain = { epochs = 2, optimizer = { lr = 0.05, momentum = 0.9 } }
+train = { epochs = 2 }
+retrain = { epochs = 2 }
+
+[[rows]]
+name = "admm"
+method = "admm"
+hardprune_every_epoch = true
+sparsity = { uniform = 0.8 }
+
+[[rows]]
+name = "slr"
+method = "slr"
+sparsity = { uniform = 0.8 }
+"#;
+
+fn command(spec: &Path, runs: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_slr"));
+    cmd.current_dir(root())
+        .args([
+            "reproduce",
+            spec.to_str().unwrap(),
+            "--no-fetch",
+            "--data-root",
+            data_root().to_str().unwrap(),
+            "--runs-root",
+            runs.to_str().unwrap(),
+            "--set",
+            "runtime.threads=1",
+            "--set",
+            &format!(
+                "runtime.reports_root={:?}",
+                runs.join("reports").display().to_string()
+            ),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+fn run_to_end(spec: &Path, runs: &Path) -> String {
+    let out = command(spec, runs).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    err
+}
+
+/// Every finished stage: its metrics (seconds removed), final metrics and model bytes.
+fn fingerprint(runs: &Path) -> Vec<(String, String)> {
+    let mut stages: Vec<_> = std::fs::read_dir(runs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir() && p.file_name().unwrap() != "reports")
+        .collect();
+    stages.sort();
+    let mut out = Vec::new();
+    for stage in stages {
+        let dir = stage.join("seed-1");
+        let name = stage.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            !dir.join("checkpoint").exists(),
+            "{name}: checkpoint left behind"
+        );
+        let metrics: String = std::fs::read_to_string(dir.join("metrics.csv"))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.contains(",seconds,"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap())
+                .unwrap();
+        // The weights' values (the file's bytes also hold per-save parameter ids).
+        let net = Net::init(ModelKind::Lenet300100, &Device::flex())
+            .try_load_file(dir.join("model.bpk"))
+            .unwrap();
+        let names: Vec<String> = params::shapes(&net).into_iter().map(|(n, _)| n).collect();
+        let mut hasher = Sha256::new();
+        for (name, values) in params::flat(&net, &names) {
+            hasher.update(name.as_bytes());
+            hasher.update(values.into_data().as_bytes());
+        }
+        let model = hasher.finalize();
+        out.push((
+            name,
+            format!(
+                "{metrics}{}\n{}\n{model:x}",
+                summary["metrics"], summary["sparsity"]
+            ),
+        ));
+    }
+    out
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn killed_runs_continue_to_the_same_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write(tmp.path(), "resume.toml", SPEC);
+    let reference_runs = tmp.path().join("reference");
+    let started = Instant::now();
+    run_to_end(&spec, &reference_runs);
+    let full = started.elapsed();
+    let reference = fingerprint(&reference_runs);
+    assert_eq!(reference.len(), 7, "pretrain, 2 x (train, prune, retrain)");
+
+    // Ten kills spread over the whole run: every stage kind is hit, at and between epochs.
+    for case in 1..=10u32 {
+        let runs = tmp.path().join(format!("kill-{case}"));
+        let mut child = command(&spec, &runs).spawn().unwrap();
+        std::thread::sleep(full * case / 11);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        eprintln!("kill case {case} at {:?}", started.elapsed());
+        run_to_end(&spec, &runs);
+        assert_eq!(
+            fingerprint(&runs),
+            reference,
+            "kill after {case}/11 of the run"
+        );
+    }
+}
+
+#[test]
+fn sigterm_checkpoints_mid_epoch_and_the_rerun_continues_there() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write(tmp.path(), "resume.toml", SPEC);
+    let reference_runs = tmp.path().join("reference");
+    let started = Instant::now();
+    run_to_end(&spec, &reference_runs);
+    let full = started.elapsed();
+    let reference = fingerprint(&reference_runs);
+
+    let mut mid_epoch = false;
+    for attempt in 1..=8u32 {
+        let runs = tmp.path().join(format!("term-{attempt}"));
+        let child = command(&spec, &runs).spawn().unwrap();
+        std::thread::sleep(full * attempt / 10);
+        signal(&child, "TERM");
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        if out.status.success() {
+            // It finished before the signal arrived.
+            continue;
+        }
+        assert_eq!(out.status.code(), Some(130), "{err}");
+        assert!(err.contains("interrupted:"), "{err}");
+        assert!(err.contains("run the same command again"), "{err}");
+        let status = Command::new(env!("CARGO_BIN_EXE_slr"))
+            .current_dir(root())
+            .args(["status", spec.to_str().unwrap(), "--runs-root"])
+            .arg(&runs)
+            .output()
+            .unwrap();
+        let status = String::from_utf8_lossy(&status.stdout).into_owned();
+        assert!(
+            status.contains("at epoch") && status.contains("(a rerun continues there)"),
+            "{status}"
+        );
+        let rerun = run_to_end(&spec, &runs);
+        mid_epoch |= rerun
+            .lines()
+            .any(|l| l.contains("continuing from its checkpoint") && !l.contains(" step 0)"));
+        assert_eq!(
+            fingerprint(&runs),
+            reference,
+            "SIGTERM at {attempt}/10: {rerun}"
+        );
+        if mid_epoch {
+            break;
+        }
+    }
+    assert!(mid_epoch, "no SIGTERM landed inside an epoch");
+}
