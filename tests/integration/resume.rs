@@ -10,7 +10,7 @@ use slr_repro::models::{Net, params};
 use slr_repro::spec::ModelKind;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Pretraining, ADMM and SLR training, pruning and retraining of LeNet-300-100 on a slice of
 /// MNIST: 32 steps per epoch, two epochs per training stage.
@@ -138,21 +138,56 @@ fn killed_runs_continue_to_the_same_results() {
     let reference = fingerprint(&reference_runs);
     assert_eq!(reference.len(), 7, "pretrain, 2 x (train, prune, retrain)");
 
-    // Ten kills spread over the whole run: every stage kind is hit, at and between epochs.
-    for case in 1..=10u32 {
-        let runs = tmp.path().join(format!("kill-{case}"));
-        let mut child = command(&spec, &runs).spawn().unwrap();
-        std::thread::sleep(full * case / 11);
-        child.kill().unwrap();
-        child.wait().unwrap();
-        eprintln!("kill case {case} at {:?}", started.elapsed());
-        run_to_end(&spec, &runs);
-        assert_eq!(
-            fingerprint(&runs),
-            reference,
-            "kill after {case}/11 of the run"
-        );
+    // Twelve kills, three in each stage kind: right after its folder appears, and (for the
+    // kinds that train) at a fixed pseudo-random delay after its first checkpoint appears, so
+    // every kind is hit before, at and after an epoch boundary.
+    let mut resumed = 0;
+    let mut delays = [3u64, 0, 23, 11, 5, 37, 0, 7, 19, 2, 1, 31].into_iter();
+    for kind in ["pretrain", "train", "prune", "retrain"] {
+        for case in 0..3 {
+            let delay = Duration::from_millis(delays.next().unwrap());
+            // Prune stages do not train: no checkpoint to wait for.
+            let marker = if case == 0 || kind == "prune" {
+                "seed-1"
+            } else {
+                "seed-1/checkpoint"
+            };
+            let runs = tmp.path().join(format!("kill-{kind}-{case}"));
+            let mut child = command(&spec, &runs).spawn().unwrap();
+            let began = Instant::now();
+            let hit = loop {
+                if child.try_wait().unwrap().is_some() || began.elapsed() > full * 3 {
+                    break false;
+                }
+                let reached = std::fs::read_dir(&runs).is_ok_and(|entries| {
+                    entries.filter_map(|e| e.ok()).any(|e| {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        name.starts_with(&format!("{kind}-")) && e.path().join(marker).exists()
+                    })
+                });
+                if reached {
+                    break true;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            };
+            assert!(hit, "the {kind} stage never reached {marker}");
+            std::thread::sleep(delay);
+            let _ = child.kill();
+            child.wait().unwrap();
+            let rerun = run_to_end(&spec, &runs);
+            resumed += usize::from(rerun.contains("continuing from its checkpoint"));
+            assert_eq!(
+                fingerprint(&runs),
+                reference,
+                "killed {delay:?} after the first {kind} stage's {marker} appeared"
+            );
+        }
     }
+    // Most kills land after a checkpoint: those reruns continued from it.
+    assert!(
+        resumed >= 3,
+        "only {resumed} reruns continued from a checkpoint"
+    );
 }
 
 #[test]
