@@ -5,6 +5,7 @@
 //! `reports/<spec>.md` and, under `reports/<spec>/`, `results.{csv,parquet}`,
 //! `epochs.{csv,parquet}` and `<figure>.{csv,svg,png}`.
 
+pub mod claims;
 pub mod collect;
 pub mod figure;
 pub mod footer;
@@ -27,13 +28,27 @@ pub enum Parts {
     Figures,
 }
 
+/// The name of a spec's report files: `<id>` for the `paper` profile (and no profile), which
+/// the repository commits, `<id>.<profile>` for any other, so a smoke run never overwrites the
+/// paper results.
+pub fn report_stem(spec: &crate::spec::Loaded) -> String {
+    let id = &spec.raw.table.id;
+    match spec.profile.as_deref() {
+        None | Some(PAPER_PROFILE) => id.clone(),
+        Some(profile) => format!("{id}.{profile}"),
+    }
+}
+
+/// The profile whose reports are `reports/<id>.md` and `reports/<id>/`.
+pub const PAPER_PROFILE: &str = "paper";
+
 /// Writes the report of `plan` from the run folders under the spec's runtime roots; returns
 /// the files written.
 pub fn build(plan: &Plan, parts: Parts) -> Result<Vec<PathBuf>> {
     let runtime = &plan.spec.raw.runtime;
     let collected = collect(plan, &runtime.runs_root, &runtime.data_root)?;
-    let id = &plan.spec.raw.table.id;
-    let dir = runtime.reports_root.join(id);
+    let id = report_stem(&plan.spec);
+    let dir = runtime.reports_root.join(&id);
     let mut written = Vec::new();
     if parts == Parts::All {
         let footer = footer::render(
@@ -50,6 +65,9 @@ pub fn build(plan: &Plan, parts: Parts) -> Result<Vec<PathBuf>> {
     written.extend(frame::export(&collected.results, &dir, "results")?);
     written.extend(frame::export(&collected.epochs, &dir, "epochs")?);
     for figure in figure::build(&plan.spec, &collected.results, &collected.epochs)? {
+        written.extend(figure::write(&figure, &dir)?);
+    }
+    if let Some(figure) = claims::figure(&plan.spec, &collected.results)? {
         written.extend(figure::write(&figure, &dir)?);
     }
     Ok(written)

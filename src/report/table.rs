@@ -244,6 +244,7 @@ pub fn render(spec: &Loaded, results: &DataFrame, footer: &str) -> Result<String
     for (number, cell) in &published {
         let _ = writeln!(out, "[^p{number}]: {}", cell.citation);
     }
+    out.push_str(&super::claims::render(spec, results)?);
     let _ = write!(out, "\n---\n\n{footer}\n");
     Ok(out)
 }

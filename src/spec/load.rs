@@ -535,7 +535,66 @@ fn validate(loaded: &Loaded) -> Result<()> {
             ));
         }
     }
+    validate_claims(loaded)?;
     validate_report(loaded)
+}
+
+/// `[[claim]]` entries name a table metric, rows that exist and do not overlap, and a
+/// direction when the metric has none.
+fn validate_claims(loaded: &Loaded) -> Result<()> {
+    let fail = |message: String| Err(Error::spec(&loaded.path, message));
+    let mut ids = BTreeSet::new();
+    for (index, claim) in loaded.raw.claim.iter().enumerate() {
+        let at = format!("key `claim[{index}]");
+        if !file_stem_ok(&claim.id) {
+            return fail(format!(
+                "{at}.id`: `{}` must be letters, digits, `-`, `_` and `.`",
+                claim.id
+            ));
+        }
+        if !ids.insert(claim.id.as_str()) {
+            return fail(format!("{at}.id`: duplicate claim id `{}`", claim.id));
+        }
+        if claim.citation.trim().is_empty() {
+            return fail(format!("{at}.citation`: a claim needs a citation"));
+        }
+        let Some(metric) = Metric::parse(&claim.metric).filter(|m| m.is_final()) else {
+            return fail(format!(
+                "{at}.metric`: unknown metric `{}`; allowed values: {}",
+                claim.metric,
+                Metric::final_names().join(", ")
+            ));
+        };
+        if claim.direction.is_none() && metric.direction() == crate::metrics::Direction::Neutral {
+            return fail(format!(
+                "{at}.direction`: `{}` has no better direction; set `direction` to \"higher\" or \"lower\"",
+                claim.metric
+            ));
+        }
+        let rows = |pattern: &str| -> Vec<&str> {
+            loaded
+                .rows
+                .iter()
+                .map(|r| r.name.as_str())
+                .filter(|name| glob_match(pattern, name))
+                .collect()
+        };
+        let (better, than) = (rows(&claim.better), rows(&claim.than));
+        for (key, pattern, matched) in [
+            ("better", &claim.better, &better),
+            ("than", &claim.than, &than),
+        ] {
+            if matched.is_empty() {
+                return fail(format!("{at}.{key}`: `{pattern}` matches no row"));
+            }
+        }
+        if let Some(both) = better.iter().find(|name| than.contains(name)) {
+            return fail(format!(
+                "{at}.than`: row `{both}` is on both sides of the claim"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `[report] columns` and `[[figure]]` entries name known columns, metrics and rows.
@@ -560,6 +619,11 @@ fn validate_report(loaded: &Loaded) -> Result<()> {
         }
         if !ids.insert(figure.id.as_str()) {
             return fail(format!("{at}.id`: duplicate figure id `{}`", figure.id));
+        }
+        if figure.id == "claims" && !loaded.raw.claim.is_empty() {
+            return fail(format!(
+                "{at}.id`: `claims` is the claims figure of this spec; choose another id"
+            ));
         }
         for pattern in &figure.rows {
             if !loaded.rows.iter().any(|r| glob_match(pattern, &r.name)) {

@@ -34,6 +34,9 @@ pub struct RawSpec {
     /// Figures built by `slr figures` / `slr report`.
     #[serde(default)]
     pub figure: Vec<FigureSpec>,
+    /// Claims of the paper tested on the runs (`[[claim]]`).
+    #[serde(default)]
+    pub claim: Vec<ClaimSpec>,
     /// Row groups to run (default: all); other rows are reported as not run.
     #[serde(default)]
     pub groups: Option<Vec<String>>,
@@ -194,6 +197,53 @@ pub struct PublishedCell {
     pub compression: Option<f64>,
     /// Paper, table, row and column.
     pub citation: String,
+}
+
+/// A claim of a paper, tested on paired runs: the `better` rows beat the `than` rows on
+/// `metric`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimSpec {
+    /// Short id (the report's footnote label and the claims figure's series).
+    pub id: String,
+    /// The claim in words.
+    pub text: String,
+    /// Where it is claimed.
+    pub citation: String,
+    /// A table metric, e.g. `acc.hardprune` or `acc.retrain@1`.
+    pub metric: String,
+    /// Row names or glob patterns of the rows claimed better.
+    pub better: String,
+    /// Row names or glob patterns of the rows they are compared with.
+    pub than: String,
+    /// How a `better` run finds its `than` run.
+    #[serde(default)]
+    pub pair_by: PairBy,
+    /// Which way is better (default: the metric's own direction).
+    #[serde(default)]
+    pub direction: Option<ClaimDirection>,
+}
+
+/// How runs are paired for a claim.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum PairBy {
+    /// Same target compression and same seed (the two share a dense model); one verdict per
+    /// target compression.
+    #[default]
+    CompressionAndSeed,
+    /// Same seed only; one verdict over all pairs.
+    Seed,
+}
+
+/// Which way a claim's metric is better.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClaimDirection {
+    /// Larger values are better.
+    Higher,
+    /// Smaller values are better.
+    Lower,
 }
 
 /// Run-time settings: where data and runs live, which backend, how many threads. Set in the spec,

@@ -39,7 +39,7 @@ fn unknown_spec_backend_and_profile_exit_2() {
     let out = slr(&["plan", "no-such-spec"], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("known specs: lenet5-mnist"),
+        stderr(&out).contains("known specs: lenet5-fashion, lenet5-mnist, table1"),
         "{}",
         stderr(&out)
     );

@@ -1,6 +1,7 @@
 //! One integration test binary; each module covers one layer.
 
 mod cifar;
+mod claims;
 mod cli;
 mod common;
 mod idx;

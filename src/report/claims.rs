@@ -1,0 +1,371 @@
+//! A paper's claims tested on the runs: for each `[[claim]]` and each pairing group, the paired
+//! differences of the claim's metric between its `better` and `than` rows, their mean, a 95%
+//! Student-t interval and a verdict. Rendered from the `results` frame only.
+
+use super::collect::Status;
+use super::figure::{Figure, Point, Series};
+use super::frame::{floats, strings};
+use crate::base::glob_match;
+use crate::error::Result;
+use crate::metrics::{Direction, Metric};
+use crate::spec::{
+    AxisScale, ClaimDirection, ClaimSpec, FigureKind, FigureSpec, LegendPosition, Loaded, PairBy,
+};
+use polars::prelude::DataFrame;
+use std::fmt::Write;
+
+/// What the paired differences say about a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The whole 95% interval favours the claim.
+    Supported,
+    /// The whole 95% interval goes against it.
+    Contradicted,
+    /// The interval contains 0, or there are fewer than 2 pairs.
+    Inconclusive,
+}
+
+impl Verdict {
+    /// Its word in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Supported => "supported",
+            Verdict::Contradicted => "contradicted",
+            Verdict::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+/// One claim at one pairing group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimResult {
+    /// The claim's id.
+    pub claim: String,
+    /// The group's target compression (`None`: pairs by seed only).
+    pub compression: Option<f64>,
+    /// Pairs found.
+    pub n: usize,
+    /// Mean difference, signed so that positive favours the claim.
+    pub mean: f64,
+    /// 95% interval of the mean difference (`None` with fewer than 2 pairs).
+    pub interval: Option<(f64, f64)>,
+    /// What it says.
+    pub verdict: Verdict,
+}
+
+/// Mean, 95% interval and verdict of paired differences (positive favours the claim).
+pub fn verdict_of(differences: &[f64]) -> (f64, Option<(f64, f64)>, Verdict) {
+    let n = differences.len();
+    if n == 0 {
+        return (f64::NAN, None, Verdict::Inconclusive);
+    }
+    let mean = differences.iter().sum::<f64>() / n as f64;
+    if n < 2 {
+        return (mean, None, Verdict::Inconclusive);
+    }
+    let variance = differences.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0);
+    let half = t_quantile_975(n - 1) * (variance / n as f64).sqrt();
+    let (low, high) = (mean - half, mean + half);
+    let verdict = if low > 0.0 {
+        Verdict::Supported
+    } else if high < 0.0 {
+        Verdict::Contradicted
+    } else {
+        Verdict::Inconclusive
+    };
+    (mean, Some((low, high)), verdict)
+}
+
+/// Tests every claim of `spec` on `results`.
+pub fn evaluate(spec: &Loaded, results: &DataFrame) -> Result<Vec<ClaimResult>> {
+    let row = strings(results, "row")?;
+    let status = strings(results, "status")?;
+    let seed = floats(results, "seed")?;
+    let target = floats(results, "target.compression")?;
+    let done: Vec<bool> = status.iter().map(|s| s == Status::Done.name()).collect();
+    let mut out = Vec::new();
+    for claim in &spec.raw.claim {
+        let value = floats(results, &claim.metric)?;
+        let sign = if higher_is_better(claim) { 1.0 } else { -1.0 };
+        let usable = |i: usize, pattern: &str| {
+            done[i] && glob_match(pattern, &row[i]) && value[i].is_some_and(f64::is_finite)
+        };
+        // (group, difference) for every `better` run with a `than` partner.
+        let mut pairs: Vec<(Option<f64>, f64)> = Vec::new();
+        for i in (0..results.height()).filter(|&i| usable(i, &claim.better)) {
+            let group = match claim.pair_by {
+                PairBy::CompressionAndSeed => target[i],
+                PairBy::Seed => None,
+            };
+            let partner = (0..results.height()).find(|&j| {
+                usable(j, &claim.than)
+                    && seed[j] == seed[i]
+                    && match claim.pair_by {
+                        PairBy::CompressionAndSeed => same(target[j], target[i]),
+                        PairBy::Seed => true,
+                    }
+            });
+            if let Some(j) = partner {
+                let difference = sign * (value[i].expect("usable") - value[j].expect("usable"));
+                pairs.push((group, difference));
+            }
+        }
+        let mut groups: Vec<Option<f64>> = Vec::new();
+        for (group, _) in &pairs {
+            if !groups.iter().any(|g| same(*g, *group)) {
+                groups.push(*group);
+            }
+        }
+        groups.sort_by(|a, b| a.unwrap_or(0.0).total_cmp(&b.unwrap_or(0.0)));
+        if groups.is_empty() {
+            out.push(ClaimResult {
+                claim: claim.id.clone(),
+                compression: None,
+                n: 0,
+                mean: f64::NAN,
+                interval: None,
+                verdict: Verdict::Inconclusive,
+            });
+        }
+        for group in groups {
+            let differences: Vec<f64> = pairs
+                .iter()
+                .filter(|(g, _)| same(*g, group))
+                .map(|(_, d)| *d)
+                .collect();
+            let (mean, interval, verdict) = verdict_of(&differences);
+            out.push(ClaimResult {
+                claim: claim.id.clone(),
+                compression: group,
+                n: differences.len(),
+                mean,
+                interval,
+                verdict,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Equal target compressions (both absent, or within rounding of the ratio arithmetic).
+fn same(a: Option<f64>, b: Option<f64>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0),
+        _ => false,
+    }
+}
+
+fn higher_is_better(claim: &ClaimSpec) -> bool {
+    match claim.direction {
+        Some(ClaimDirection::Higher) => true,
+        Some(ClaimDirection::Lower) => false,
+        None => Metric::parse(&claim.metric).map(Metric::direction) != Some(Direction::Lower),
+    }
+}
+
+/// The report's "Claims" section (empty when the spec has no claims).
+pub fn render(spec: &Loaded, results: &DataFrame) -> Result<String> {
+    if spec.raw.claim.is_empty() {
+        return Ok(String::new());
+    }
+    let found = evaluate(spec, results)?;
+    let mut out = String::from("\n## Claims\n\n");
+    out.push_str("| Claim | Metric (better − than) | Pairs at | n | Mean difference | 95% interval[^claims] | Verdict |\n");
+    out.push_str("|---|---|---|---|---|---|---|\n");
+    for claim in &spec.raw.claim {
+        let sign = if higher_is_better(claim) {
+            ""
+        } else {
+            ", lower is better"
+        };
+        for result in found.iter().filter(|r| r.claim == claim.id) {
+            let at = match (claim.pair_by, result.compression) {
+                (PairBy::Seed, _) => "same seed".to_owned(),
+                (_, Some(c)) => format!("{c:.2}x, same seed"),
+                (_, None) => "–".to_owned(),
+            };
+            let mean = if result.n == 0 {
+                "no pairs yet".to_owned()
+            } else {
+                format!("{:+.2}", result.mean)
+            };
+            let interval = result
+                .interval
+                .map_or_else(|| "–".to_owned(), |(l, h)| format!("[{l:+.2}, {h:+.2}]"));
+            let _ = writeln!(
+                out,
+                "| {}[^claim-{}] | `{}` (`{}` − `{}`{sign}) | {at} | {} | {mean} | {interval} | {} |",
+                claim.text,
+                claim.id,
+                claim.metric,
+                claim.better,
+                claim.than,
+                result.n,
+                result.verdict.name()
+            );
+        }
+    }
+    out.push_str(
+        "\n[^claims]: Each `better` run is paired with the `than` run of the same seed (and, \
+         unless `pair_by = \"seed\"`, the same target compression, so both prune the same dense \
+         model); the difference is signed so that positive favours the claim. 95% interval: \
+         mean ± t(0.975, n − 1) · s / √n, Student t over the paired differences. Supported \
+         when the interval lies above 0, contradicted when below, inconclusive when it \
+         contains 0 or with fewer than 2 pairs.\n",
+    );
+    for claim in &spec.raw.claim {
+        let _ = writeln!(out, "[^claim-{}]: {}", claim.id, claim.citation);
+    }
+    Ok(out)
+}
+
+/// The claims figure (`claims.svg|png|csv`): each claim's mean paired difference with its
+/// interval against target compression; `None` without claims.
+pub fn figure(spec: &Loaded, results: &DataFrame) -> Result<Option<Figure>> {
+    if spec.raw.claim.is_empty() {
+        return Ok(None);
+    }
+    let found = evaluate(spec, results)?;
+    let series = spec
+        .raw
+        .claim
+        .iter()
+        .map(|claim| Series {
+            label: format!("{} ({})", claim.id, claim.metric),
+            points: found
+                .iter()
+                .filter(|r| r.claim == claim.id && r.n > 0)
+                .map(|r| {
+                    let (min, max) = r.interval.unwrap_or((r.mean, r.mean));
+                    Point {
+                        x: r.compression.unwrap_or(1.0),
+                        mean: r.mean,
+                        min,
+                        max,
+                        n: r.n,
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(Some(Figure {
+        spec: FigureSpec {
+            id: "claims".into(),
+            kind: FigureKind::Tradeoff,
+            rows: Vec::new(),
+            metric: None,
+            title: None,
+            x_label: None,
+            y_label: None,
+            x_scale: AxisScale::Log,
+            y_scale: AxisScale::Linear,
+            legend: Some(LegendPosition::UpperLeft),
+        },
+        title: "Claims: mean paired difference (better − than) with its 95% interval".into(),
+        x_label: "Target compression of the pruned layers (x)".into(),
+        y_label: "Paired difference (positive favours the claim)".into(),
+        series,
+    }))
+}
+
+/// t(0.975, df): the two-sided 95% quantile of Student's t, by bisection on its CDF.
+pub fn t_quantile_975(df: usize) -> f64 {
+    let df = df.max(1) as f64;
+    let (mut low, mut high) = (0.0f64, 1000.0f64);
+    for _ in 0..200 {
+        let mid = 0.5 * (low + high);
+        if t_cdf(mid, df) < 0.975 {
+            low = mid;
+        } else {
+            high = mid;
+        }
+    }
+    0.5 * (low + high)
+}
+
+/// CDF of Student's t with `df` degrees of freedom at `t >= 0`:
+/// 1 − I_{df/(df+t²)}(df/2, 1/2) / 2.
+fn t_cdf(t: f64, df: f64) -> f64 {
+    1.0 - 0.5 * incomplete_beta(df / (df + t * t), 0.5 * df, 0.5)
+}
+
+/// The regularized incomplete beta function I_x(a, b) (continued fraction, Lentz's method).
+fn incomplete_beta(x: f64, a: f64, b: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    if x >= 1.0 {
+        return 1.0;
+    }
+    let front =
+        (ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln()).exp();
+    // The fraction converges fast for x < (a + 1) / (a + b + 2); else use the symmetry.
+    if x < (a + 1.0) / (a + b + 2.0) {
+        front * beta_fraction(x, a, b) / a
+    } else {
+        1.0 - front * beta_fraction(1.0 - x, b, a) / b
+    }
+}
+
+fn beta_fraction(x: f64, a: f64, b: f64) -> f64 {
+    const TINY: f64 = 1e-300;
+    let (qab, qap, qam) = (a + b, a + 1.0, a - 1.0);
+    let mut c = 1.0;
+    let mut d = 1.0 - qab * x / qap;
+    if d.abs() < TINY {
+        d = TINY;
+    }
+    d = 1.0 / d;
+    let mut h = d;
+    for m in 1..300 {
+        let m = m as f64;
+        let m2 = 2.0 * m;
+        let aa = m * (b - m) * x / ((qam + m2) * (a + m2));
+        d = 1.0 + aa * d;
+        d = if d.abs() < TINY { TINY } else { d };
+        c = 1.0 + aa / c;
+        c = if c.abs() < TINY { TINY } else { c };
+        d = 1.0 / d;
+        h *= d * c;
+        let aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
+        d = 1.0 + aa * d;
+        d = if d.abs() < TINY { TINY } else { d };
+        c = 1.0 + aa / c;
+        c = if c.abs() < TINY { TINY } else { c };
+        d = 1.0 / d;
+        let delta = d * c;
+        h *= delta;
+        if (delta - 1.0).abs() < 1e-15 {
+            break;
+        }
+    }
+    h
+}
+
+/// ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9).
+fn ln_gamma(x: f64) -> f64 {
+    const COEFFICIENTS: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        // Reflection: Γ(x)Γ(1 − x) = π / sin(πx).
+        let pi = std::f64::consts::PI;
+        return (pi / (pi * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let mut sum = COEFFICIENTS[0];
+    for (i, c) in COEFFICIENTS.iter().enumerate().skip(1) {
+        sum += c / (x + i as f64);
+    }
+    let t = x + 7.5;
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + sum.ln()
+}

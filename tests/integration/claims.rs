@@ -1,0 +1,190 @@
+//! Claim verdicts computed by hand: the t quantile, paired intervals, pairing by compression
+//! and seed on a built frame, the rendered section, and bad claims refused.
+
+use super::common::write;
+use polars::df;
+use slr_repro::report::claims::{self, Verdict, t_quantile_975, verdict_of};
+
+#[test]
+fn t_quantiles_match_the_tables() {
+    // Two-sided 95% quantiles of Student's t (any statistics table).
+    for (df, expected) in [
+        (1, 12.7062),
+        (2, 4.3027),
+        (4, 2.7764),
+        (9, 2.2622),
+        (29, 2.0452),
+        (1000, 1.9623),
+    ] {
+        let t = t_quantile_975(df);
+        assert!((t - expected).abs() < 5e-4, "df {df}: {t} vs {expected}");
+    }
+}
+
+#[test]
+fn verdicts_of_paired_differences_by_hand() {
+    // Mean 2.5, s = 0.5, n = 3: half-width 4.3027 * 0.5 / sqrt(3) = 1.2421.
+    let (mean, interval, verdict) = verdict_of(&[2.0, 2.5, 3.0]);
+    let (low, high) = interval.unwrap();
+    assert_eq!(mean, 2.5);
+    assert!(
+        (low - 1.2579).abs() < 1e-3 && (high - 3.7421).abs() < 1e-3,
+        "{low} {high}"
+    );
+    assert_eq!(verdict, Verdict::Supported);
+    // Mean 2, s = 1: half-width 2.4841, the interval holds 0.
+    assert_eq!(verdict_of(&[1.0, 2.0, 3.0]).2, Verdict::Inconclusive);
+    assert_eq!(verdict_of(&[-2.0, -2.5, -3.0]).2, Verdict::Contradicted);
+    // One pair: a mean, no interval, no verdict.
+    assert_eq!(verdict_of(&[4.0]), (4.0, None, Verdict::Inconclusive));
+}
+
+const SPEC: &str = r#"
+[table]
+id = "claims"
+title = "Claims on a built frame"
+
+[defaults]
+model = "lenet5"
+dataset = "mnist"
+seeds = [1, 2, 3]
+
+[[rows]]
+name = "slr-10x"
+method = "slr"
+sparsity = { uniform = 0.9 }
+
+[[rows]]
+name = "admm-10x"
+method = "admm"
+sparsity = { uniform = 0.9 }
+
+[[rows]]
+name = "slr-20x"
+method = "slr"
+sparsity = { uniform = 0.95 }
+
+[[rows]]
+name = "admm-20x"
+method = "admm"
+sparsity = { uniform = 0.95 }
+
+[[claim]]
+id = "hardprune"
+text = "SLR keeps higher accuracy after hard pruning"
+citation = "Test fixture, not a paper"
+metric = "acc.hardprune"
+better = "slr-*"
+than = "admm-*"
+"#;
+
+#[test]
+fn claims_pair_runs_by_compression_and_seed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = super::common::load_spec(&write(tmp.path(), "claims.toml", SPEC), None);
+    // At 10x: differences 2.0, 2.5, 3.0 (supported). At 20x: one pair (seed 3 of ADMM
+    // failed), difference -1.0 (inconclusive).
+    let results = df![
+        "row" => ["slr-10x", "slr-10x", "slr-10x", "admm-10x", "admm-10x", "admm-10x",
+                  "slr-20x", "slr-20x", "admm-20x", "admm-20x"],
+        "seed" => [1u64, 2, 3, 3, 2, 1, 1, 3, 1, 3],
+        "status" => ["done", "done", "done", "done", "done", "done", "done", "done", "done", "failed"],
+        "target.compression" => [10.0, 10.0, 10.0, 10.0, 10.0, 10.0, 20.0, 20.0, 20.0, 20.0],
+        "acc.hardprune" => [Some(92.0), Some(93.5), Some(94.0), Some(91.0), Some(91.0), Some(90.0),
+                            Some(80.0), Some(81.0), Some(81.0), None],
+    ]
+    .unwrap();
+    let found = claims::evaluate(&spec, &results).unwrap();
+    assert_eq!(found.len(), 2);
+    assert_eq!(found[0].compression, Some(10.0));
+    assert_eq!((found[0].n, found[0].mean), (3, 2.5));
+    assert_eq!(found[0].verdict, Verdict::Supported);
+    assert_eq!(found[1].compression, Some(20.0));
+    assert_eq!(
+        (found[1].n, found[1].mean, found[1].interval),
+        (1, -1.0, None)
+    );
+    assert_eq!(found[1].verdict, Verdict::Inconclusive);
+    insta::assert_snapshot!("claims_section", claims::render(&spec, &results).unwrap());
+}
+
+#[test]
+fn bad_claims_are_refused_naming_the_key() {
+    let cases = [
+        ("metric = \"acc.hardprune\"", "metric = \"acc.best\""),
+        ("better = \"slr-*\"", "better = \"sgd-*\""),
+        ("than = \"admm-*\"", "than = \"*-10x\""),
+        (
+            "citation = \"Test fixture, not a paper\"",
+            "citation = \"\"",
+        ),
+        ("metric = \"acc.hardprune\"", "metric = \"sparsity.global\""),
+    ];
+    let mut all = String::new();
+    for (from, to) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = write(tmp.path(), "claims.toml", &SPEC.replace(from, to));
+        let error = slr_repro::spec::load(&path, &Default::default()).unwrap_err();
+        assert_eq!(error.exit_code(), 2);
+        let message = error
+            .to_string()
+            .replace(&tmp.path().display().to_string(), "<dir>");
+        all.push_str(&format!("{to}: {message}\n"));
+    }
+    insta::assert_snapshot!("claim_validation", all);
+}
+
+#[test]
+fn the_committed_lenet5_results_give_these_verdicts() {
+    use polars::prelude::{CsvReadOptions, SerReader};
+    let root = super::common::root();
+    let spec = super::common::load_spec(&root.join("experiments/lenet5-mnist.toml"), Some("paper"));
+    let results = CsvReadOptions::default()
+        .with_has_header(true)
+        .try_into_reader_with_file_path(Some(root.join("reports/lenet5-mnist/results.csv")))
+        .unwrap()
+        .finish()
+        .unwrap();
+    // The verdicts follow from the committed paper-profile results (3 seeds at 71.2x, 1 per
+    // sweep rate): re-derived here, so the committed numbers and the claims cannot drift.
+    insta::assert_snapshot!(
+        "lenet5_mnist_committed_claims",
+        claims::render(&spec, &results).unwrap()
+    );
+}
+
+#[test]
+fn the_claims_figure_plots_each_interval() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = super::common::load_spec(&write(tmp.path(), "claims.toml", SPEC), None);
+    let results = df![
+        "row" => ["slr-10x", "slr-10x", "admm-10x", "admm-10x"],
+        "seed" => [1u64, 2, 1, 2],
+        "status" => ["done"; 4],
+        "target.compression" => [10.0; 4],
+        "acc.hardprune" => [92.0, 93.0, 91.0, 91.0],
+    ]
+    .unwrap();
+    let figure = claims::figure(&spec, &results).unwrap().unwrap();
+    let written = slr_repro::report::figure::write(&figure, tmp.path()).unwrap();
+    assert_eq!(written.len(), 3, "{written:?}");
+    // Differences 1 and 2: mean 1.5, s = 0.7071, t(0.975, 1) = 12.7062 -> ±6.3531.
+    let csv = std::fs::read_to_string(tmp.path().join("claims.csv")).unwrap();
+    assert_eq!(
+        csv,
+        "series,x,mean,min,max,n\n\"hardprune (acc.hardprune)\",10.000000,1.500000,-4.853102,7.853102,2\n"
+    );
+}
+
+#[test]
+fn reports_of_other_profiles_do_not_overwrite_the_paper_report() {
+    let root = super::common::root();
+    let path = root.join("experiments/lenet5-fashion.toml");
+    let stem = |profile: Option<&str>| {
+        slr_repro::report::report_stem(&super::common::load_spec(&path, profile))
+    };
+    assert_eq!(stem(None), "lenet5-fashion");
+    assert_eq!(stem(Some("paper")), "lenet5-fashion");
+    assert_eq!(stem(Some("smoke")), "lenet5-fashion.smoke");
+    assert_eq!(stem(Some("long")), "lenet5-fashion.long");
+}
