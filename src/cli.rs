@@ -43,6 +43,10 @@ pub enum Command {
         /// the time of the pending stages.
         #[arg(long)]
         calibrate: bool,
+        /// Print the stage graph as JSON instead (stage folder, kind, id, seed, rows,
+        /// dependency, level, cached or pending, FLOPs) for other schedulers.
+        #[arg(long, conflicts_with = "calibrate")]
+        json: bool,
     },
     /// Show every run's state (done, running, interrupted, failed, pending) without touching
     /// anything.
@@ -222,7 +226,16 @@ pub fn init_logging() {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Reproduce { spec, no_fetch } => reproduce(&spec, !no_fetch),
-        Command::Plan { spec, calibrate } => {
+        Command::Plan {
+            spec, json: true, ..
+        } => {
+            let plan = spec.plan()?;
+            println!("{}", plan_json(&plan));
+            Ok(())
+        }
+        Command::Plan {
+            spec, calibrate, ..
+        } => {
             let plan = spec.plan()?;
             let backend = plan.spec.raw.runtime.backend;
             backend::set_threads(plan.spec.raw.runtime.threads);
@@ -463,6 +476,35 @@ pub fn plan_text(plan: &Plan, calibrate: Option<Backend>) -> Result<String> {
         );
     }
     Ok(out)
+}
+
+/// `slr plan --json`: the stage graph, one object per stage folder.
+pub fn plan_json(plan: &Plan) -> String {
+    let runs_root = &plan.spec.raw.runtime.runs_root;
+    let stages: Vec<serde_json::Value> = crate::run::graph::graph(plan, runs_root)
+        .into_iter()
+        .map(|node| {
+            let run = &plan.runs[node.run];
+            serde_json::json!({
+                "folder": node.folder,
+                "kind": node.kind.name(),
+                "id": node.id,
+                "seed": node.seed,
+                "rows": node.rows,
+                "depends_on": node.depends_on,
+                "level": node.level,
+                "status": if node.done { "cached" } else { "pending" },
+                "flops": estimate::stage_flops(run, &run.stages[node.index]),
+            })
+        })
+        .collect();
+    let json = serde_json::json!({
+        "spec": plan.spec.raw.table.id,
+        "profile": plan.spec.profile,
+        "runs_root": runs_root,
+        "stages": stages,
+    });
+    serde_json::to_string_pretty(&json).expect("serialises")
 }
 
 /// The text of `slr status`: one line per run, and per row that does not run.

@@ -2,6 +2,7 @@
 //! executor.
 
 pub mod execute;
+pub mod graph;
 pub mod provenance;
 pub mod signals;
 pub mod store;

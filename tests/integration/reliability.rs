@@ -216,3 +216,35 @@ fn status_names_the_process_that_runs_a_stage_and_reads_nothing_else() {
     assert!(text.contains("magnitude seed 1: pending\n"), "{text}");
     assert!(text.contains("0 of 1 runs done"), "{text}");
 }
+
+#[test]
+fn a_lock_of_another_host_is_respected_while_its_heartbeat_is_fresh() {
+    use slr_repro::run::store::StageLock;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pretrain-x").join("seed-1");
+    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+    let lock = dir.with_extension("lock");
+    // A node whose flock this one cannot see holds it, heartbeat just now.
+    std::fs::write(&lock, "pid 4242\nhost another-node\n").unwrap();
+    let err = StageLock::acquire(&dir).unwrap_err().to_string();
+    assert!(
+        err.contains("is being run by process 4242 on another-node"),
+        "{err}"
+    );
+    // Its last heartbeat an hour ago: taken over.
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&lock)
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
+    let taken = StageLock::acquire(&dir).unwrap();
+    let text = std::fs::read_to_string(&lock).unwrap();
+    assert!(
+        text.starts_with(&format!("pid {}\n", std::process::id())),
+        "{text}"
+    );
+    drop(taken);
+    assert!(!lock.exists(), "released locks leave no file");
+}

@@ -2,13 +2,24 @@
 //! `slr` processes never train one stage at once. The kernel releases it when its process
 //! ends, however it ends, so a dead holder never blocks and a reused pid means nothing. The
 //! file names its holder (pid, start time, host) for messages and `slr status`.
+//!
+//! On a shared file system whose `flock` is local to each node, two hosts could both get it:
+//! the holder therefore refreshes the file's mtime every [`HEARTBEAT_EVERY`] (a heartbeat), and
+//! a lock file naming another host with a heartbeat younger than [`HEARTBEAT_TIMEOUT`] counts as
+//! held. An older one is taken over with a warning naming its holder.
 
 use crate::error::{Error, Result};
 use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::mpsc::{Sender, channel};
+use std::time::{Duration, SystemTime};
+
+/// How often a holder refreshes its lock file's mtime.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(30);
+/// A lock file of another host without a heartbeat for this long is stale.
+pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The process named in a lock file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +136,8 @@ pub struct StageLock {
     path: PathBuf,
     // Held open: closing it releases the lock.
     _file: File,
+    // Dropping it stops the heartbeat thread.
+    _heartbeat: Sender<()>,
 }
 
 /// What one attempt to take a lock found.
@@ -200,13 +213,56 @@ impl StageLock {
             if !same {
                 continue;
             }
+            // A holder on another host that this node's flock cannot see.
+            let mut previous = String::new();
+            let _ = file.read_to_string(&mut previous);
+            if let Some(other) = Holder::parse(&previous)
+                && let (Some(theirs), Some(ours)) = (&other.host, host_name())
+                && *theirs != ours
+            {
+                let age = file
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| SystemTime::now().duration_since(t).ok())
+                    .unwrap_or(Duration::MAX);
+                if age < HEARTBEAT_TIMEOUT {
+                    return Ok(Attempt::HeldBy(other));
+                }
+                eprintln!(
+                    "warning: taking over the lock {} of {}: no heartbeat for {} s",
+                    path.display(),
+                    other.describe(),
+                    age.as_secs()
+                );
+            }
             file.set_len(0).map_err(Error::io(&path))?;
             file.rewind().map_err(Error::io(&path))?;
             file.write_all(Holder::current().text().as_bytes())
                 .map_err(Error::io(&path))?;
-            return Ok(Attempt::Taken(StageLock { path, _file: file }));
+            let heartbeat = heartbeat(&file);
+            return Ok(Attempt::Taken(StageLock {
+                path,
+                _file: file,
+                _heartbeat: heartbeat,
+            }));
         }
     }
+}
+
+/// Refreshes `file`'s mtime every [`HEARTBEAT_EVERY`] until the returned sender is dropped.
+fn heartbeat(file: &File) -> Sender<()> {
+    let (stop, stopped) = channel::<()>();
+    if let Ok(file) = file.try_clone() {
+        std::thread::spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(HEARTBEAT_EVERY)
+            {
+                let _ = file.set_modified(SystemTime::now());
+            }
+        });
+    }
+    stop
 }
 
 impl Drop for StageLock {
