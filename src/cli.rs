@@ -32,6 +32,25 @@ pub enum Command {
         /// Do not fetch missing data sets automatically.
         #[arg(long)]
         no_fetch: bool,
+        /// Stages run at once, each in its own worker process (a stage starts when the one it
+        /// consumes is done). On the CPU backend the cores are split between the workers
+        /// unless `runtime.threads` is set.
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Devices of the workers, used in turn: `cpu`, `cuda:0`, `cuda:1`, ... (CUDA needs
+        /// the libtorch build).
+        #[arg(long, value_delimiter = ',', value_parser = parse_device)]
+        devices: Vec<Backend>,
+    },
+    /// Run one stage of a spec (a worker of `reproduce --jobs`; its dependency must be done).
+    #[command(hide = true)]
+    RunStage {
+        /// Spec options.
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// The stage folder, `<kind>-<id>/seed-<n>`.
+        #[arg(long)]
+        stage: String,
     },
     /// List every run of a spec, its stages, ids, whether they are cached, and what the
     /// pending ones cost in training FLOPs (and time, with --calibrate).
@@ -137,6 +156,20 @@ pub enum DataCommand {
     },
 }
 
+/// `cpu` or `cuda:<i>` (the libtorch backend's devices).
+fn parse_device(name: &str) -> std::result::Result<Backend, String> {
+    let backend = match name {
+        "cpu" => "cpu".to_owned(),
+        cuda if cuda.starts_with("cuda") => format!("tch-{cuda}"),
+        other => {
+            return Err(format!(
+                "unknown device `{other}`; allowed values: cpu, cuda:<i>"
+            ));
+        }
+    };
+    Backend::parse(&backend).map_err(|e| e.to_string())
+}
+
 fn parse_backend(name: &str) -> std::result::Result<Backend, String> {
     Backend::parse(name).map_err(|e| e.to_string())
 }
@@ -179,6 +212,32 @@ pub struct SpecArgs {
 }
 
 impl SpecArgs {
+    /// The same options as command-line arguments (for worker processes), `--backend` only
+    /// with `with_backend`.
+    pub fn to_args(&self, with_backend: bool) -> Vec<String> {
+        let mut args = vec![self.spec.clone()];
+        if let Some(profile) = &self.profile {
+            args.extend(["--profile".to_owned(), profile.clone()]);
+        }
+        if let Some(seeds) = &self.seeds {
+            let list: Vec<String> = seeds.iter().map(u64::to_string).collect();
+            args.extend(["--seeds".to_owned(), list.join(",")]);
+        }
+        for set in &self.sets {
+            args.extend(["--set".to_owned(), set.clone()]);
+        }
+        if let Some(backend) = self.backend.as_ref().filter(|_| with_backend) {
+            args.extend(["--backend".to_owned(), backend.clone()]);
+        }
+        if let Some(root) = &self.data_root {
+            args.extend(["--data-root".to_owned(), root.display().to_string()]);
+        }
+        if let Some(root) = &self.runs_root {
+            args.extend(["--runs-root".to_owned(), root.display().to_string()]);
+        }
+        args
+    }
+
     /// Loads and resolves the spec with every layer applied.
     pub fn plan(&self) -> Result<Plan> {
         let path = spec::locate(&self.spec)?;
@@ -225,7 +284,23 @@ pub fn init_logging() {
 /// Executes a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Reproduce { spec, no_fetch } => reproduce(&spec, !no_fetch),
+        Command::Reproduce {
+            spec,
+            no_fetch,
+            jobs,
+            devices,
+        } => {
+            if jobs == 0 {
+                return Err(Error::Usage("--jobs 0: give at least 1".into()));
+            }
+            if jobs == 1 && devices.len() > 1 {
+                return Err(Error::Usage(
+                    "--devices lists several devices: use --jobs to run on them at once".into(),
+                ));
+            }
+            reproduce(&spec, !no_fetch, jobs, &devices)
+        }
+        Command::RunStage { spec, stage } => run_stage(&spec, &stage),
         Command::Plan {
             spec, json: true, ..
         } => {
@@ -335,7 +410,7 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn reproduce(args: &SpecArgs, auto_fetch: bool) -> Result<()> {
+fn reproduce(args: &SpecArgs, auto_fetch: bool, jobs: usize, devices: &[Backend]) -> Result<()> {
     let plan = args.plan()?;
     let runtime = plan.spec.raw.runtime.clone();
     let backend = runtime.backend;
@@ -353,6 +428,9 @@ fn reproduce(args: &SpecArgs, auto_fetch: bool) -> Result<()> {
     }
     // SIGINT/SIGTERM checkpoint the stage in progress and stop (exit 130); rerunning continues.
     crate::run::signals::install();
+    if jobs > 1 {
+        return reproduce_parallel(args, &plan, jobs, devices);
+    }
     let mut executor = Executor::new(backend, &runtime.data_root, &runtime.runs_root);
     let (mut trained, mut cached) = (0, 0);
     let mut failed = Vec::new();
@@ -386,6 +464,88 @@ fn reproduce(args: &SpecArgs, auto_fetch: bool) -> Result<()> {
             failed.join(", ")
         )))
     }
+}
+
+/// `reproduce --jobs N`: every pending stage in its own worker process, N at once.
+fn reproduce_parallel(
+    args: &SpecArgs,
+    plan: &Plan,
+    jobs: usize,
+    devices: &[Backend],
+) -> Result<()> {
+    let runtime = &plan.spec.raw.runtime;
+    let nodes = crate::run::graph::graph(plan, &runtime.runs_root);
+    // Deterministic results need a fixed thread count: the spec's, else the cores split.
+    let threads = runtime.threads.unwrap_or_else(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cores / jobs).max(1)
+    });
+    let exe = std::env::current_exe().map_err(|e| Error::RunFailed(format!("own path: {e}")))?;
+    let command = |node: &crate::run::graph::Node, slot: usize| {
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.arg("run-stage")
+            .args(args.to_args(devices.is_empty()))
+            .args(["--stage", &node.folder])
+            .args(["--set", &format!("runtime.threads={threads}")]);
+        if let Some(device) = devices.get(slot % devices.len().max(1)) {
+            cmd.args(["--backend", &device.spec_name()]);
+        }
+        cmd
+    };
+    eprintln!(
+        "{} stages, {} done; running the rest {jobs} at once ({threads} threads each)",
+        nodes.len(),
+        nodes.iter().filter(|n| n.done).count()
+    );
+    let outcome = crate::run::parallel::run(&nodes, jobs, &command)?;
+    let written = report::build(plan, report::Parts::All)?;
+    eprintln!(
+        "{} stages trained, {} cached, {} failed; wrote {} report files under {}",
+        outcome.trained,
+        outcome.cached,
+        outcome.failed.len(),
+        written.len(),
+        runtime.reports_root.display()
+    );
+    if outcome.failed.is_empty() {
+        Ok(())
+    } else {
+        let list: Vec<String> = outcome
+            .failed
+            .iter()
+            .map(|(folder, why)| format!("{folder} ({why})"))
+            .collect();
+        Err(Error::RunFailed(format!(
+            "{} stages failed: {}",
+            list.len(),
+            list.join(", ")
+        )))
+    }
+}
+
+/// `run-stage`: one stage of the plan, by folder.
+fn run_stage(args: &SpecArgs, folder: &str) -> Result<()> {
+    let plan = args.plan()?;
+    let runtime = plan.spec.raw.runtime.clone();
+    backend::set_threads(runtime.threads);
+    crate::run::signals::install();
+    let nodes = crate::run::graph::graph(&plan, &runtime.runs_root);
+    let Some(node) = nodes.iter().find(|n| n.folder == folder) else {
+        return Err(Error::Usage(format!(
+            "--stage {folder}: no such stage in {}",
+            plan.spec.path.display()
+        )));
+    };
+    if let Some(dep) = &node.depends_on
+        && !nodes.iter().any(|n| &n.folder == dep && n.done)
+    {
+        return Err(Error::Usage(format!(
+            "--stage {folder}: it consumes {dep}, which is not done"
+        )));
+    }
+    let mut executor = Executor::new(runtime.backend, &runtime.data_root, &runtime.runs_root);
+    executor.execute_stage(&plan.runs[node.run], node.index)?;
+    Ok(())
 }
 
 /// The text of `slr plan`: one block per run with its stages, folders and status.

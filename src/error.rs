@@ -52,6 +52,9 @@ pub enum Error {
         /// 0-based step within it.
         step: usize,
     },
+    /// Parallel workers were stopped by a signal; their checkpoints are kept.
+    #[error("stopped: {0}; run the same command again to continue")]
+    Stopped(String),
     /// A file that the harness wrote earlier is unreadable or corrupt.
     #[error("{path}: {message}")]
     Corrupt {
@@ -96,7 +99,7 @@ impl Error {
             | Error::Io { .. }
             | Error::Figure { .. } => 1,
             // 128 + SIGINT, as shells report an interrupted command.
-            Error::Interrupted { .. } => 130,
+            Error::Interrupted { .. } | Error::Stopped(_) => 130,
             _ => 2,
         }
     }

@@ -138,84 +138,92 @@ impl Executor {
     pub fn execute(&mut self, run: &Run) -> Result<RunStatus> {
         let mut status = RunStatus::Cached;
         for index in 0..run.stages.len() {
-            let dir = store::stage_dir(&self.runs_root, run, index);
-            if matches!(store::stage_state(&dir), StageState::Done(_)) {
-                continue;
+            if self.execute_stage(run, index)? {
+                status = RunStatus::Trained;
             }
-            let _lock = store::StageLock::wait(&dir, |holder| {
-                eprintln!(
-                    "{} is being run by {}: waiting for it",
-                    dir.display(),
-                    holder.describe()
-                );
-            })?;
-            // Checked again under the lock: another runner may have finished it meanwhile.
-            match store::stage_state(&dir) {
-                StageState::Done(_) => continue,
-                StageState::Damaged(why) => {
-                    eprintln!(
-                        "warning: {}: {why}; training the stage again",
-                        dir.display()
-                    );
-                }
-                StageState::Missing => {}
-            }
-            let label = format!(
-                "{} {} seed {}",
-                run.row_name,
-                stage_name(run, index),
-                run.seed
-            );
-            if signals::stop_requested() {
-                return Err(Error::Interrupted {
-                    label,
-                    epoch: 1,
-                    step: 0,
-                });
-            }
-            status = RunStatus::Trained;
-            let started = now_unix();
-            let checkpoint = self.checkpoint_of(run, index, &dir);
-            if let Some(c) = &checkpoint {
-                let p = c.resume.position;
-                eprintln!(
-                    "{label}: continuing from its checkpoint (epoch {} step {})",
-                    p.epoch, p.step
-                );
-            } else {
-                // A folder without a verified summary or a usable checkpoint is a failed or
-                // damaged attempt: start it afresh.
-                if dir.exists() {
-                    std::fs::remove_dir_all(&dir).map_err(Error::io(&dir))?;
-                }
-                std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
-                store::write_stage_spec(&dir, run, index)?;
-            }
-            let summary = match self.run_stage(run, index, &dir, checkpoint) {
-                Ok(summary) => summary,
-                Err(error @ Error::Interrupted { .. }) => return Err(error),
-                Err(error) => {
-                    // Best effort: the error itself is what the caller must see.
-                    let _ = store::write_failure(&dir, &error);
-                    return Err(error);
-                }
-            };
-            let provenance = Provenance {
-                version: env!("CARGO_PKG_VERSION").into(),
-                git_commit: self.git_commit.clone(),
-                backend: self.backend.name(),
-                dataset: run.dataset.name().into(),
-                data_checksum: run.dataset.checksum_id().into(),
-                started_unix: started,
-                finished_unix: now_unix(),
-            };
-            store::write_provenance(&dir, &provenance)?;
-            debug_assert_eq!(summary.id, run.stages[index].id);
-            store::write_summary(&dir, &summary)?;
-            // Only now: a crash before the summary still finds the checkpoint.
-            checkpoint::remove(&dir)?;
         }
         Ok(status)
+    }
+
+    /// Runs stage `index` of `run` unless it is done (its dependency must be done); returns
+    /// whether it trained.
+    pub fn execute_stage(&mut self, run: &Run, index: usize) -> Result<bool> {
+        let dir = store::stage_dir(&self.runs_root, run, index);
+        if matches!(store::stage_state(&dir), StageState::Done(_)) {
+            return Ok(false);
+        }
+        let _lock = store::StageLock::wait(&dir, |holder| {
+            eprintln!(
+                "{} is being run by {}: waiting for it",
+                dir.display(),
+                holder.describe()
+            );
+        })?;
+        // Checked again under the lock: another runner may have finished it meanwhile.
+        match store::stage_state(&dir) {
+            StageState::Done(_) => return Ok(false),
+            StageState::Damaged(why) => {
+                eprintln!(
+                    "warning: {}: {why}; training the stage again",
+                    dir.display()
+                );
+            }
+            StageState::Missing => {}
+        }
+        let label = format!(
+            "{} {} seed {}",
+            run.row_name,
+            stage_name(run, index),
+            run.seed
+        );
+        if signals::stop_requested() {
+            return Err(Error::Interrupted {
+                label,
+                epoch: 1,
+                step: 0,
+            });
+        }
+        let started = now_unix();
+        let checkpoint = self.checkpoint_of(run, index, &dir);
+        if let Some(c) = &checkpoint {
+            let p = c.resume.position;
+            eprintln!(
+                "{label}: continuing from its checkpoint (epoch {} step {})",
+                p.epoch, p.step
+            );
+        } else {
+            // A folder without a verified summary or a usable checkpoint is a failed or
+            // damaged attempt: start it afresh.
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(Error::io(&dir))?;
+            }
+            std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+            store::write_stage_spec(&dir, run, index)?;
+        }
+        let summary = match self.run_stage(run, index, &dir, checkpoint) {
+            Ok(summary) => summary,
+            Err(error @ Error::Interrupted { .. }) => return Err(error),
+            Err(error) => {
+                // Best effort: the error itself is what the caller must see.
+                let _ = store::write_failure(&dir, &error);
+                return Err(error);
+            }
+        };
+        let provenance = Provenance {
+            version: env!("CARGO_PKG_VERSION").into(),
+            git_commit: self.git_commit.clone(),
+            backend: self.backend.name(),
+            dataset: run.dataset.name().into(),
+            data_checksum: run.dataset.checksum_id().into(),
+            started_unix: started,
+            finished_unix: now_unix(),
+        };
+        store::write_provenance(&dir, &provenance)?;
+        debug_assert_eq!(summary.id, run.stages[index].id);
+        store::write_summary(&dir, &summary)?;
+        // Only now: a crash before the summary still finds the checkpoint.
+        checkpoint::remove(&dir)?;
+        Ok(true)
     }
 
     /// The checkpoint an interrupted attempt of the stage left, if it is usable: same stage

@@ -3,6 +3,7 @@
 
 pub mod execute;
 pub mod graph;
+pub mod parallel;
 pub mod provenance;
 pub mod signals;
 pub mod store;

@@ -11,6 +11,7 @@ mod import;
 mod layers;
 mod methods;
 mod models;
+mod parallel;
 mod pipeline;
 mod projection;
 mod reliability;

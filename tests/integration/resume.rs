@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 /// Pretraining, ADMM and SLR training, pruning and retraining of LeNet-300-100 on a slice of
 /// MNIST: 32 steps per epoch, two epochs per training stage.
-const SPEC: &str = r#"
+pub(super) const SPEC: &str = r#"
 [table]
 id = "resume"
 title = "Resume"
@@ -73,7 +73,7 @@ fn run_to_end(spec: &Path, runs: &Path) -> String {
 }
 
 /// Every finished stage: its metrics (seconds removed), final metrics and model bytes.
-fn fingerprint(runs: &Path) -> Vec<(String, String)> {
+pub(super) fn fingerprint(runs: &Path) -> Vec<(String, String)> {
     let mut stages: Vec<_> = std::fs::read_dir(runs)
         .unwrap()
         .map(|e| e.unwrap().path())
