@@ -72,8 +72,8 @@ pub fn run(
         }
         // Fill free slots with ready nodes (their dependency done), in graph order.
         if stop.is_none() && !signals::stop_requested() {
-            for slot in 0..jobs {
-                if slots[slot].is_some() {
+            for (slot, entry) in slots.iter_mut().enumerate() {
+                if entry.is_some() {
                     continue;
                 }
                 let ready = (0..nodes.len()).find(|&i| {
@@ -96,7 +96,7 @@ pub fn run(
                     }
                 });
                 state[i] = State::Running;
-                slots[slot] = Some((i, child, relay));
+                *entry = Some((i, child, relay));
             }
         }
         if slots.iter().all(Option::is_none) {
