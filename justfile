@@ -58,6 +58,24 @@ bench features="":
       cargo bench --bench train_step
     fi
 
+# `reproduce --jobs 2` against `--jobs 1` on a spec's profile (default: lenet5-mnist smoke),
+# each from an empty runs folder, with wall times and their ratio (README, "Parallel runs").
+bench-jobs spec="lenet5-mnist" profile="smoke":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo build --release
+    bin="$CARGO_TARGET_DIR/release/slr"
+    out=$(mktemp -d)
+    for jobs in 1 2; do
+      start=$(date +%s.%N)
+      "$bin" reproduce {{spec}} --profile {{profile}} --jobs "$jobs" --runs-root "$out/runs-$jobs" \
+        --set "runtime.reports_root=\"$out/reports-$jobs\"" 2> "$out/log-$jobs"
+      end=$(date +%s.%N)
+      echo "$jobs" "$(echo "$end - $start" | bc)" >> "$out/times"
+    done
+    awk '{t[$1]=$2; printf "--jobs %s: %.0f s\n", $1, $2} END {printf "speed-up: %.2fx\n", t[1]/t[2]}' "$out/times"
+    rm -rf "$out"
+
 # The same training steps in slr and in PyTorch (venv from `just torch-venv`) on this CPU, one
 # table with the ratio; `just bench-torch-cpu tch` also measures the tch-cpu backend.
 bench-torch-cpu with="":

@@ -42,6 +42,38 @@ pub enum Command {
         #[arg(long, value_delimiter = ',', value_parser = parse_device)]
         devices: Vec<Backend>,
     },
+    /// Write Slurm job scripts for the pending stages (one job array per level of the stage
+    /// graph, each afterok the one before, then the report) under <runs>/slurm/<spec>/, and
+    /// with --submit submit them.
+    Slurm {
+        /// Spec options.
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// `#SBATCH --partition`.
+        #[arg(long)]
+        partition: Option<String>,
+        /// `#SBATCH --gres`, e.g. gpu:1.
+        #[arg(long)]
+        gres: Option<String>,
+        /// `#SBATCH --time`, e.g. 24:00:00.
+        #[arg(long)]
+        time: Option<String>,
+        /// `#SBATCH --cpus-per-task`.
+        #[arg(long)]
+        cpus: Option<usize>,
+        /// `#SBATCH --mem`, e.g. 32G.
+        #[arg(long)]
+        mem: Option<String>,
+        /// `#SBATCH --account`.
+        #[arg(long)]
+        account: Option<String>,
+        /// Extra `#SBATCH ...` lines (repeatable).
+        #[arg(long)]
+        extra: Vec<String>,
+        /// Submit with `sbatch` after writing.
+        #[arg(long)]
+        submit: bool,
+    },
     /// Run one stage of a spec (a worker of `reproduce --jobs`; its dependency must be done).
     #[command(hide = true)]
     RunStage {
@@ -317,6 +349,28 @@ pub fn run(cli: Cli) -> Result<()> {
             print!("{}", plan_text(&plan, calibrate.then_some(backend))?);
             Ok(())
         }
+        Command::Slurm {
+            spec,
+            partition,
+            gres,
+            time,
+            cpus,
+            mem,
+            account,
+            extra,
+            submit,
+        } => {
+            let options = crate::run::slurm::SlurmOptions {
+                partition,
+                gres,
+                time,
+                cpus,
+                mem,
+                account,
+                extra,
+            };
+            slurm(&spec, &options, submit)
+        }
         Command::Status { spec } => {
             print!("{}", status_text(&spec.plan()?));
             Ok(())
@@ -520,6 +574,81 @@ fn reproduce_parallel(
             list.len(),
             list.join(", ")
         )))
+    }
+}
+
+/// `slr slurm`: the job scripts of the pending stages, submitted with `--submit`.
+fn slurm(args: &SpecArgs, options: &crate::run::slurm::SlurmOptions, submit: bool) -> Result<()> {
+    use crate::run::slurm;
+    let plan = args.plan()?;
+    let runtime = &plan.spec.raw.runtime;
+    if submit && !command_exists("sbatch") {
+        return Err(Error::Usage(
+            "--submit: `sbatch` is not on PATH (run on a Slurm login node, or drop --submit and \
+             submit the scripts yourself)"
+                .into(),
+        ));
+    }
+    let absolute = |p: &std::path::Path| {
+        std::path::absolute(p).map_err(|e| Error::Usage(format!("{}: {e}", p.display())))
+    };
+    let workdir = absolute(std::path::Path::new("."))?;
+    let runs_root = absolute(&runtime.runs_root)?;
+    let stem = report::report_stem(&plan.spec);
+    let dir = runs_root.join("slurm").join(&stem);
+    let exe = std::env::current_exe().map_err(|e| Error::RunFailed(format!("own path: {e}")))?;
+    // Jobs see the same options, with absolute roots (they may start elsewhere).
+    let mut job_args = args.clone();
+    job_args.runs_root = Some(runs_root.clone());
+    job_args.data_root = Some(absolute(&runtime.data_root)?);
+    let quoted: Vec<String> = job_args
+        .to_args(true)
+        .iter()
+        .map(|a| shell_quote(a))
+        .collect();
+    let exe = shell_quote(&exe.display().to_string());
+    let nodes = crate::run::graph::graph(&plan, &runs_root);
+    let submission = slurm::scripts(
+        &nodes,
+        &exe,
+        &quoted.join(" "),
+        &workdir,
+        &stem,
+        &dir,
+        options,
+    )?;
+    for path in slurm::write(&submission)? {
+        println!("wrote {}", path.display());
+    }
+    let pending = nodes.iter().filter(|n| !n.done).count();
+    println!("{pending} of {} stages pending", nodes.len());
+    if submit {
+        let status = std::process::Command::new("bash")
+            .arg(dir.join("submit.sh"))
+            .status()
+            .map_err(|e| Error::RunFailed(format!("cannot run submit.sh: {e}")))?;
+        if !status.success() {
+            return Err(Error::RunFailed(format!("submit.sh exited with {status}")));
+        }
+    }
+    Ok(())
+}
+
+fn command_exists(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
+}
+
+/// `'...'` for the shell, unless the word needs none.
+fn shell_quote(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@".contains(c))
+    {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
 

@@ -6,6 +6,7 @@ pub mod graph;
 pub mod parallel;
 pub mod provenance;
 pub mod signals;
+pub mod slurm;
 pub mod store;
 
 pub use execute::{Executor, RunStatus};

@@ -103,3 +103,143 @@ fn the_stage_graph_lists_each_stage_once_with_its_dependency() {
         "{graph:#}"
     );
 }
+
+#[test]
+fn slurm_scripts_run_each_level_as_an_array_after_the_one_before() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write(tmp.path(), "graph.toml", SPEC);
+    let runs = tmp.path().join("runs");
+    let slurm = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_slr"))
+            .current_dir(root())
+            .args(["slurm", spec.to_str().unwrap(), "--runs-root"])
+            .arg(&runs)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = slurm(&[
+        "--partition",
+        "gpu",
+        "--gres",
+        "gpu:1",
+        "--time",
+        "04:00:00",
+        "--extra",
+        "#SBATCH --qos=normal",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = runs.join("slurm/graph");
+    let redact = |text: String| {
+        text.replace(&tmp.path().display().to_string(), "<tmp>")
+            .replace(&root().display().to_string(), "<repo>")
+            .replace(env!("CARGO_BIN_EXE_slr"), "<slr>")
+    };
+    let mut all = String::new();
+    for name in [
+        "level-0.txt",
+        "level-0.sbatch",
+        "level-1.txt",
+        "level-1.sbatch",
+        "level-3.sbatch",
+        "report.sbatch",
+        "submit.sh",
+    ] {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap();
+        all.push_str(&format!("==> {name}\n{}", redact(text)));
+    }
+    insta::assert_snapshot!("slurm_scripts", all);
+    assert!(dir.join("shared-folder.probe").is_file());
+
+    // Bad input: an `--extra` line that is not an #SBATCH line; --submit without sbatch.
+    let bad = slurm(&["--extra", "--qos=normal"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let no_sbatch = Command::new(env!("CARGO_BIN_EXE_slr"))
+        .current_dir(root())
+        .env("PATH", "/nonexistent")
+        .args(["slurm", spec.to_str().unwrap(), "--submit", "--runs-root"])
+        .arg(&runs)
+        .output()
+        .unwrap();
+    assert_eq!(no_sbatch.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&no_sbatch.stderr).contains("`sbatch` is not on PATH"),
+        "{}",
+        String::from_utf8_lossy(&no_sbatch.stderr)
+    );
+}
+
+/// A stand-in for `sbatch` that runs a job script at once, every array index in turn (no real
+/// scheduler: it checks that the generated scripts run the stages and the report).
+const SBATCH_SHIM: &str = r#"#!/usr/bin/env bash
+set -euo pipefail
+script="${@: -1}"
+range=$(sed -n 's/^#SBATCH --array=\(.*\)$/\1/p' "$script")
+if [ -n "$range" ]; then
+  for i in $(seq "${range%-*}" "${range#*-}"); do SLURM_ARRAY_TASK_ID=$i bash "$script" >&2; done
+else
+  bash "$script" >&2
+fi
+echo $RANDOM
+"#;
+
+#[test]
+fn the_slurm_scripts_run_every_stage_and_the_report() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write(tmp.path(), "graph.toml", SPEC);
+    let runs = tmp.path().join("runs");
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let shim = write(&bin, "sbatch", SBATCH_SHIM);
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = Command::new(env!("CARGO_BIN_EXE_slr"))
+        .current_dir(root())
+        .env("PATH", path)
+        .args(["slurm", spec.to_str().unwrap(), "--submit", "--data-root"])
+        .arg(data_root())
+        .arg("--runs-root")
+        .arg(&runs)
+        .args([
+            "--set",
+            "runtime.threads=1",
+            "--set",
+            &format!(
+                "runtime.reports_root={:?}",
+                tmp.path().join("reports").display().to_string()
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let graph = plan_json(&spec, &runs);
+    assert!(
+        graph["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["status"] == "cached"),
+        "{graph:#}"
+    );
+    assert!(tmp.path().join("reports/graph.md").is_file());
+    // Resubmitting finds nothing pending: only the report job remains.
+    let again = Command::new(env!("CARGO_BIN_EXE_slr"))
+        .current_dir(root())
+        .args(["slurm", spec.to_str().unwrap(), "--runs-root"])
+        .arg(&runs)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&again.stdout).contains("0 of 8 stages pending"));
+    assert!(!runs.join("slurm/graph/level-0.sbatch").exists());
+    let submit = std::fs::read_to_string(runs.join("slurm/graph/submit.sh")).unwrap();
+    assert!(!submit.contains("level-"), "{submit}");
+}
