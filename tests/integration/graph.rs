@@ -243,3 +243,74 @@ fn the_slurm_scripts_run_every_stage_and_the_report() {
     let submit = std::fs::read_to_string(runs.join("slurm/graph/submit.sh")).unwrap();
     assert!(!submit.contains("level-"), "{submit}");
 }
+
+/// On a real Slurm (`scripts/slurm-local.sh run ...` starts a one-node one; `just test` runs
+/// this test through it when it can): the tiny spec's arrays run to completion and give the
+/// local run's stages and table.
+#[test]
+#[ignore = "needs a running Slurm: just test runs it through scripts/slurm-local.sh"]
+fn real_slurm_runs_the_arrays_to_the_local_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write(tmp.path(), "graph.toml", SPEC);
+    let (cluster, local) = (tmp.path().join("cluster"), tmp.path().join("local"));
+    let common = |runs: &std::path::Path, reports: &str| -> Vec<String> {
+        vec![
+            "--data-root".into(),
+            data_root().display().to_string(),
+            "--runs-root".into(),
+            runs.display().to_string(),
+            "--set".into(),
+            "runtime.threads=1".into(),
+            "--set".into(),
+            format!(
+                "runtime.reports_root={:?}",
+                tmp.path().join(reports).display().to_string()
+            ),
+        ]
+    };
+    let submit = Command::new(env!("CARGO_BIN_EXE_slr"))
+        .current_dir(root())
+        .args(["slurm", spec.to_str().unwrap(), "--submit"])
+        .args(common(&cluster, "cluster-reports"))
+        .output()
+        .unwrap();
+    assert!(
+        submit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&submit.stderr)
+    );
+    // Wait for the queue to drain (the report job is last).
+    let started = std::time::Instant::now();
+    loop {
+        let queue = Command::new("squeue").args(["-h"]).output().unwrap();
+        if queue.stdout.is_empty() {
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 600,
+            "Slurm jobs still queued after 10 min"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let run_local = Command::new(env!("CARGO_BIN_EXE_slr"))
+        .current_dir(root())
+        .args(["reproduce", spec.to_str().unwrap(), "--no-fetch"])
+        .args(common(&local, "local-reports"))
+        .output()
+        .unwrap();
+    assert!(
+        run_local.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run_local.stderr)
+    );
+    assert_eq!(
+        super::resume::fingerprint(&cluster),
+        super::resume::fingerprint(&local)
+    );
+    let table = |dir: &str| {
+        let text = std::fs::read_to_string(tmp.path().join(dir).join("graph.md"))
+            .unwrap_or_else(|e| panic!("{dir}/graph.md: {e}"));
+        text.split("\n---\n").next().unwrap().to_owned()
+    };
+    assert_eq!(table("cluster-reports"), table("local-reports"));
+}

@@ -77,7 +77,7 @@ pub(super) fn fingerprint(runs: &Path) -> Vec<(String, String)> {
     let mut stages: Vec<_> = std::fs::read_dir(runs)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir() && p.file_name().unwrap() != "reports")
+        .filter(|p| p.is_dir() && p.join("seed-1").is_dir())
         .collect();
     stages.sort();
     let mut out = Vec::new();
