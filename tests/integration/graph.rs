@@ -154,6 +154,19 @@ fn slurm_scripts_run_each_level_as_an_array_after_the_one_before() {
     }
     insta::assert_snapshot!("slurm_scripts", all);
     assert!(dir.join("shared-folder.probe").is_file());
+    // A node that does not see the probe (runs folder not shared) refuses with exit 2.
+    std::fs::remove_file(dir.join("shared-folder.probe")).unwrap();
+    let job = Command::new("bash")
+        .arg(dir.join("level-0.sbatch"))
+        .env("SLURM_ARRAY_TASK_ID", "0")
+        .output()
+        .unwrap();
+    assert_eq!(job.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&job.stderr).contains("the runs folder must be shared"),
+        "{}",
+        String::from_utf8_lossy(&job.stderr)
+    );
 
     // Bad input: an `--extra` line that is not an #SBATCH line; --submit without sbatch.
     let bad = slurm(&["--extra", "--qos=normal"]);
