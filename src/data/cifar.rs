@@ -28,6 +28,17 @@ impl Records {
         self.labels.is_empty()
     }
 
+    /// Without the first `n` records (all kept when `None`).
+    pub fn skip(mut self, n: Option<usize>) -> Records {
+        if let Some(n) = n.filter(|n| *n > 0) {
+            let per_image = self.pixels.len() / self.len().max(1);
+            let n = n.min(self.len());
+            self.labels.drain(..n);
+            self.pixels.drain(..n * per_image);
+        }
+        self
+    }
+
     /// The first `n` images (all when `None`).
     pub fn truncate(mut self, n: Option<usize>) -> Records {
         if let Some(n) = n.filter(|n| *n < self.len()) {

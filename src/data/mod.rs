@@ -139,6 +139,13 @@ pub fn load(
         ))
     };
     let (train, test) = match kind.entry().storage {
+        Storage::ImageFolder if limits.holdout_first.is_some() => {
+            return Err(Error::Data(format!(
+                "data set `{}`: `data.holdout_first` needs an in-memory data set (IDX or CIFAR), \
+                 not an image folder",
+                kind.name()
+            )));
+        }
         Storage::ImageFolder => {
             let (train, val) = (
                 folder::scan(&dir.join("train")).map_err(missing)?,
@@ -173,7 +180,9 @@ pub fn load(
         }
         Storage::CifarBatches => (
             split(
-                cifar::read(&dir, &CIFAR10_TRAIN_FILES).map_err(missing)?,
+                cifar::read(&dir, &CIFAR10_TRAIN_FILES)
+                    .map_err(missing)?
+                    .skip(limits.holdout_first),
                 limits.train_limit,
             ),
             split(
@@ -185,7 +194,10 @@ pub fn load(
             let bytes = idx::read_verified(&dir, &file).map_err(missing)?;
             let records = cifar::parse(&bytes, &dir.join(file.name))?;
             (
-                split(records.clone(), limits.train_limit),
+                split(
+                    records.clone().skip(limits.holdout_first),
+                    limits.train_limit,
+                ),
                 split(records, limits.test_limit),
             )
         }
@@ -215,7 +227,10 @@ pub fn load(
                 })
             };
             (
-                split(read(train_images, train_labels)?, limits.train_limit),
+                split(
+                    read(train_images, train_labels)?.skip(limits.holdout_first),
+                    limits.train_limit,
+                ),
                 split(read(test_images, test_labels)?, limits.test_limit),
             )
         }

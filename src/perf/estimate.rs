@@ -12,6 +12,7 @@ use crate::spec::{DataSpec, DatasetKind, ModelKind, Run, Stage, StageConfig};
 /// Images in the training and test splits after the spec's limits.
 fn split_sizes(kind: DatasetKind, limits: &DataSpec) -> (usize, usize) {
     let (train, test) = kind.split_sizes();
+    let train = train.saturating_sub(limits.holdout_first.unwrap_or(0));
     (
         limits.train_limit.map_or(train, |l| l.min(train)),
         limits.test_limit.map_or(test, |l| l.min(test)),

@@ -481,6 +481,23 @@ fn validate(loaded: &Loaded) -> Result<()> {
         if let Some(0) = row.data.train_limit {
             return fail(format!("{at}: key `data.train_limit`: must be at least 1"));
         }
+        if let Some(held) = row.data.holdout_first {
+            let (train, _) = row.dataset.split_sizes();
+            if held >= train {
+                return fail(format!(
+                    "{at}: key `data.holdout_first`: {held} leaves none of the {train} training \
+                     examples of `{}`",
+                    row.dataset.name()
+                ));
+            }
+            if row.dataset.entry().storage == crate::catalog::Storage::ImageFolder {
+                return fail(format!(
+                    "{at}: key `data.holdout_first`: `{}` is an image folder; holdouts need an \
+                     in-memory data set (IDX or CIFAR)",
+                    row.dataset.name()
+                ));
+            }
+        }
         if let Some(0) = row.data.test_limit {
             return fail(format!("{at}: key `data.test_limit`: must be at least 1"));
         }

@@ -423,6 +423,10 @@ pub struct SparsitySpec {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct DataSpec {
+    /// Hold out the first N training examples (never trained on), before `train_limit`:
+    /// `holdout_first = 5000` is TensorFlow's MNIST split (5,000 validation, 55,000 train).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holdout_first: Option<usize>,
     /// Use only the first N training examples.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train_limit: Option<usize>,

@@ -110,3 +110,33 @@ fn fetch_from_a_local_folder_verifies_and_installs() {
     let again = data::fetch::fetch(tmp.path(), slr_repro::spec::DatasetKind::Mnist, None).unwrap();
     assert_eq!(again, data::fetch::Source::Present);
 }
+
+#[test]
+fn the_tensorflow_holdout_trains_on_mnist_images_5000_to_59999() {
+    use slr_repro::spec::{DataSpec, DatasetKind};
+    let device = burn::tensor::Device::flex();
+    let root = super::common::data_root();
+    let all = data::load(&root, DatasetKind::Mnist, &DataSpec::default(), &device).unwrap();
+    let held = DataSpec {
+        holdout_first: Some(5000),
+        ..DataSpec::default()
+    };
+    let tf = data::load(&root, DatasetKind::Mnist, &held, &device).unwrap();
+    assert_eq!(tf.train.len(), 55_000);
+    assert_eq!(tf.test.len(), 10_000);
+    let image = |d: &data::Dataset, i: usize| {
+        let (images, labels) = d.train.range(i, i + 1).unwrap();
+        (
+            images.into_data().try_to_vec::<f32>().unwrap(),
+            labels
+                .into_data()
+                .convert::<i64>()
+                .try_to_vec::<i64>()
+                .unwrap(),
+        )
+    };
+    // The first and last training images are MNIST's training images 5,000 and 59,999.
+    assert_eq!(image(&tf, 0), image(&all, 5000));
+    assert_eq!(image(&tf, 54_999), image(&all, 59_999));
+    assert_ne!(image(&tf, 0), image(&all, 0));
+}

@@ -126,7 +126,7 @@ fn imagenet_loads_as_files_with_limits_spread_over_classes() {
     tiny_imagenet(tmp.path(), 4, 1);
     let limits = DataSpec {
         train_limit: Some(6),
-        test_limit: None,
+        ..DataSpec::default()
     };
     let dataset = data::load(tmp.path(), DatasetKind::Imagenet, &limits, &Device::flex()).unwrap();
     let Examples::Files(train) = &dataset.train else {

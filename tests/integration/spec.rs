@@ -580,6 +580,11 @@ fn validation_gaps_are_refused() {
             vec!["rows.0.seeds=[1]"],
         ),
         (
+            "holdout_leaves_nothing",
+            BASE.replace("seeds = [1, 2]", "seeds = [1, 2]\ndata = { holdout_first = 60000 }"),
+            vec![],
+        ),
+        (
             "runtime_unknown_backend",
             format!("{BASE}\n[runtime]\nbackend = \"gpu\"\n"),
             vec![],
