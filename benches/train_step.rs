@@ -63,6 +63,7 @@ fn steps(c: &mut Criterion) {
                 momentum: 0.5,
                 nesterov: true,
                 weight_decay: 5e-4,
+                ..SgdSpec::default()
             });
             let mut net = Some(Net::seeded(model, &device, 1));
             group.bench_function(format!("{} batch {batch} / {name}", model.name()), |b| {

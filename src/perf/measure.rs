@@ -131,6 +131,7 @@ fn paper_sgd() -> SgdSpec {
         momentum: 0.5,
         nesterov: true,
         weight_decay: 5e-4,
+        ..SgdSpec::default()
     }
 }
 

@@ -460,6 +460,38 @@ fn validate(loaded: &Loaded) -> Result<()> {
                     "{at}: key `{key}.optimizer.weight_decay`: {decay} must be a number >= 0"
                 ));
             }
+            let o = &budget.optimizer;
+            for (name, value) in [
+                ("l2", o.l2),
+                ("decoupled_weight_decay", o.decoupled_weight_decay),
+            ] {
+                if !(value.is_finite() && value >= 0.0) {
+                    return fail(format!(
+                        "{at}: key `{key}.optimizer.{name}`: {value} must be a number >= 0"
+                    ));
+                }
+            }
+            if o.kind == super::types::OptimizerKind::Adam {
+                if o.momentum != 0.0 || o.nesterov {
+                    return fail(format!(
+                        "{at}: key `{key}.optimizer.momentum`: Adam has no momentum or Nesterov \
+                         setting (its moments are beta1 and beta2)"
+                    ));
+                }
+                for (name, value) in [("beta1", o.beta1), ("beta2", o.beta2)] {
+                    if !(0.0..1.0).contains(&value) {
+                        return fail(format!(
+                            "{at}: key `{key}.optimizer.{name}`: {value} is outside [0, 1)"
+                        ));
+                    }
+                }
+                if !(o.eps.is_finite() && o.eps > 0.0) {
+                    return fail(format!(
+                        "{at}: key `{key}.optimizer.eps`: {} must be a positive number",
+                        o.eps
+                    ));
+                }
+            }
             let gamma = budget.schedule.gamma;
             if !(gamma.is_finite() && gamma > 0.0) {
                 return fail(format!(

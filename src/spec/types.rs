@@ -457,28 +457,84 @@ impl Default for BudgetSpec {
     }
 }
 
-/// SGD with PyTorch's semantics (momentum buffer, Nesterov, L2 weight decay added to the
-/// gradient).
+/// The optimizer: SGD with PyTorch's semantics (momentum buffer, Nesterov, L2 weight decay added
+/// to the gradient), or Adam as TensorFlow 1 computes it. Keys at their defaults are not
+/// written, so an SGD budget serialises (and hashes) as before Adam existed.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct SgdSpec {
+    /// `sgd` or `adam`.
+    #[serde(skip_serializing_if = "OptimizerKind::is_sgd")]
+    pub kind: OptimizerKind,
     /// Base learning rate.
     pub lr: f64,
-    /// Momentum factor (0 disables momentum).
+    /// Momentum factor (0 disables momentum; SGD only).
     pub momentum: f64,
-    /// Nesterov momentum.
+    /// Nesterov momentum (SGD only).
     pub nesterov: bool,
-    /// L2 weight decay added to every gradient.
+    /// L2 weight decay added to every gradient (PyTorch's `weight_decay`).
     pub weight_decay: f64,
+    /// Adam's β1.
+    #[serde(skip_serializing_if = "is_default_beta1")]
+    pub beta1: f64,
+    /// Adam's β2.
+    #[serde(skip_serializing_if = "is_default_beta2")]
+    pub beta2: f64,
+    /// Adam's ε (TensorFlow's "epsilon hat", added to √v).
+    #[serde(skip_serializing_if = "is_default_eps")]
+    pub eps: f64,
+    /// Coupled L2 in the loss: `l2 · ‖W‖²/2` for every `*.weight` tensor (TensorFlow's
+    /// `l2 * tf.nn.l2_loss(W)`), i.e. `l2 · W` added to those gradients.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub l2: f64,
+    /// Decoupled weight decay: `W ← W − lr · decay · W` before each update (AdamW).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub decoupled_weight_decay: f64,
+}
+
+/// Which optimizer.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum OptimizerKind {
+    /// Stochastic gradient descent.
+    #[default]
+    Sgd,
+    /// Adam (TensorFlow 1's update).
+    Adam,
+}
+
+impl OptimizerKind {
+    fn is_sgd(&self) -> bool {
+        *self == OptimizerKind::Sgd
+    }
+}
+
+fn is_zero(value: &f64) -> bool {
+    *value == 0.0
+}
+fn is_default_beta1(value: &f64) -> bool {
+    *value == 0.9
+}
+fn is_default_beta2(value: &f64) -> bool {
+    *value == 0.999
+}
+fn is_default_eps(value: &f64) -> bool {
+    *value == 1e-8
 }
 
 impl Default for SgdSpec {
     fn default() -> Self {
         SgdSpec {
+            kind: OptimizerKind::Sgd,
             lr: 0.01,
             momentum: 0.0,
             nesterov: false,
             weight_decay: 0.0,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            l2: 0.0,
+            decoupled_weight_decay: 0.0,
         }
     }
 }

@@ -141,7 +141,10 @@ pub fn train<T: Task>(
     let (mut model, mut sgd, mut position) = match resume {
         Some(resume) => {
             pruner.load_state(&resume.pruner)?;
-            let sgd = Sgd::with_buffers(budget.optimizer.clone(), resume.optimizer);
+            // Steps taken so far: the optimizer's step count (Adam's bias correction).
+            let p = resume.position;
+            let taken = ((p.epoch - 1) * steps + p.step) as u64;
+            let sgd = Sgd::with_buffers(budget.optimizer.clone(), resume.optimizer, taken);
             (resume.model, sgd, Some(resume.position))
         }
         None => (model, Sgd::new(budget.optimizer.clone()), None),

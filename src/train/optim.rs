@@ -1,20 +1,28 @@
+//! The optimizers, state keyed by parameter name so it can be reset (fresh optimizer for
+//! retraining), inspected and checkpointed.
+//!
 //! SGD with PyTorch's semantics: d = g + wd w; buf = m buf + d (buf = d at the first step);
-//! d = d + m buf (Nesterov) or buf; w = w - lr d. State is keyed by parameter name so it can be
-//! reset (fresh optimizer for retraining) and inspected.
+//! d = d + m buf (Nesterov) or buf; w = w - lr d.
+//! Adam as TensorFlow 1 computes it: m = β1 m + (1 − β1) d, v = β2 v + (1 − β2) d²,
+//! w = w − lr √(1 − β2ᵗ)/(1 − β1ᵗ) · m / (√v + ε).
+//! Both add `l2 · W` to the gradients of `*.weight` tensors (coupled L2 in the loss) and may
+//! shrink every parameter by `lr · decoupled_weight_decay` first (AdamW).
 
 use crate::models::Net;
 use crate::models::params::{PathStack, restore};
 use crate::prune::Pruner;
-use crate::spec::SgdSpec;
+use crate::spec::{OptimizerKind, SgdSpec};
 use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::{Gradients, Tensor};
 use std::collections::{BTreeMap, HashMap};
 
-/// The optimizer and its momentum buffers.
+/// The optimizer and its state: SGD's momentum buffers (by parameter name) or Adam's moments
+/// (`m/<name>`, `v/<name>`) and step count.
 #[derive(Debug)]
 pub struct Sgd {
     spec: SgdSpec,
     buffers: HashMap<String, Tensor<1>>,
+    steps: u64,
 }
 
 impl Sgd {
@@ -23,6 +31,7 @@ impl Sgd {
         Sgd {
             spec,
             buffers: HashMap::new(),
+            steps: 0,
         }
     }
 
@@ -34,17 +43,20 @@ impl Sgd {
             .collect()
     }
 
-    /// An optimizer continuing from `buffers` (what [`Sgd::buffers`] returned).
-    pub fn with_buffers(spec: SgdSpec, buffers: BTreeMap<String, Tensor<1>>) -> Sgd {
+    /// An optimizer continuing from `buffers` (what [`Sgd::buffers`] returned) after `steps`
+    /// steps.
+    pub fn with_buffers(spec: SgdSpec, buffers: BTreeMap<String, Tensor<1>>, steps: u64) -> Sgd {
         Sgd {
             spec,
             buffers: buffers.into_iter().collect(),
+            steps,
         }
     }
 
     /// One update of every parameter that has a gradient. The pruner may transform each
     /// gradient first (masks, penalty-gradient scaling).
     pub fn step(&mut self, model: Net, grads: &Gradients, lr: f64, pruner: &dyn Pruner) -> Net {
+        self.steps += 1;
         let mut mapper = StepMapper {
             path: PathStack::default(),
             grads,
@@ -81,9 +93,28 @@ impl ModuleMapper for StepMapper<'_> {
         let n = dims.iter().product::<usize>();
         let weight = tensor.inner().reshape([n]);
         let mut d = self.pruner.adjust_grad(&name, grad.inner().reshape([n]));
-        let spec = &self.sgd.spec;
+        let spec = self.sgd.spec.clone();
         if spec.weight_decay != 0.0 {
             d = d + weight.clone().mul_scalar(spec.weight_decay);
+        }
+        if spec.l2 != 0.0 && name.ends_with(".weight") {
+            d = d + weight.clone().mul_scalar(spec.l2);
+        }
+        let weight = if spec.decoupled_weight_decay != 0.0 {
+            weight.mul_scalar(1.0 - self.lr * spec.decoupled_weight_decay)
+        } else {
+            weight
+        };
+        if spec.kind == OptimizerKind::Adam {
+            let (m, v) = (
+                self.sgd.buffers.remove(&format!("m/{name}")),
+                self.sgd.buffers.remove(&format!("v/{name}")),
+            );
+            let (updated, m, v) = adam_update(weight, d, m, v, self.sgd.steps, self.lr, &spec);
+            self.sgd.buffers.insert(format!("m/{name}"), m);
+            self.sgd.buffers.insert(format!("v/{name}"), v);
+            let updated = restore(updated.reshape(dims), true, true);
+            return Param::from_mapped_value(id, updated, mapper);
         }
         if spec.momentum != 0.0 {
             let buf = match self.sgd.buffers.remove(&name) {
@@ -101,4 +132,31 @@ impl ModuleMapper for StepMapper<'_> {
         let updated = restore(updated.reshape(dims), true, true);
         Param::from_mapped_value(id, updated, mapper)
     }
+}
+
+/// One Adam update of `w` with gradient `d` at step `t` (1-based), TensorFlow 1's form: the
+/// new weights and first and second moments (`None`: zero before the first step).
+pub fn adam_update(
+    w: Tensor<1>,
+    d: Tensor<1>,
+    m: Option<Tensor<1>>,
+    v: Option<Tensor<1>>,
+    t: u64,
+    lr: f64,
+    spec: &SgdSpec,
+) -> (Tensor<1>, Tensor<1>, Tensor<1>) {
+    let (b1, b2) = (spec.beta1, spec.beta2);
+    let m = match m {
+        Some(m) => m.mul_scalar(b1) + d.clone().mul_scalar(1.0 - b1),
+        None => d.clone().mul_scalar(1.0 - b1),
+    };
+    let squared = d.clone() * d;
+    let v = match v {
+        Some(v) => v.mul_scalar(b2) + squared.mul_scalar(1.0 - b2),
+        None => squared.mul_scalar(1.0 - b2),
+    };
+    let t = t.max(1) as i32;
+    let lr_t = lr * (1.0 - b2.powi(t)).sqrt() / (1.0 - b1.powi(t));
+    let step = m.clone() / (v.clone().sqrt().add_scalar(spec.eps));
+    (w - step.mul_scalar(lr_t), m, v)
 }

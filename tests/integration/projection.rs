@@ -96,6 +96,7 @@ fn masked_retraining_keeps_pruned_weights_at_zero() {
         momentum: 0.9,
         nesterov: true,
         weight_decay: 0.01,
+        ..SgdSpec::default()
     });
     let images: Tensor<4> =
         Tensor::random([16, 1, 28, 28], Distribution::Normal(0.0, 1.0), &device);
@@ -157,6 +158,7 @@ fn sgd_matches_pytorch_update_rule() {
         momentum: 0.0,
         nesterov: false,
         weight_decay: 0.0,
+        ..SgdSpec::default()
     });
     let stepped = plain.step(model.clone(), &grads, 1.0, &prune::Dense);
     let g: Vec<f32> = w
@@ -170,6 +172,7 @@ fn sgd_matches_pytorch_update_rule() {
         momentum: m as f64,
         nesterov: true,
         weight_decay: wd as f64,
+        ..SgdSpec::default()
     });
     let updated = values(
         params::flat(
@@ -208,4 +211,42 @@ fn schedules() {
     // 0.05 (1 + cos(pi / 200)) = 0.05 (1 + 1 - 1.23370055e-4 + 2.5367e-9) = 0.0999938316241...
     let reference = lr_at(0.1, &spec(ScheduleKind::ReferenceCosine), 5, 42, 10, 100);
     assert!((reference - 0.099_993_831_624).abs() < 1e-12, "{reference}");
+}
+
+#[test]
+fn one_adam_step_with_coupled_l2_by_hand() {
+    use slr_repro::spec::OptimizerKind;
+    use slr_repro::train::optim::adam_update;
+    let device = burn::tensor::Device::flex();
+    let tensor = |v: [f32; 4]| burn::tensor::Tensor::<1>::from_floats(v, &device);
+    // A 2x2 weight, flattened, its gradient, and the coupled L2 term 5e-5 · W added to it:
+    // d = [0.10005, 0.1999, -0.299975, 0.0002]. First step (t = 1): m = 0.1 d,
+    // v = 0.001 d², lr_t = 1e-3 · √0.001 / 0.1 = 3.16227766e-4, w - lr_t · m / (√v + 1e-8).
+    let spec = SgdSpec {
+        kind: OptimizerKind::Adam,
+        lr: 1e-3,
+        l2: 5e-5,
+        ..SgdSpec::default()
+    };
+    let w = tensor([1.0, -2.0, 0.5, 4.0]);
+    let d = tensor([0.1, 0.2, -0.3, 0.0]) + w.clone().mul_scalar(spec.l2);
+    let (w1, m, v) = adam_update(w, d, None, None, 1, spec.lr, &spec);
+    let values = |t: burn::tensor::Tensor<1>| t.into_data().try_to_vec::<f32>().unwrap();
+    let expected = [
+        0.999_000_003_2,
+        -2.000_999_998_4,
+        0.500_999_998_9,
+        3.999_001_578_6,
+    ];
+    for (got, want) in values(w1).into_iter().zip(expected) {
+        assert!((got as f64 - want).abs() < 1e-6, "{got} vs {want}");
+    }
+    for (got, want) in values(m)
+        .into_iter()
+        .zip([0.010005, 0.01999, -0.0299975, 0.00002])
+    {
+        assert!((got as f64 - want).abs() < 1e-8, "{got} vs {want}");
+    }
+    let v = values(v);
+    assert!((v[3] as f64 - 4.0e-11).abs() < 1e-15, "{v:?}");
 }

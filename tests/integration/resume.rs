@@ -241,3 +241,38 @@ fn sigterm_checkpoints_mid_epoch_and_the_rerun_continues_there() {
     }
     assert!(mid_epoch, "no SIGTERM landed inside an epoch");
 }
+
+#[test]
+fn an_adam_stage_continues_from_its_checkpoint_bit_for_bit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = SPEC.replace(
+        "pretrain = { epochs = 2, optimizer = { lr = 0.05, momentum = 0.9 } }",
+        "pretrain = { epochs = 3, optimizer = { kind = \"adam\", lr = 1e-3, l2 = 5e-5, decoupled_weight_decay = 1e-4 } }",
+    );
+    assert_ne!(text, SPEC);
+    let spec = write(tmp.path(), "resume.toml", &text);
+    let reference_runs = tmp.path().join("reference");
+    run_to_end(&spec, &reference_runs);
+    let reference = fingerprint(&reference_runs);
+    let runs = tmp.path().join("killed");
+    let mut child = command(&spec, &runs).spawn().unwrap();
+    // Killed once the pretrain stage's first checkpoint exists (Adam's moments and step count).
+    let began = Instant::now();
+    loop {
+        let checkpointed = std::fs::read_dir(&runs).is_ok_and(|entries| {
+            entries.filter_map(|e| e.ok()).any(|e| {
+                e.file_name().to_string_lossy().starts_with("pretrain-")
+                    && e.path().join("seed-1/checkpoint").exists()
+            })
+        });
+        if checkpointed || began.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let _ = child.kill();
+    child.wait().unwrap();
+    let rerun = run_to_end(&spec, &runs);
+    assert!(rerun.contains("continuing from its checkpoint"), "{rerun}");
+    assert_eq!(fingerprint(&runs), reference);
+}
