@@ -13,7 +13,8 @@ fn conv(cin: usize, cout: usize, k: usize, stride: usize, pad: usize, side: usiz
 /// Forward FLOPs of one image of a model.
 pub fn forward_flops(model: ModelEntry) -> f64 {
     match model.architecture {
-        Architecture::LeNet5 => {
+        // The ReLUs are not counted (comparisons, no multiply-adds).
+        Architecture::LeNet5 { .. } => {
             let (c1, s) = conv(1, 20, 5, 1, 0, 28);
             let (c2, _) = conv(20, 50, 5, 1, 0, s / 2);
             c1 + c2 + 2.0 * (800 * 500 + 500 * 10) as f64

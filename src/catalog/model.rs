@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 pub enum ModelKind {
     /// LeNet-5, Caffe variant (conv 20, pool, conv 50, pool, fc 500, fc 10).
     Lenet5,
+    /// LeNet-5 with a ReLU after each convolution, as the ADMM paper's TensorFlow code builds
+    /// it (same layers and parameter names as `lenet5`).
+    #[serde(rename = "lenet5-relu")]
+    Lenet5Relu,
     /// LeNet-300-100 (fc 300, fc 100, fc 10).
     #[serde(rename = "lenet-300-100")]
     Lenet300100,
@@ -74,8 +78,11 @@ pub const VGG16_CHANNELS: [usize; 18] = [
 /// How a model is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Architecture {
-    /// LeNet-5 (Caffe).
-    LeNet5,
+    /// LeNet-5: the Caffe layers, with or without a ReLU after each convolution.
+    LeNet5 {
+        /// ReLU after each convolution (the TensorFlow variant).
+        conv_relu: bool,
+    },
     /// LeNet-300-100.
     LeNet300100,
     /// A ResNet.
@@ -101,8 +108,9 @@ pub struct ModelEntry {
 
 impl ModelKind {
     /// Every model, in spec order.
-    pub const ALL: [ModelKind; 11] = [
+    pub const ALL: [ModelKind; 12] = [
         ModelKind::Lenet5,
+        ModelKind::Lenet5Relu,
         ModelKind::Lenet300100,
         ModelKind::Resnet18Cifar,
         ModelKind::Resnet18CifarNoPool,
@@ -119,6 +127,7 @@ impl ModelKind {
     pub fn name(self) -> &'static str {
         match self {
             ModelKind::Lenet5 => "lenet5",
+            ModelKind::Lenet5Relu => "lenet5-relu",
             ModelKind::Lenet300100 => "lenet-300-100",
             ModelKind::Resnet18Cifar => "resnet18-cifar",
             ModelKind::Resnet18CifarNoPool => "resnet18-cifar-nopool",
@@ -156,7 +165,12 @@ impl ModelKind {
         let cifar = [3, 32, 32];
         let imagenet = [3, 224, 224];
         match self {
-            ModelKind::Lenet5 => classification([1, 28, 28], 10, Architecture::LeNet5),
+            ModelKind::Lenet5 => {
+                classification([1, 28, 28], 10, Architecture::LeNet5 { conv_relu: false })
+            }
+            ModelKind::Lenet5Relu => {
+                classification([1, 28, 28], 10, Architecture::LeNet5 { conv_relu: true })
+            }
             ModelKind::Lenet300100 => classification([1, 28, 28], 10, Architecture::LeNet300100),
             ModelKind::Resnet18Cifar => resnet(cifar, [2, 2, 2, 2], false, false, true, 10),
             ModelKind::Resnet18CifarNoPool => resnet(cifar, [2, 2, 2, 2], false, false, false, 10),
@@ -199,9 +213,11 @@ impl ModelKind {
     /// Names of the weights that may be pruned (conv and fc weights), in model order.
     pub fn prunable_candidates(self) -> Vec<String> {
         match self.entry().architecture {
-            Architecture::LeNet5 => ["conv1.weight", "conv2.weight", "fc1.weight", "fc2.weight"]
-                .map(String::from)
-                .to_vec(),
+            Architecture::LeNet5 { .. } => {
+                ["conv1.weight", "conv2.weight", "fc1.weight", "fc2.weight"]
+                    .map(String::from)
+                    .to_vec()
+            }
             Architecture::LeNet300100 => ["fc1.weight", "fc2.weight", "fc3.weight"]
                 .map(String::from)
                 .to_vec(),
@@ -235,7 +251,9 @@ impl ModelKind {
     pub fn default_prunable(self) -> Vec<String> {
         match self.entry().architecture {
             // The ADMM paper prunes every layer of the LeNets.
-            Architecture::LeNet5 | Architecture::LeNet300100 => vec!["*.weight".to_owned()],
+            Architecture::LeNet5 { .. } | Architecture::LeNet300100 => {
+                vec!["*.weight".to_owned()]
+            }
             // Every conv except the first; the classifier, BN and biases stay dense.
             Architecture::Vgg16 => (1..13)
                 .map(|i| format!("features.{i}.conv.weight"))

@@ -9,7 +9,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 /// LeNet-5 as in Caffe: conv 20@5x5, max-pool 2, conv 50@5x5, max-pool 2, fc 500, ReLU, fc 10
-/// (430,500 weights).
+/// (430,500 weights); optionally a ReLU after each convolution.
 #[derive(Module, Debug)]
 pub struct LeNet5 {
     conv1: Conv2d,
@@ -31,10 +31,12 @@ impl LeNet5 {
         }
     }
 
-    /// Logits for `[batch, 1, 28, 28]` images.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = self.pool.forward(self.conv1.forward(x));
-        let x = self.pool.forward(self.conv2.forward(x));
+    /// Logits for `[batch, 1, 28, 28]` images; `conv_relu` adds a ReLU after each
+    /// convolution (the TensorFlow variant).
+    pub fn forward(&self, x: Tensor<4>, conv_relu: bool) -> Tensor<2> {
+        let activate = |x: Tensor<4>| if conv_relu { relu(x) } else { x };
+        let x = self.pool.forward(activate(self.conv1.forward(x)));
+        let x = self.pool.forward(activate(self.conv2.forward(x)));
         let x: Tensor<2> = x.flatten(1, 3);
         self.fc2.forward(relu(self.fc1.forward(x)))
     }

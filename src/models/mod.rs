@@ -26,6 +26,8 @@ use burn::tensor::{Device, Tensor};
 pub enum Net {
     /// LeNet-5, Caffe variant.
     LeNet5(LeNet5),
+    /// LeNet-5 with a ReLU after each convolution (same parameters).
+    LeNet5Relu(LeNet5),
     /// LeNet-300-100.
     LeNet300100(LeNet300100),
     /// ResNet-18/50, CIFAR or ImageNet.
@@ -46,7 +48,8 @@ impl Net {
     pub fn init(kind: ModelKind, device: &Device) -> Net {
         let entry = kind.entry();
         match entry.architecture {
-            Architecture::LeNet5 => Net::LeNet5(LeNet5::new(device)),
+            Architecture::LeNet5 { conv_relu: false } => Net::LeNet5(LeNet5::new(device)),
+            Architecture::LeNet5 { conv_relu: true } => Net::LeNet5Relu(LeNet5::new(device)),
             Architecture::LeNet300100 => Net::LeNet300100(LeNet300100::new(device)),
             Architecture::Vgg16 => Net::Vgg16(Vgg16::new(device, entry.classes)),
             Architecture::ResNet(config) => Net::ResNet(ResNet::new(device, config)),
@@ -60,7 +63,8 @@ impl Net {
     /// Logits `[batch, classes]` for images `[batch, channels, h, w]`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         match self {
-            Net::LeNet5(m) => m.forward(images),
+            Net::LeNet5(m) => m.forward(images, false),
+            Net::LeNet5Relu(m) => m.forward(images, true),
             Net::LeNet300100(m) => m.forward(images),
             Net::ResNet(m) => m.forward(images),
             Net::Vgg16(m) => m.forward(images),

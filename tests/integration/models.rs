@@ -162,3 +162,28 @@ fn stage_flops_of_the_lenet_paper_profile() {
         4_586_000.0 * (10.0 * (3.0 * 20_000.0 + 2.0 * 10_000.0))
     );
 }
+
+#[test]
+fn lenet5_relu_has_lenet5s_parameters_and_its_own_forward() {
+    let device = Device::flex();
+    let caffe = Net::seeded(ModelKind::Lenet5, &device, 7);
+    let relu = Net::seeded(ModelKind::Lenet5Relu, &device, 7);
+    assert_eq!(params::shapes(&caffe), params::shapes(&relu));
+    let names: Vec<String> = params::shapes(&caffe).into_iter().map(|(n, _)| n).collect();
+    for (name, w) in params::flat(&caffe, &names) {
+        let other = params::flat(&relu, std::slice::from_ref(&name))
+            .remove(&name)
+            .unwrap();
+        let diff: f32 = (w - other).abs().max().into_scalar();
+        assert_eq!(diff, 0.0, "{name}: the same seed gives the same weights");
+    }
+    let x = burn::tensor::Tensor::<4>::ones([2, 1, 28, 28], &device).mul_scalar(-0.5);
+    let (a, b) = (caffe.forward(x.clone()), relu.forward(x));
+    assert_eq!(b.dims(), [2, 10]);
+    let gap: f32 = (a - b).abs().max().into_scalar();
+    assert!(gap > 0.0, "the convolution ReLUs change the logits");
+    assert_eq!(
+        ModelKind::Lenet5Relu.forward_flops(),
+        ModelKind::Lenet5.forward_flops()
+    );
+}
