@@ -677,14 +677,12 @@ fn run_stage(args: &SpecArgs, folder: &str) -> Result<()> {
     Ok(())
 }
 
-/// The text of `slr plan`: one block per run with its stages, folders and status.
-pub fn plan_text(plan: &Plan, calibrate: Option<Backend>) -> Result<String> {
+/// "spec <id> (<file>), profile <p>: <n> runs<suffix>", then a line per row that does not run
+/// (the head of `slr plan` and `slr status`).
+fn plan_heading(plan: &Plan, suffix: &str) -> String {
     use std::fmt::Write;
-    let runs_root = &plan.spec.raw.runtime.runs_root;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "spec {} ({}), profile {}: {} runs",
+    let mut out = format!(
+        "spec {} ({}), profile {}: {} runs{suffix}\n",
         plan.spec.raw.table.id,
         plan.spec.path.display(),
         plan.spec.profile.as_deref().unwrap_or("(none)"),
@@ -695,14 +693,23 @@ pub fn plan_text(plan: &Plan, calibrate: Option<Backend>) -> Result<String> {
             let _ = writeln!(out, "{}: not run ({reason})", row.name);
         }
     }
+    out
+}
+
+/// The text of `slr plan`: one block per run with its stages, folders and status.
+pub fn plan_text(plan: &Plan, calibrate: Option<Backend>) -> Result<String> {
+    use std::fmt::Write;
+    let runs_root = &plan.spec.raw.runtime.runs_root;
+    let mut out = plan_heading(plan, "");
     // Pending stage folders (shared stages once) with their model and FLOPs.
     let mut pending: std::collections::BTreeMap<PathBuf, (ModelKind, f64)> =
         std::collections::BTreeMap::new();
+    let mut states = store::StageStates::default();
     for run in &plan.runs {
         let _ = writeln!(out, "{} seed {}", run.row_name, run.seed);
         for (i, stage) in run.stages.iter().enumerate() {
             let dir = store::stage_dir(runs_root, run, i);
-            let status = match store::stage_state(&dir) {
+            let status = match states.of(&dir) {
                 store::StageState::Done(_) => "cached",
                 store::StageState::Missing => "pending",
                 store::StageState::Damaged(why) => {
@@ -800,24 +807,11 @@ pub fn plan_json(plan: &Plan) -> String {
 pub fn status_text(plan: &Plan) -> String {
     use std::fmt::Write;
     let runs_root = &plan.spec.raw.runtime.runs_root;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "spec {} ({}), profile {}: {} runs under {}",
-        plan.spec.raw.table.id,
-        plan.spec.path.display(),
-        plan.spec.profile.as_deref().unwrap_or("(none)"),
-        plan.runs.len(),
-        runs_root.display()
-    );
-    for row in &plan.spec.rows {
-        if let Some(reason) = plan.spec.why_not_run(row) {
-            let _ = writeln!(out, "{}: not run ({reason})", row.name);
-        }
-    }
+    let mut out = plan_heading(plan, &format!(" under {}", runs_root.display()));
+    let mut states = store::StageStates::default();
     let mut done = 0;
     for run in &plan.runs {
-        let state = run_state(run, runs_root);
+        let state = run_state(run, runs_root, &mut states);
         done += usize::from(state == "done");
         let _ = writeln!(out, "{} seed {}: {state}", run.row_name, run.seed);
     }
@@ -826,12 +820,16 @@ pub fn status_text(plan: &Plan) -> String {
 }
 
 /// The state of a run: its first stage that is not done, and why.
-fn run_state(run: &spec::Run, runs_root: &std::path::Path) -> String {
+fn run_state(
+    run: &spec::Run,
+    runs_root: &std::path::Path,
+    states: &mut store::StageStates,
+) -> String {
     use store::checkpoint;
     for (index, stage) in run.stages.iter().enumerate() {
         let dir = store::stage_dir(runs_root, run, index);
         let name = stage.kind.name();
-        let why = match store::stage_state(&dir) {
+        let why = match states.of(&dir) {
             store::StageState::Done(_) => continue,
             store::StageState::Damaged(why) => {
                 format!("damaged {name} stage: {why} (a rerun trains it again)")

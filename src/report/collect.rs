@@ -7,7 +7,7 @@ use crate::metrics::Metric;
 use crate::models::{Net, params};
 use crate::prune::projection;
 use crate::run::provenance::Provenance;
-use crate::run::store::{self, FailureKind, StageState};
+use crate::run::store::{self, FailureKind, StageState, StageStates};
 use crate::spec::{CountRule, ModelKind, Plan, RowSpec, Run, StageConfig};
 use polars::prelude::{Column as PlColumn, DataFrame, NamedFrom, Series};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -100,6 +100,7 @@ struct EpochColumns {
 /// cannot run (data set absent). Rows the profile does not select are `not-run` rows.
 pub fn collect(plan: &Plan, runs_root: &Path, data_root: &Path) -> Result<Collected> {
     let mut targets = TargetCompression::default();
+    let mut states = StageStates::default();
     let mut records = Vec::new();
     let mut epochs = EpochColumns::default();
     for (index, row) in plan.spec.rows.iter().enumerate() {
@@ -135,6 +136,7 @@ pub fn collect(plan: &Plan, runs_root: &Path, data_root: &Path) -> Result<Collec
                 data_root,
                 &mut targets,
                 &mut epochs,
+                &mut states,
             )?);
         }
     }
@@ -223,6 +225,7 @@ fn read_run(
     data_root: &Path,
     targets: &mut TargetCompression,
     epochs: &mut EpochColumns,
+    states: &mut StageStates,
 ) -> Result<RunRecord> {
     let mut record = RunRecord {
         row: run.row,
@@ -246,9 +249,10 @@ fn read_run(
     let mut finished = 0;
     for (index, stage) in run.stages.iter().enumerate() {
         let dir = store::stage_dir(runs_root, run, index);
-        let summary = match store::stage_state(&dir) {
-            StageState::Done(summary) => summary,
+        let summary = match states.of(&dir) {
+            StageState::Done(summary) => summary.clone(),
             StageState::Damaged(why) => {
+                let why = why.clone();
                 // Never used: reported as pending, and `reproduce` trains it again.
                 eprintln!(
                     "warning: {}: {why}; not used (`slr reproduce` trains the stage again)",

@@ -194,6 +194,20 @@ pub fn stage_state(dir: &Path) -> StageState {
     StageState::Done(summary)
 }
 
+/// Stage states, each folder read and verified once: a plan lists a shared stage (the dense
+/// pretrain) in every run that consumes it, and verifying a stage hashes all its files.
+#[derive(Debug, Default)]
+pub struct StageStates(std::collections::HashMap<PathBuf, StageState>);
+
+impl StageStates {
+    /// The state of the stage folder `dir`, read on first use.
+    pub fn of(&mut self, dir: &Path) -> &StageState {
+        self.0
+            .entry(dir.to_owned())
+            .or_insert_with(|| stage_state(dir))
+    }
+}
+
 /// Reads a finished stage's verified summary; `None` when the stage has not finished, an
 /// error naming the file when it is damaged.
 pub fn read_summary(dir: &Path) -> Result<Option<Summary>> {
