@@ -1,7 +1,7 @@
 //! Stage locks: an advisory lock (`flock`) on `<folder>.lock` beside a stage folder, so two
 //! `slr` processes never train one stage at once. The kernel releases it when its process
 //! ends, however it ends, so a dead holder never blocks and a reused pid means nothing. The
-//! file names its holder (pid, start time, host) for messages and `slr status`.
+//! file names its holder (pid, host) for messages and `slr status`.
 //!
 //! On a shared file system whose `flock` is local to each node, two hosts could both get it:
 //! the holder therefore refreshes the file's mtime every [`HEARTBEAT_EVERY`] (a heartbeat), and
@@ -22,12 +22,10 @@ pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(30);
 pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The process named in a lock file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Holder {
-    /// Process id.
+    /// Process id (0 when the file names none).
     pub pid: u32,
-    /// Its start time in clock ticks since boot (`/proc/<pid>/stat`), when recorded.
-    pub start: Option<u64>,
     /// Host name, when recorded.
     pub host: Option<String>,
 }
@@ -35,33 +33,23 @@ pub struct Holder {
 impl Holder {
     /// This process.
     fn current() -> Holder {
-        let pid = std::process::id();
         Holder {
-            pid,
-            start: process_start(pid),
+            pid: std::process::id(),
             host: host_name(),
         }
     }
 
-    /// Parses a lock file: `pid N`, `start T`, `host H` lines, or a bare pid (older locks).
+    /// Parses a lock file: `pid N` and `host H` lines, or a bare pid (older locks; their
+    /// `start T` lines are ignored).
     fn parse(text: &str) -> Option<Holder> {
         let text = text.trim();
         if let Ok(pid) = text.parse() {
-            return Some(Holder {
-                pid,
-                start: None,
-                host: None,
-            });
+            return Some(Holder { pid, host: None });
         }
-        let mut holder = Holder {
-            pid: 0,
-            start: None,
-            host: None,
-        };
+        let mut holder = Holder::default();
         for line in text.lines() {
             match line.split_once(' ') {
                 Some(("pid", v)) => holder.pid = v.parse().ok()?,
-                Some(("start", v)) => holder.start = v.parse().ok(),
                 Some(("host", v)) => holder.host = Some(v.to_owned()),
                 _ => {}
             }
@@ -71,9 +59,6 @@ impl Holder {
 
     fn text(&self) -> String {
         let mut text = format!("pid {}\n", self.pid);
-        if let Some(start) = self.start {
-            text.push_str(&format!("start {start}\n"));
-        }
         if let Some(host) = &self.host {
             text.push_str(&format!("host {host}\n"));
         }
@@ -87,14 +72,6 @@ impl Holder {
             None => format!("process {}", self.pid),
         }
     }
-}
-
-/// Start time of `pid` in clock ticks since boot (field 22 of `/proc/<pid>/stat`).
-fn process_start(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) is in parentheses and may hold spaces: fields after it.
-    let after = &stat[stat.rfind(')')? + 1..];
-    after.split_whitespace().nth(19)?.parse().ok()
 }
 
 fn host_name() -> Option<String> {
@@ -120,11 +97,7 @@ pub fn holder(dir: &Path) -> Option<Holder> {
         Err(TryLockError::WouldBlock) => {
             let mut text = String::new();
             file.read_to_string(&mut text).ok()?;
-            Some(Holder::parse(&text).unwrap_or(Holder {
-                pid: 0,
-                start: None,
-                host: None,
-            }))
+            Some(Holder::parse(&text).unwrap_or_default())
         }
         Err(TryLockError::Error(_)) => None,
     }
@@ -195,11 +168,7 @@ impl StageLock {
                 Err(TryLockError::WouldBlock) => {
                     let mut text = String::new();
                     let _ = file.read_to_string(&mut text);
-                    let holder = Holder::parse(&text).unwrap_or(Holder {
-                        pid: 0,
-                        start: None,
-                        host: None,
-                    });
+                    let holder = Holder::parse(&text).unwrap_or_default();
                     return Ok(Attempt::HeldBy(holder));
                 }
                 Err(TryLockError::Error(e)) => return Err(Error::io(&path)(e)),
