@@ -154,8 +154,11 @@ impl Pruner for Constrained {
         let (ce, ce_prev) = self.ce;
         state.scalars.insert("ce".into(), ce);
         state.scalars.insert("ce_prev".into(), ce_prev);
-        for (metric, value) in &self.update_metrics {
-            state.scalars.insert(format!("update/{metric}"), *value);
+        // Numbered, so they come back in the order the update wrote them.
+        for (i, (metric, value)) in self.update_metrics.iter().enumerate() {
+            state
+                .scalars
+                .insert(format!("update/{i:02}/{metric}"), *value);
         }
         match &self.method {
             Method::Admm(a) => {
@@ -186,26 +189,10 @@ impl Pruner for Constrained {
             .scalars
             .iter()
             .filter_map(|(name, value)| {
-                Some((Metric::parse(name.strip_prefix("update/")?)?, *value))
+                let (_, metric) = name.strip_prefix("update/")?.split_once('/')?;
+                Some((Metric::parse(metric)?, *value))
             })
             .collect();
-        // In the order the update wrote them (the metrics file lists them so).
-        let order = |m: &Metric| {
-            [
-                Metric::AdmmZChange,
-                Metric::AdmmRho,
-                Metric::AdmmUpdates,
-                Metric::SlrK,
-                Metric::SlrS,
-                Metric::SlrAlpha,
-                Metric::SlrCond1,
-                Metric::SlrCond2,
-                Metric::SlrZChange,
-            ]
-            .iter()
-            .position(|o| o == m)
-        };
-        self.update_metrics.sort_by_key(|(m, _)| order(m));
         match &mut self.method {
             Method::Admm(a) => {
                 a.z = state.group("z");
