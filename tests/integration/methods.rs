@@ -458,3 +458,43 @@ fn compression_reference_of_resnet18_layer_sizes() {
     assert!((reference - 8.711).abs() < 5e-4, "{reference}");
     assert!((pruned as f64 / kept as f64 - 10.0).abs() < 1e-3);
 }
+
+#[test]
+fn a_restored_slr_pruner_reports_its_update_as_the_original_does() {
+    let (net, w0) = model_and_fc3(3);
+    let rule = CountRule::Exact;
+    let slr = Slr::new(
+        SlrSpec::default(),
+        ratios(&[("fc3.weight", 0.9)]),
+        rule,
+        &w0,
+    );
+    let mut original = Constrained::new(Method::Slr(slr.clone()));
+    original.on_epoch_end(1, &net, 0.5).unwrap();
+    // Epoch 2 updates: k, s, α, both conditions and the change of Z, in that order.
+    original.on_epoch_start(2, &net).unwrap();
+    let mut restored = Constrained::new(Method::Slr(slr));
+    restored.load_state(&original.save_state()).unwrap();
+    let keys = |p: &Constrained| -> Vec<(String, u64)> {
+        p.epoch_metrics(&net)
+            .into_iter()
+            .map(|(m, value)| (m.key(), value.to_bits()))
+            .collect()
+    };
+    let expected = keys(&original);
+    let names: Vec<&str> = expected.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "w_minus_z",
+            "grad_scale",
+            "slr.k",
+            "slr.s",
+            "slr.alpha",
+            "slr.cond1",
+            "slr.cond2",
+            "slr.z_change"
+        ]
+    );
+    assert_eq!(keys(&restored), expected);
+}
