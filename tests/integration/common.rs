@@ -64,3 +64,23 @@ pub fn reproduce(spec: &Path, data: &Path, runs: &Path, reports: &Path) {
     ]);
     slr_repro::cli::run(cli).expect("reproduce succeeds");
 }
+
+/// `slr reproduce <spec> --no-fetch` as a child process, on real MNIST with one CPU thread, runs
+/// in `runs` and reports in `reports`.
+pub fn reproduce_command(spec: &Path, runs: &Path, reports: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_slr"));
+    cmd.current_dir(root()).args([
+        "reproduce",
+        spec.to_str().unwrap(),
+        "--no-fetch",
+        "--data-root",
+        data_root().to_str().unwrap(),
+        "--runs-root",
+        runs.to_str().unwrap(),
+        "--set",
+        "runtime.threads=1",
+        "--set",
+        &format!("runtime.reports_root={:?}", reports.display().to_string()),
+    ]);
+    cmd
+}

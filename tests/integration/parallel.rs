@@ -1,32 +1,13 @@
 //! `reproduce --jobs N`: worker processes over the stage graph, bit-identical to one process;
 //! a failed stage fails only its dependants; bad options exit 2.
 
-use super::common::{data_root, root, write};
+use super::common::write;
 use super::resume::{SPEC, fingerprint};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn reproduce(spec: &Path, runs: &Path, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_slr"))
-        .current_dir(root())
-        .args([
-            "reproduce",
-            spec.to_str().unwrap(),
-            "--no-fetch",
-            "--data-root",
-        ])
-        .arg(data_root())
-        .arg("--runs-root")
-        .arg(runs)
-        .args([
-            "--set",
-            "runtime.threads=1",
-            "--set",
-            &format!(
-                "runtime.reports_root={:?}",
-                runs.join("reports").display().to_string()
-            ),
-        ])
+    super::common::reproduce_command(spec, runs, &runs.join("reports"))
         .args(extra)
         .output()
         .unwrap()

@@ -1,7 +1,7 @@
 //! Faults a real user meets: two runners on one runs folder, damaged run files, targets that
 //! cannot be met. Each runs the binary as a child process.
 
-use super::common::{data_root, root, write};
+use super::common::{root, write};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -26,21 +26,7 @@ sparsity = { uniform = 0.8 }
 "#;
 
 fn reproduce(spec: &Path, runs: &Path, reports: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_slr"));
-    cmd.current_dir(root()).args([
-        "reproduce",
-        spec.to_str().unwrap(),
-        "--no-fetch",
-        "--data-root",
-        data_root().to_str().unwrap(),
-        "--runs-root",
-        runs.to_str().unwrap(),
-        "--set",
-        "runtime.threads=1",
-        "--set",
-        &format!("runtime.reports_root={:?}", reports.display().to_string()),
-    ]);
-    cmd
+    super::common::reproduce_command(spec, runs, reports)
 }
 
 fn stderr(o: &Output) -> String {

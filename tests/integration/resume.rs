@@ -2,7 +2,7 @@
 //! kind, and SIGTERM mid-epoch, each followed by a rerun, give the same stages bit for bit as
 //! an uninterrupted run (wall-clock seconds aside).
 
-use super::common::{data_root, root, write};
+use super::common::{root, write};
 use burn::module::Module;
 use burn::tensor::Device;
 use sha2::{Digest, Sha256};
@@ -42,26 +42,8 @@ sparsity = { uniform = 0.8 }
 "#;
 
 fn command(spec: &Path, runs: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_slr"));
-    cmd.current_dir(root())
-        .args([
-            "reproduce",
-            spec.to_str().unwrap(),
-            "--no-fetch",
-            "--data-root",
-            data_root().to_str().unwrap(),
-            "--runs-root",
-            runs.to_str().unwrap(),
-            "--set",
-            "runtime.threads=1",
-            "--set",
-            &format!(
-                "runtime.reports_root={:?}",
-                runs.join("reports").display().to_string()
-            ),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    let mut cmd = super::common::reproduce_command(spec, runs, &runs.join("reports"));
+    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
     cmd
 }
 
