@@ -70,7 +70,7 @@ fn steps(c: &mut Criterion) {
                 b.iter(|| {
                     let (next, _, loss) = train_step(
                         net.take().expect("model"),
-                        data.clone(),
+                        data.clone().into(),
                         &task,
                         &Dense,
                         &mut sgd,

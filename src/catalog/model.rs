@@ -195,6 +195,15 @@ impl ModelKind {
         }
     }
 
+    /// Where training dropout acts, if the model has a dropout site: LeNet-5's fc1 output
+    /// (TensorFlow's `h_fc1_drop`).
+    pub fn dropout_site(self) -> Option<&'static str> {
+        match self.entry().architecture {
+            Architecture::LeNet5 { .. } => Some("fc1 output"),
+            _ => None,
+        }
+    }
+
     /// Whether the harness can build and train it.
     pub fn implemented(self) -> bool {
         self.entry().architecture != Architecture::NotImplemented

@@ -1,6 +1,7 @@
 //! Deterministic initialisation from our own generator: PyTorch's default for conv and linear
 //! layers, uniform in +-1/sqrt(fan_in) for weights and biases, except the ResNets' convolutions,
-//! which are Kaiming-normal (fan_out, ReLU) as torchvision initialises them. BatchNorm keeps
+//! which are Kaiming-normal (fan_out, ReLU) as torchvision initialises them, and TensorFlow's
+//! LeNet-5 (`lenet5-relu`), initialised as its `model.py` does. BatchNorm keeps
 //! burn's γ = 1, β = 0. Each parameter draws from its own stream (seed, name), so adding a
 //! layer never changes the others.
 
@@ -19,17 +20,47 @@ fn fan_in(dims: &[usize]) -> usize {
     }
 }
 
+/// `tf.truncated_normal(shape, stddev=0.1)` and `tf.constant(0.1)` of TensorFlow's LeNet-5.
+const TF_STDDEV: f64 = 0.1;
+const TF_BIAS: f32 = 0.1;
+
+/// `n` draws from a normal with standard deviation `std`, redrawn while outside two standard
+/// deviations (`tf.truncated_normal`); Box-Muller.
+fn truncated_normal(rng: &mut SplitMix64, n: usize, std: f64) -> Vec<f32> {
+    let mut values = Vec::with_capacity(n);
+    while values.len() < n {
+        let u1 = 1.0 - rng.next_f64();
+        let u2 = rng.next_f64();
+        let r = (-2.0 * u1.ln()).sqrt();
+        let t = std::f64::consts::TAU * u2;
+        for z in [r * t.cos(), r * t.sin()] {
+            if z.abs() <= 2.0 && values.len() < n {
+                values.push((z * std) as f32);
+            }
+        }
+    }
+    values
+}
+
 /// Re-initialises every weight and bias of `net` from `seed`.
 pub fn initialise(net: Net, seed: u64) -> Net {
     let shapes: BTreeMap<String, Vec<usize>> = params::shapes(&net).into_iter().collect();
     let kaiming_convs = matches!(net, Net::ResNet(_));
+    // TensorFlow's LeNet-5 (`model.py`): truncated normal weights, constant biases.
+    let tensorflow = matches!(net, Net::LeNet5Relu(_));
     params::map_flat(net, |name, value| {
         let layer = name.rsplit_once('.').map_or("", |(layer, _)| layer);
         // Only parameters of layers with a `weight` (conv, linear); BatchNorm has gamma/beta.
         let weight = shapes.get(&format!("{layer}.weight"))?;
         let n = value.dims()[0];
         let mut rng = SplitMix64::new(stream(seed, name));
-        let values: Vec<f32> = if kaiming_convs && weight.len() == 4 && name.ends_with(".weight") {
+        let values: Vec<f32> = if tensorflow {
+            if name.ends_with(".weight") {
+                truncated_normal(&mut rng, n, TF_STDDEV)
+            } else {
+                vec![TF_BIAS; n]
+            }
+        } else if kaiming_convs && weight.len() == 4 && name.ends_with(".weight") {
             // std = sqrt(2 / fan_out), fan_out = out x kh x kw; Box-Muller pairs.
             let std = (2.0 / (weight[0] * weight[2] * weight[3]) as f64).sqrt();
             (0..n.div_ceil(2))

@@ -1,6 +1,7 @@
 //! LeNet-5 (Caffe variant) and LeNet-300-100, initialised like PyTorch's defaults
 //! (uniform in +-1/sqrt(fan_in) for weights and biases).
 
+use super::Dropout;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
@@ -34,11 +35,27 @@ impl LeNet5 {
     /// Logits for `[batch, 1, 28, 28]` images; `conv_relu` adds a ReLU after each
     /// convolution (the TensorFlow variant).
     pub fn forward(&self, x: Tensor<4>, conv_relu: bool) -> Tensor<2> {
+        self.forward_dropout(x, conv_relu, None)
+    }
+
+    /// [`LeNet5::forward`] with `dropout` on fc1's output (after its ReLU), where
+    /// TensorFlow's LeNet-5 has `h_fc1_drop`.
+    pub fn forward_dropout(
+        &self,
+        x: Tensor<4>,
+        conv_relu: bool,
+        dropout: Option<Dropout>,
+    ) -> Tensor<2> {
         let activate = |x: Tensor<4>| if conv_relu { relu(x) } else { x };
         let x = self.pool.forward(activate(self.conv1.forward(x)));
         let x = self.pool.forward(activate(self.conv2.forward(x)));
         let x: Tensor<2> = x.flatten(1, 3);
-        self.fc2.forward(relu(self.fc1.forward(x)))
+        let hidden = relu(self.fc1.forward(x));
+        let hidden = match dropout {
+            Some(d) => d.apply(hidden),
+            None => hidden,
+        };
+        self.fc2.forward(hidden)
     }
 }
 

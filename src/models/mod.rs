@@ -1,6 +1,7 @@
 //! Models with stable parameter names (`conv1.weight`, `fc1.bias`, ...), built from their
 //! catalog entry, and named access to their parameters ([`params`]).
 
+mod dropout;
 mod import;
 mod init;
 mod lenet;
@@ -8,6 +9,7 @@ pub mod params;
 mod resnet;
 mod vgg;
 
+pub use dropout::Dropout;
 pub use import::import_pytorch;
 pub use init::initialise;
 
@@ -57,6 +59,16 @@ impl Net {
             Architecture::NotImplemented => {
                 panic!("{} has no implementation to build", kind.name())
             }
+        }
+    }
+
+    /// Training logits: [`Net::forward`] with `dropout` at the model's dropout site (the
+    /// loader refuses dropout for models without one).
+    pub fn forward_train(&self, images: Tensor<4>, dropout: Option<Dropout>) -> Tensor<2> {
+        match (self, dropout) {
+            (Net::LeNet5(m), Some(d)) => m.forward_dropout(images, false, Some(d)),
+            (Net::LeNet5Relu(m), Some(d)) => m.forward_dropout(images, true, Some(d)),
+            _ => self.forward(images),
         }
     }
 

@@ -7,35 +7,28 @@ use crate::base::Backend;
 use crate::error::Result;
 use crate::models::Net;
 use crate::prune::Dense;
-use crate::spec::{DataSpec, DatasetKind, ModelKind, Run, Stage, StageConfig};
-
-/// Images in the training and test splits after the spec's limits.
-fn split_sizes(kind: DatasetKind, limits: &DataSpec) -> (usize, usize) {
-    let (train, test) = kind.split_sizes();
-    let train = train.saturating_sub(limits.holdout_first.unwrap_or(0));
-    (
-        limits.train_limit.map_or(train, |l| l.min(train)),
-        limits.test_limit.map_or(test, |l| l.min(test)),
-    )
-}
+use crate::spec::{BudgetSpec, DataSpec, ModelKind, Run, Stage, StageConfig};
 
 /// FLOPs of one stage of `run`: training passes, per-epoch test evaluations (two with the
 /// per-epoch hard-prune evaluation) and the prune stage's evaluation.
 pub fn stage_flops(run: &Run, stage: &Stage) -> f64 {
     let forward = run.model.forward_flops();
-    // Images trained on and evaluated over `epochs` epochs, `evals` test passes per epoch.
-    let training = |data: &DataSpec, epochs: usize, evals: usize| {
-        let (train, test) = split_sizes(run.dataset, data);
-        (epochs * train, epochs * test * evals)
+    // Images trained on and evaluated over a budget, `evals` test passes per epoch.
+    let training = |data: &DataSpec, budget: &BudgetSpec, batch: usize, evals: usize| {
+        let (train, test) = data.split_sizes(run.dataset);
+        let images = budget
+            .steps
+            .map_or(budget.epochs * train, |steps| steps * batch);
+        (images, budget.epochs * test * evals)
     };
     let (images, evals) = match &stage.config {
-        StageConfig::Pretrain(c) => training(&c.data, c.budget.epochs, 1),
-        StageConfig::Retrain(c) => training(&c.data, c.budget.epochs, 1),
+        StageConfig::Pretrain(c) => training(&c.data, &c.budget, c.batch_size, 1),
+        StageConfig::Retrain(c) => training(&c.data, &c.budget, c.batch_size, 1),
         StageConfig::Train(c) => {
             let per_epoch = if c.hardprune_every_epoch { 2 } else { 1 };
-            training(&c.data, c.budget.epochs, per_epoch)
+            training(&c.data, &c.budget, c.batch_size, per_epoch)
         }
-        StageConfig::Import(c) => (0, split_sizes(run.dataset, &c.data).1),
+        StageConfig::Import(c) => (0, c.data.split_sizes(run.dataset).1),
         StageConfig::Prune(_) => (0, run.dataset.split_sizes().1),
     };
     forward * (3 * images + evals) as f64

@@ -189,12 +189,12 @@ pub(crate) fn run_steps(
     let mut sgd = Sgd::new(paper_sgd());
     let mut loss = None;
     for _ in 0..warmup {
-        let (next, _, l) = train_step(net, batch.clone(), &task, pruner, &mut sgd, 0.01);
+        let (next, _, l) = train_step(net, batch.clone().into(), &task, pruner, &mut sgd, 0.01);
         (net, loss) = (next, Some(l));
     }
     let (net, ms) = timed(device, || {
         for _ in 0..steps {
-            let (next, _, l) = train_step(net, batch.clone(), &task, pruner, &mut sgd, 0.01);
+            let (next, _, l) = train_step(net, batch.clone().into(), &task, pruner, &mut sgd, 0.01);
             (net, loss) = (next, Some(l));
         }
         net
@@ -294,7 +294,7 @@ fn gradients(options: &PerfOptions, device: &Device) -> (f64, BTreeMap<String, V
     let net = initial_model(options, &training);
     let (images, labels) =
         random_batch(options.model, options.check_batch, options.seed, &training);
-    let loss = Classification::new(&training).loss(&net, (images, labels));
+    let loss = Classification::new(&training).loss(&net, (images, labels).into());
     let grads = loss.backward();
     let loss = loss.inner().into_scalar::<f64>();
     let flat = params::gradients(&net, &grads)

@@ -81,34 +81,65 @@ impl Constrained {
     }
 }
 
-impl Pruner for Constrained {
-    fn on_epoch_start(&mut self, epoch: usize, model: &Net) -> Result<()> {
-        self.update_metrics.clear();
+impl Constrained {
+    /// Steps between updates, if the method counts steps instead of epochs.
+    fn interval_steps(&self) -> Option<usize> {
+        match &self.method {
+            Method::Admm(a) => a.spec.interval_steps,
+            Method::Slr(s) => s.spec.interval_steps,
+        }
+    }
+
+    /// One update of the method's auxiliary variables from the current weights.
+    fn update(&mut self, model: &Net) {
         let w = params::flat(model, &self.names());
         let (ce, ce_prev) = self.ce;
-        match &mut self.method {
-            Method::Admm(admm) if admm.updates_at(epoch) => {
+        self.update_metrics = match &mut self.method {
+            Method::Admm(admm) => {
                 let update = admm.update(&w);
-                self.update_metrics = vec![
+                vec![
                     (Metric::AdmmZChange, update.z_change),
                     (Metric::AdmmRho, update.rho),
                     (Metric::AdmmUpdates, admm.updates as f64),
-                ];
+                ]
             }
-            Method::Slr(slr) if slr.updates_at(epoch) => {
+            Method::Slr(slr) => {
                 let update = slr.update(&w, ce, ce_prev);
-                self.update_metrics = vec![
+                vec![
                     (Metric::SlrK, update.k as f64),
                     (Metric::SlrS, update.s),
                     (Metric::SlrAlpha, update.alpha),
                     (Metric::SlrCond1, update.cond1 as u8 as f64),
                     (Metric::SlrCond2, update.cond2 as u8 as f64),
                     (Metric::SlrZChange, update.z_change),
-                ];
+                ]
             }
-            _ => {}
-        }
+        };
         self.u = self.current_u();
+    }
+}
+
+impl Pruner for Constrained {
+    fn on_epoch_start(&mut self, epoch: usize, model: &Net) -> Result<()> {
+        self.update_metrics.clear();
+        let due = match &self.method {
+            _ if self.interval_steps().is_some() => false,
+            Method::Admm(admm) => admm.updates_at(epoch),
+            Method::Slr(slr) => slr.updates_at(epoch),
+        };
+        if due {
+            self.update(model);
+        }
+        Ok(())
+    }
+
+    fn update_every_steps(&self) -> Option<usize> {
+        self.interval_steps()
+    }
+
+    fn on_round_end(&mut self, _step: usize, model: &Net, mean_ce: f64) -> Result<()> {
+        self.ce = (mean_ce, self.ce.0);
+        self.update(model);
         Ok(())
     }
 
@@ -135,7 +166,10 @@ impl Pruner for Constrained {
     }
 
     fn on_epoch_end(&mut self, _epoch: usize, _model: &Net, mean_ce: f64) -> Result<()> {
-        self.ce = (mean_ce, self.ce.0);
+        // Step-clocked methods compare the losses of rounds, not of epochs.
+        if self.interval_steps().is_none() {
+            self.ce = (mean_ce, self.ce.0);
+        }
         Ok(())
     }
 

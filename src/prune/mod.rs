@@ -81,6 +81,16 @@ pub trait Pruner {
     fn after_step(&self, model: Net) -> Net {
         model
     }
+    /// Steps between the pruner's updates when they follow the global step count instead of
+    /// epochs (`interval_steps`); `None`: no step-clocked updates.
+    fn update_every_steps(&self) -> Option<usize> {
+        None
+    }
+    /// Called before the 0-based global step `step` whenever it is a positive multiple of
+    /// [`Pruner::update_every_steps`], with the mean task loss of the round just finished.
+    fn on_round_end(&mut self, _step: usize, _model: &Net, _mean_ce: f64) -> Result<()> {
+        Ok(())
+    }
     /// Called after each epoch with its mean training task loss (cross-entropy for
     /// classification), penalty excluded.
     fn on_epoch_end(&mut self, _epoch: usize, _model: &Net, _mean_ce: f64) -> Result<()> {

@@ -321,7 +321,7 @@ impl Executor {
         let init_seed = derive_seed(run.seed, StageKind::Pretrain, "init");
         let net = Net::seeded(config.model, &self.device.clone().autodiff(), init_seed);
         let data = self.dataset(config.dataset, &config.data)?;
-        let task = task_of(run, &data)?;
+        let task = task_of(run, &data)?.with_dropout(config.budget.dropout);
         let settings = train_settings(run, stage, &config.budget, config.batch_size);
         let mut observer = out.observer(|_: &mut Recorder, _: &EpochRecord, _: &Net| Ok(()));
         let net = train::train(
@@ -382,7 +382,7 @@ impl Executor {
         let mut pruner =
             prune::train_pruner(&config.method, &config.ratios, config.count_rule, &w0)?;
         let data = self.dataset(run.dataset, &config.data)?;
-        let task = task_of(run, &data)?;
+        let task = task_of(run, &data)?.with_dropout(config.budget.dropout);
         let settings = train_settings(run, stage, &config.budget, config.batch_size);
         let projector = Magnitude {
             ratios: config.ratios.clone(),
@@ -465,7 +465,7 @@ impl Executor {
         let names: Vec<String> = config.ratios.keys().cloned().collect();
         let mut pruner = MaskedRetrain::from_model(&net, &names);
         let data = self.dataset(run.dataset, &config.data)?;
-        let task = task_of(run, &data)?;
+        let task = task_of(run, &data)?.with_dropout(config.budget.dropout);
         let settings = train_settings(run, stage, &config.budget, config.batch_size);
         let net = train::train(
             net,

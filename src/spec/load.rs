@@ -423,6 +423,27 @@ fn validate(loaded: &Loaded) -> Result<()> {
         if row.test_batch_size == 0 {
             return fail(format!("{at}: key `test_batch_size`: must be at least 1"));
         }
+        for (key, budget) in [
+            ("pretrain", &row.pretrain),
+            ("train", &row.train),
+            ("retrain", &row.retrain),
+        ] {
+            if budget.steps == Some(0) {
+                return fail(format!("{at}: key `{key}.steps`: must be at least 1"));
+            }
+            let dropout = budget.dropout;
+            if !(0.0..1.0).contains(&dropout) {
+                return fail(format!(
+                    "{at}: key `{key}.dropout`: {dropout} is outside [0, 1)"
+                ));
+            }
+            if dropout > 0.0 && row.model.dropout_site().is_none() {
+                return fail(format!(
+                    "{at}: key `{key}.dropout`: model `{}` has no dropout site",
+                    row.model.name()
+                ));
+            }
+        }
         if row.pretrain.epochs == 0 && row.import.is_none() {
             return fail(format!(
                 "{at}: key `pretrain.epochs`: must be at least 1 (a dense model is trained first)"
@@ -719,6 +740,10 @@ fn validate_sparsity(path: &Path, at: &str, row: &RowSpec) -> Result<()> {
     let names = row.model.prunable_candidates();
     let method = row.method.name().name();
     match (row.method.prunes(), &row.sparsity) {
+        // A count rule alone (e.g. from `[defaults]`) names no ratio: nothing to refuse.
+        (false, Some(s)) if s.uniform.is_none() && s.per_layer.is_empty() && s.layers.is_none() => {
+            return Ok(());
+        }
         (false, Some(_)) => {
             return fail(format!(
                 "key `sparsity`: method `{method}` prunes nothing; remove `sparsity` or choose a pruning method"

@@ -133,9 +133,7 @@ impl MethodSpec {
                 if !positive(a.rho) {
                     return fail("admm.rho", format!("{} must be positive", a.rho));
                 }
-                if a.interval == 0 {
-                    return fail("admm.interval", "must be at least 1".into());
-                }
+                check_intervals("admm", a.interval, a.interval_steps)?;
                 if !positive(a.rho_growth) || !positive(a.rho_max) {
                     return fail("admm.rho_growth", "growth and cap must be positive".into());
                 }
@@ -149,13 +147,30 @@ impl MethodSpec {
                 if !(s.r.is_finite() && s.r > 0.0 && s.r < 1.0) {
                     return fail("slr.r", format!("{} is outside (0, 1)", s.r));
                 }
-                if s.interval == 0 {
-                    return fail("slr.interval", "must be at least 1".into());
-                }
+                check_intervals("slr", s.interval, s.interval_steps)?;
             }
             MethodSpec::Dense | MethodSpec::Magnitude => {}
         }
         Ok(())
+    }
+}
+
+/// `interval` at least 1; `interval_steps`, if set, at least 1 and not beside a non-default
+/// `interval` (one update clock per method).
+fn check_intervals(
+    method: &str,
+    interval: usize,
+    interval_steps: Option<usize>,
+) -> Result<(), (String, String)> {
+    let fail = |key: &str, message: &str| Err((format!("{method}.{key}"), message.to_owned()));
+    match interval_steps {
+        _ if interval == 0 => fail("interval", "must be at least 1"),
+        Some(0) => fail("interval_steps", "must be at least 1"),
+        Some(_) if interval != 1 => fail(
+            "interval_steps",
+            "set either `interval` (epochs) or `interval_steps`, not both",
+        ),
+        _ => Ok(()),
     }
 }
 
@@ -202,6 +217,10 @@ pub struct AdmmSpec {
     pub rho: f64,
     /// Epochs between Z/U updates (updates at epochs 1 + interval, 1 + 2 interval, ...).
     pub interval: usize,
+    /// Steps between Z/U updates instead of epochs: an update before steps interval_steps,
+    /// 2 interval_steps, ... (0-based global step), i.e. after every round of that many steps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval_steps: Option<usize>,
     /// ρ is multiplied by this after every update (1: constant).
     pub rho_growth: f64,
     /// Cap of ρ under growth.
@@ -215,6 +234,7 @@ impl Default for AdmmSpec {
         AdmmSpec {
             rho: 0.1,
             interval: 1,
+            interval_steps: None,
             rho_growth: 1.0,
             rho_max: 1.0,
             multiplier_grad: MultiplierGrad::Through,
@@ -259,6 +279,10 @@ pub struct SlrSpec {
     pub variant: SlrVariant,
     /// Epochs between multiplier updates.
     pub interval: usize,
+    /// Steps between multiplier updates instead of epochs (as for ADMM); the loss conditions
+    /// then compare the mean task loss of the last round of steps with the round before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval_steps: Option<usize>,
     /// Gradient through the multipliers (default: `through` for `reference`, `detached` for
     /// `paper`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -274,6 +298,7 @@ impl Default for SlrSpec {
             s0: 0.01,
             variant: SlrVariant::Reference,
             interval: 1,
+            interval_steps: None,
             multiplier_grad: None,
         }
     }

@@ -366,6 +366,8 @@ struct RawRow {
 
 impl From<RawRow> for RowSpec {
     fn from(raw: RawRow) -> RowSpec {
+        let (train, _) = raw.data.split_sizes(raw.dataset);
+        let batches = train.div_ceil(raw.batch_size.max(1));
         RowSpec {
             name: raw.name,
             group: raw.group,
@@ -377,10 +379,10 @@ impl From<RawRow> for RowSpec {
             data: raw.data,
             batch_size: raw.batch_size,
             test_batch_size: raw.test_batch_size,
-            pretrain: raw.pretrain,
+            pretrain: raw.pretrain.derive_epochs(batches),
             import: raw.import,
-            retrain: raw.retrain,
-            train: raw.train,
+            retrain: raw.retrain.derive_epochs(batches),
+            train: raw.train.derive_epochs(batches),
             hardprune_every_epoch: raw.hardprune_every_epoch,
         }
     }
@@ -435,25 +437,63 @@ pub struct DataSpec {
     pub test_limit: Option<usize>,
 }
 
-/// A training budget: epochs, optimizer and learning-rate schedule.
+impl DataSpec {
+    /// Examples in the training and test splits of `kind` after the holdout and the limits.
+    pub fn split_sizes(&self, kind: DatasetKind) -> (usize, usize) {
+        let (train, test) = kind.split_sizes();
+        let train = train.saturating_sub(self.holdout_first.unwrap_or(0));
+        (
+            self.train_limit.map_or(train, |l| l.min(train)),
+            self.test_limit.map_or(test, |l| l.min(test)),
+        )
+    }
+}
+
+/// A training budget: epochs or steps, optimizer, learning-rate schedule and dropout.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct BudgetSpec {
-    /// Number of epochs.
+    /// Number of epochs (passes over the training split). With `steps` set, the loader
+    /// replaces it by the passes those steps start: `ceil(steps / batches per epoch)`.
     pub epochs: usize,
+    /// Optimizer steps in all, instead of whole epochs: the last pass stops after the step
+    /// that completes the budget (TensorFlow's `for i in range(20000)` loops).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub steps: Option<usize>,
     /// SGD settings.
     pub optimizer: SgdSpec,
     /// Learning-rate schedule.
     pub schedule: ScheduleSpec,
+    /// Probability of dropping a unit at the model's dropout site during this training (0:
+    /// none); kept units are scaled by 1 / (1 - dropout), as `tf.nn.dropout` does.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub dropout: f64,
 }
 
 impl Default for BudgetSpec {
     fn default() -> Self {
         BudgetSpec {
             epochs: 1,
+            steps: None,
             optimizer: SgdSpec::default(),
             schedule: ScheduleSpec::default(),
+            dropout: 0.0,
         }
+    }
+}
+
+impl BudgetSpec {
+    /// With a step budget, sets `epochs` to the passes it starts at `batches_per_epoch`.
+    pub fn derive_epochs(mut self, batches_per_epoch: usize) -> BudgetSpec {
+        if let Some(steps) = self.steps {
+            self.epochs = steps.div_ceil(batches_per_epoch.max(1));
+        }
+        self
+    }
+
+    /// Optimizer steps of the whole budget at `batches_per_epoch`.
+    pub fn total_steps(&self, batches_per_epoch: usize) -> usize {
+        self.steps.unwrap_or(self.epochs * batches_per_epoch)
     }
 }
 

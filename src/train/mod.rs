@@ -77,6 +77,10 @@ pub struct Position {
     pub lr: f64,
     /// Seconds the epoch ran before the checkpoint.
     pub seconds: f64,
+    /// Weighted sum of the task losses since the pruner's last step-clocked update.
+    pub round_ce_sum: f64,
+    /// Examples summed into `round_ce_sum`.
+    pub round_count: usize,
 }
 
 impl Position {
@@ -138,6 +142,11 @@ pub fn train<T: Task>(
     let budget = settings.budget;
     let n = data.train.len();
     let steps = n.div_ceil(settings.batch_size);
+    let total_steps = budget.total_steps(steps);
+    // A step budget ends inside its last pass.
+    let epochs = total_steps.div_ceil(steps);
+    let update_every = pruner.update_every_steps();
+    let mut losses = StepLosses::default();
     let (mut model, mut sgd, mut position) = match resume {
         Some(resume) => {
             pruner.load_state(&resume.pruner)?;
@@ -150,7 +159,9 @@ pub fn train<T: Task>(
         None => (model, Sgd::new(budget.optimizer.clone()), None),
     };
     let first_epoch = position.map_or(1, |p| p.epoch);
-    for epoch in first_epoch..=budget.epochs {
+    let mut resumed_round = position;
+    for epoch in first_epoch..=epochs {
+        let epoch_steps = steps.min(total_steps - (epoch - 1) * steps);
         let started = Instant::now();
         // A checkpoint inside this epoch: its start (pruner updates) already happened.
         let within = position.take().filter(|p| p.epoch == epoch && p.step > 0);
@@ -165,15 +176,18 @@ pub fn train<T: Task>(
         );
         let chunks: Vec<&[usize]> = order.chunks(settings.batch_size).collect();
         let bar = progress_bar(
-            steps,
-            format!("{} epoch {epoch}/{}", settings.label, budget.epochs),
+            epoch_steps,
+            format!("{} epoch {epoch}/{epochs}", settings.label),
         );
         bar.set_position(first_step as u64);
-        let mut losses = StepLosses::default();
+        losses.start_epoch();
         let mut lr = budget.optimizer.lr;
         if let Some(p) = within {
             (losses.ce_sum, losses.loss_sum, losses.count, lr) =
                 (p.ce_sum, p.loss_sum, p.count, p.lr);
+        }
+        if let Some(p) = resumed_round.take() {
+            (losses.round_ce_sum, losses.round_count) = (p.round_ce_sum, p.round_count);
         }
         // Batches (gather, augmentation, decoding) are built on a second thread while this one
         // trains; each depends only on its indices and seed.
@@ -185,67 +199,79 @@ pub fn train<T: Task>(
         // The model moves through the step (no second reference, so the optimizer can update
         // parameters in place).
         let mut slot = Some(model);
-        let result = prefetched(steps - first_step, PREFETCH_DEPTH, produce, |i, batch| {
-            let step = first_step + i;
-            let net = slot.take().expect("the model is back after every step");
-            lr = schedule::lr_at(
-                budget.optimizer.lr,
-                &budget.schedule,
-                epoch - 1,
-                step,
-                budget.epochs,
-                steps,
-            );
-            let (net, ce, loss) = train_step(net, batch, task, &*pruner, &mut sgd, lr);
-            slot = Some(net);
-            losses.push(step, chunks[step].len(), ce, loss);
-            bar.inc(1);
-            let stop = observer.stop_requested() && step + 1 < steps;
-            if losses.pending.len() == READ_EVERY || step + 1 == steps || stop {
-                losses.read().map_err(|(step, loss)| Error::Diverged {
-                    label: settings.label.clone(),
-                    epoch,
+        let result = prefetched(
+            epoch_steps - first_step,
+            PREFETCH_DEPTH,
+            produce,
+            |i, batch| {
+                let step = first_step + i;
+                let global = (epoch - 1) * steps + step;
+                if let Some(every) = update_every
+                    && global > 0
+                    && global.is_multiple_of(every)
+                {
+                    // The round's mean task loss needs every value of the round read.
+                    read_losses(&mut losses, settings, epoch)?;
+                    let mean = losses.round_ce_sum / losses.round_count.max(1) as f64;
+                    let model = slot.as_ref().expect("the model is back");
+                    pruner.on_round_end(global, model, mean)?;
+                    (losses.round_ce_sum, losses.round_count) = (0.0, 0);
+                }
+                let net = slot.take().expect("the model is back after every step");
+                lr = schedule::lr_at(
+                    budget.optimizer.lr,
+                    &budget.schedule,
+                    epoch - 1,
                     step,
-                    loss,
-                })?;
-                bar.set_message(format!("ce {:.4}", losses.ce_sum / losses.count as f64));
-            }
-            if stop {
-                let position = Position {
-                    epoch,
-                    step: step + 1,
-                    ce_sum: losses.ce_sum,
-                    loss_sum: losses.loss_sum,
-                    count: losses.count,
-                    lr,
-                    seconds: earlier_seconds + started.elapsed().as_secs_f64(),
-                };
-                let model = slot.as_ref().expect("the model is back");
-                observer.checkpoint(Snapshot {
-                    model,
-                    position,
-                    optimizer: sgd.buffers(),
-                    pruner: pruner.save_state(),
-                })?;
-                return Err(interrupted(settings, position));
-            }
-            Ok(())
-        });
+                    steps,
+                    total_steps,
+                );
+                let (net, ce, loss) = train_step(net, batch, task, &*pruner, &mut sgd, lr);
+                slot = Some(net);
+                losses.push(step, chunks[step].len(), ce, loss);
+                bar.inc(1);
+                let stop = observer.stop_requested() && step + 1 < epoch_steps;
+                if losses.pending.len() == READ_EVERY || step + 1 == epoch_steps || stop {
+                    read_losses(&mut losses, settings, epoch)?;
+                    bar.set_message(format!("ce {:.4}", losses.ce_sum / losses.count as f64));
+                }
+                if stop {
+                    let position = Position {
+                        epoch,
+                        step: step + 1,
+                        ce_sum: losses.ce_sum,
+                        loss_sum: losses.loss_sum,
+                        count: losses.count,
+                        lr,
+                        seconds: earlier_seconds + started.elapsed().as_secs_f64(),
+                        round_ce_sum: losses.round_ce_sum,
+                        round_count: losses.round_count,
+                    };
+                    let model = slot.as_ref().expect("the model is back");
+                    observer.checkpoint(Snapshot {
+                        model,
+                        position,
+                        optimizer: sgd.buffers(),
+                        pruner: pruner.save_state(),
+                    })?;
+                    return Err(interrupted(settings, position));
+                }
+                Ok(())
+            },
+        );
         if let Err(error) = result {
             bar.abandon();
             return Err(error);
         }
         model = slot.expect("every step returns the model");
-        let (ce_sum, loss_sum) = (losses.ce_sum, losses.loss_sum);
-        let train_ce = ce_sum / n as f64;
+        // Examples of the pass (all `n`, except in a step budget's last pass).
+        let (ce_sum, loss_sum, seen) = (losses.ce_sum, losses.loss_sum, losses.count as f64);
+        let train_ce = ce_sum / seen;
         let test_acc = task.evaluate(&model.valid(), &data.test, settings.test_batch_size)?;
         let summary = format!("ce {train_ce:.4} {}", task.describe_score(test_acc));
         if bar.is_hidden() {
             // No terminal (a log file, CI): one line per epoch instead of a bar.
-            eprintln!(
-                "{} epoch {epoch}/{}: {summary}",
-                settings.label, budget.epochs
-            );
+            eprintln!("{} epoch {epoch}/{epochs}: {summary}", settings.label);
         }
         bar.finish_with_message(summary);
         pruner.on_epoch_end(epoch, &model, train_ce)?;
@@ -256,7 +282,7 @@ pub fn train<T: Task>(
                 epoch,
                 lr,
                 train_ce,
-                train_loss: loss_sum / n as f64,
+                train_loss: loss_sum / seen,
                 test_acc,
                 seconds,
                 extra,
@@ -271,6 +297,8 @@ pub fn train<T: Task>(
             count: 0,
             lr,
             seconds: 0.0,
+            round_ce_sum: losses.round_ce_sum,
+            round_count: losses.round_count,
         };
         observer.checkpoint(Snapshot {
             model: &model,
@@ -278,11 +306,21 @@ pub fn train<T: Task>(
             optimizer: sgd.buffers(),
             pruner: pruner.save_state(),
         })?;
-        if observer.stop_requested() && epoch < budget.epochs {
+        if observer.stop_requested() && epoch < epochs {
             return Err(interrupted(settings, next));
         }
     }
     Ok(model)
+}
+
+/// Reads the pending losses; a non-finite one ends training as diverged.
+fn read_losses(losses: &mut StepLosses, settings: &TrainSettings, epoch: usize) -> Result<()> {
+    losses.read().map_err(|(step, loss)| Error::Diverged {
+        label: settings.label.clone(),
+        epoch,
+        step,
+        loss,
+    })
 }
 
 fn interrupted(settings: &TrainSettings, position: Position) -> Error {
@@ -318,7 +356,8 @@ pub fn train_step<T: Task>(
     (net, ce.inner(), loss.inner())
 }
 
-/// Per-step losses not read yet, and the weighted sums of those read.
+/// Per-step losses not read yet, and the weighted sums of those read: of the epoch, and of
+/// the round since the pruner's last step-clocked update.
 #[derive(Default)]
 struct StepLosses {
     /// (step, batch size, CE, loss) still on the device.
@@ -326,9 +365,16 @@ struct StepLosses {
     ce_sum: f64,
     loss_sum: f64,
     count: usize,
+    round_ce_sum: f64,
+    round_count: usize,
 }
 
 impl StepLosses {
+    /// Clears the epoch's sums (the round's carry over).
+    fn start_epoch(&mut self) {
+        (self.ce_sum, self.loss_sum, self.count) = (0.0, 0.0, 0);
+    }
+
     fn push(&mut self, step: usize, count: usize, ce: Tensor<1>, loss: Tensor<1>) {
         self.pending.push((step, count, ce, loss));
     }
@@ -357,6 +403,8 @@ impl StepLosses {
             self.ce_sum += ce * *count as f64;
             self.loss_sum += loss * *count as f64;
             self.count += count;
+            self.round_ce_sum += ce * *count as f64;
+            self.round_count += count;
         }
         Ok(())
     }

@@ -2,17 +2,18 @@
 
 use crate::spec::{ScheduleKind, ScheduleSpec};
 
-/// Learning rate at `epoch` (0-based) and `step` (0-based within the epoch).
+/// Learning rate at `epoch` (0-based) and `step` (0-based within the epoch) of a budget of
+/// `total_steps` steps.
 pub fn lr_at(
     base: f64,
     schedule: &ScheduleSpec,
     epoch: usize,
     step: usize,
-    epochs: usize,
     steps_per_epoch: usize,
+    total_steps: usize,
 ) -> f64 {
     use std::f64::consts::PI;
-    let total = (epochs * steps_per_epoch).max(1) as f64;
+    let total = total_steps.max(1) as f64;
     match schedule.kind {
         ScheduleKind::Constant => base,
         ScheduleKind::Step => base * schedule.gamma.powi((epoch / schedule.step_size) as i32),

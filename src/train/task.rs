@@ -2,12 +2,13 @@
 //! seam for how it is pruned. A task owns its batch type, its loss and its evaluation; the
 //! training loop asks it for each and names none.
 
+use crate::base::rng;
 use crate::catalog::{ModelKind, TaskKind};
 use crate::data::batches::{self, PREFETCH_DEPTH, prefetched};
 use crate::data::{Dataset, Examples};
 use crate::error::{Error, Result};
 use crate::metrics::Metric;
-use crate::models::Net;
+use crate::models::{Dropout, Net};
 use burn::nn::loss::CrossEntropyLoss;
 use burn::tensor::{Device, Int, Tensor};
 
@@ -40,26 +41,66 @@ pub trait Task {
 #[derive(Debug)]
 pub struct Classification {
     loss: CrossEntropyLoss,
+    /// Drop probability at the model's dropout site during training (0: none).
+    dropout: f64,
 }
 
 impl Classification {
-    /// The task with its loss on `device` (the training device).
+    /// The task with its loss on `device` (the training device), without dropout.
     pub fn new(device: &Device) -> Classification {
         Classification {
             loss: CrossEntropyLoss::new(None, device),
+            dropout: 0.0,
+        }
+    }
+
+    /// The same task training with dropout `p` at the model's dropout site.
+    pub fn with_dropout(self, p: f64) -> Classification {
+        Classification { dropout: p, ..self }
+    }
+}
+
+/// A training batch of images and labels, with the seed of its random draws (dropout masks).
+#[derive(Debug, Clone)]
+pub struct LabelledBatch {
+    /// Images `[batch, channels, h, w]`.
+    pub images: Tensor<4>,
+    /// Class indices.
+    pub labels: Tensor<1, Int>,
+    /// Seed of the batch's dropout masks.
+    pub seed: u64,
+}
+
+/// A batch without its own seed (benchmarks, gradient checks): seed 0.
+impl From<batches::Batch> for LabelledBatch {
+    fn from((images, labels): batches::Batch) -> LabelledBatch {
+        LabelledBatch {
+            images,
+            labels,
+            seed: 0,
         }
     }
 }
 
 impl Task for Classification {
-    type Batch = batches::Batch;
+    type Batch = LabelledBatch;
 
     fn train_batch(data: &Dataset, indices: &[usize], augment_seed: u64) -> Result<Self::Batch> {
-        data.train.batch(data.kind, indices, Some(augment_seed))
+        let (images, labels) = data.train.batch(data.kind, indices, Some(augment_seed))?;
+        Ok(LabelledBatch {
+            images,
+            labels,
+            seed: augment_seed,
+        })
     }
 
-    fn loss(&self, model: &Net, (images, labels): Self::Batch) -> Tensor<1> {
-        self.loss.forward(model.forward(images), labels)
+    fn loss(&self, model: &Net, batch: Self::Batch) -> Tensor<1> {
+        let dropout = (self.dropout > 0.0).then(|| Dropout {
+            p: self.dropout,
+            seed: rng::stream(batch.seed, "dropout"),
+        });
+        self.loss
+            .forward(model.forward_train(batch.images, dropout), batch.labels)
     }
 
     fn score_metric(&self) -> Metric {

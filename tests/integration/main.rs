@@ -14,6 +14,7 @@ mod models;
 mod parallel;
 mod pipeline;
 mod projection;
+mod recipe;
 mod reliability;
 mod report;
 mod resume;

@@ -200,16 +200,16 @@ fn schedules() {
         gamma: 0.5,
     };
     assert_eq!(
-        lr_at(0.1, &spec(ScheduleKind::Constant), 7, 3, 10, 100),
+        lr_at(0.1, &spec(ScheduleKind::Constant), 7, 3, 100, 1000),
         0.1
     );
     // Step: 0.1 x 0.5^(5 / 2) = 0.1 x 0.25.
-    assert!((lr_at(0.1, &spec(ScheduleKind::Step), 5, 0, 10, 100) - 0.025).abs() < 1e-15);
+    assert!((lr_at(0.1, &spec(ScheduleKind::Step), 5, 0, 100, 1000) - 0.025).abs() < 1e-15);
     // Cosine per step: halfway through 10 x 100 steps the rate is half the base.
-    assert!((lr_at(0.1, &spec(ScheduleKind::Cosine), 5, 0, 10, 100) - 0.05).abs() < 1e-15);
+    assert!((lr_at(0.1, &spec(ScheduleKind::Cosine), 5, 0, 100, 1000) - 0.05).abs() < 1e-15);
     // Reference cosine: T_max = 1000 steps but stepped per epoch, so at epoch 5 the rate is
     // 0.05 (1 + cos(pi / 200)) = 0.05 (1 + 1 - 1.23370055e-4 + 2.5367e-9) = 0.0999938316241...
-    let reference = lr_at(0.1, &spec(ScheduleKind::ReferenceCosine), 5, 42, 10, 100);
+    let reference = lr_at(0.1, &spec(ScheduleKind::ReferenceCosine), 5, 42, 100, 1000);
     assert!((reference - 0.099_993_831_624).abs() < 1e-12, "{reference}");
 }
 

@@ -589,6 +589,32 @@ fn validation_gaps_are_refused() {
             format!("{BASE}\n[runtime]\nbackend = \"gpu\"\n"),
             vec![],
         ),
+        ("steps_zero", BASE.to_owned(), vec!["defaults.pretrain.steps=0"]),
+        (
+            "dropout_one",
+            BASE.to_owned(),
+            vec!["defaults.pretrain.dropout=1.0"],
+        ),
+        (
+            "dropout_without_a_site",
+            BASE.replace("model = \"lenet5\"", "model = \"lenet-300-100\""),
+            vec!["defaults.pretrain.dropout=0.5"],
+        ),
+        (
+            "admm_interval_steps_zero",
+            BASE.replace("method = \"magnitude\"", "method = \"admm\""),
+            vec!["defaults.admm.interval_steps=0"],
+        ),
+        (
+            "admm_two_update_clocks",
+            BASE.replace("method = \"magnitude\"", "method = \"admm\""),
+            vec!["defaults.admm.interval_steps=5000", "defaults.admm.interval=2"],
+        ),
+        (
+            "slr_interval_steps_zero",
+            BASE.replace("method = \"magnitude\"", "method = \"slr\""),
+            vec!["defaults.slr.interval_steps=0"],
+        ),
     ];
     let mut all = String::new();
     for (name, text, sets) in cases {

@@ -56,6 +56,11 @@ struct StateFile {
     count: usize,
     lr: u64,
     seconds: u64,
+    /// Absent in checkpoints written before step-clocked updates (0: no round started).
+    #[serde(default)]
+    round_ce_sum: u64,
+    #[serde(default)]
+    round_count: usize,
     pruner_scalars: BTreeMap<String, u64>,
     finals: BTreeMap<String, u64>,
     epoch_seconds: Vec<u64>,
@@ -103,6 +108,8 @@ pub fn write(dir: &Path, snapshot: &Snapshot, recorder: &RecorderState) -> Resul
         count: p.count,
         lr: p.lr.to_bits(),
         seconds: p.seconds.to_bits(),
+        round_ce_sum: p.round_ce_sum.to_bits(),
+        round_count: p.round_count,
         pruner_scalars: bits_map(&snapshot.pruner.scalars),
         finals: bits_map(&recorder.finals),
         epoch_seconds: recorder.seconds.iter().map(|s| s.to_bits()).collect(),
@@ -191,6 +198,8 @@ pub fn read(dir: &Path, model: ModelKind, device: &Device) -> Result<Option<Chec
         count: state.count,
         lr: f64::from_bits(state.lr),
         seconds: f64::from_bits(state.seconds),
+        round_ce_sum: f64::from_bits(state.round_ce_sum),
+        round_count: state.round_count,
     };
     Ok(Some(Checkpoint {
         resume: Resume {
