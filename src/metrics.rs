@@ -59,6 +59,9 @@ pub enum Metric {
     SlrCond1,
     /// `slr.cond2`: 1 when SLR's surrogate condition 2 held at an update, else 0.
     SlrCond2,
+    /// `round.ce`: mean task loss of the round of steps before a step-clocked ADMM/SLR update
+    /// (`interval_steps`), the loss SLR's conditions compare.
+    RoundCe,
 }
 
 /// Which way a metric is better.
@@ -75,7 +78,7 @@ pub enum Direction {
 use Metric::*;
 
 /// Metrics without a parameter, in listing order (tables first, then per-epoch ones).
-const FIXED: [Metric; 23] = [
+const FIXED: [Metric; 24] = [
     AccDense,
     AccHardprune,
     AccRetrain,
@@ -99,6 +102,7 @@ const FIXED: [Metric; 23] = [
     AdmmUpdates,
     SlrCond1,
     SlrCond2,
+    RoundCe,
 ];
 
 impl Metric {
@@ -128,6 +132,7 @@ impl Metric {
             SlrK => "slr.k",
             SlrCond1 => "slr.cond1",
             SlrCond2 => "slr.cond2",
+            RoundCe => "round.ce",
         }
     }
 
@@ -269,6 +274,7 @@ impl Metric {
             AdmmUpdates => "ADMM updates so far",
             SlrCond1 => "SLR condition 1 held (1 = yes)",
             SlrCond2 => "SLR condition 2 held (1 = yes)",
+            RoundCe => "Mean training cross-entropy of the round before an update",
             other => return other.header(),
         };
         label.to_owned()

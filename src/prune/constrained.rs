@@ -140,6 +140,7 @@ impl Pruner for Constrained {
     fn on_round_end(&mut self, _step: usize, model: &Net, mean_ce: f64) -> Result<()> {
         self.ce = (mean_ce, self.ce.0);
         self.update(model);
+        self.update_metrics.push((Metric::RoundCe, mean_ce));
         Ok(())
     }
 

@@ -258,3 +258,42 @@ fn an_adam_stage_continues_from_its_checkpoint_bit_for_bit() {
     assert!(rerun.contains("continuing from its checkpoint"), "{rerun}");
     assert_eq!(fingerprint(&runs), reference);
 }
+
+#[test]
+fn a_step_clocked_stage_continues_mid_round_bit_for_bit() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 32 steps per pass; 80 steps are passes of 32, 32 and 16, and updates every 24 steps
+    // (before steps 24, 48, 72) put a round across each checkpoint at a pass's end; each
+    // pass records its last update's `round.ce`, which a lost round sum would change.
+    let text = SPEC.replace(
+        "\ntrain = { epochs = 2 }",
+        "\ntrain = { steps = 80 }\nadmm = { interval_steps = 24 }\nslr = { interval_steps = 24 }",
+    );
+    assert_ne!(text, SPEC);
+    let spec = write(tmp.path(), "resume.toml", &text);
+    let reference_runs = tmp.path().join("reference");
+    run_to_end(&spec, &reference_runs);
+    let reference = fingerprint(&reference_runs);
+    let runs = tmp.path().join("killed");
+    let mut child = command(&spec, &runs).spawn().unwrap();
+    // Killed once a training stage has checkpointed the end of its first pass (step 32, in
+    // the middle of the round from step 24 to 48).
+    let began = Instant::now();
+    loop {
+        let checkpointed = std::fs::read_dir(&runs).is_ok_and(|entries| {
+            entries.filter_map(|e| e.ok()).any(|e| {
+                e.file_name().to_string_lossy().starts_with("train-")
+                    && e.path().join("seed-1/checkpoint").exists()
+            })
+        });
+        if checkpointed || began.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let _ = child.kill();
+    child.wait().unwrap();
+    let rerun = run_to_end(&spec, &runs);
+    assert!(rerun.contains("continuing from its checkpoint"), "{rerun}");
+    assert_eq!(fingerprint(&runs), reference);
+}
