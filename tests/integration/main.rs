@@ -8,6 +8,7 @@ mod graph;
 mod idx;
 mod imagefolder;
 mod import;
+mod lanes;
 mod layers;
 mod methods;
 mod models;
