@@ -106,7 +106,7 @@ pub fn bench(pred: &[Lane], gt: &[Lane], y_samples: &[f64], run_time_ms: f64) ->
     if gt.len() > 4 {
         sum -= line_accs.iter().copied().fold(f64::INFINITY, f64::min);
     }
-    let lanes = (gt.len() as f64).min(4.0).max(1.0);
+    let lanes = (gt.len() as f64).clamp(1.0, 4.0);
     Ok(LaneScore {
         accuracy: sum / lanes,
         fp: if pred.is_empty() {
