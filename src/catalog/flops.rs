@@ -1,13 +1,64 @@
 //! Forward FLOPs per image of each model (2 per multiply-add, convolutions and linear layers;
 //! BatchNorm, activations and pooling are small and left out), computed from the layer shapes.
 
-use super::model::{Architecture, ModelEntry, VGG16_CHANNELS};
+use super::model::{Architecture, ModelEntry, RESNET18_IMAGENET, ResNetConfig, VGG16_CHANNELS};
 
 /// `2 x cin x cout x k x k x hout x wout` of a convolution with padding `k / 2` (or `pad`),
 /// and the output side.
 fn conv(cin: usize, cout: usize, k: usize, stride: usize, pad: usize, side: usize) -> (f64, usize) {
     let out = (side + 2 * pad - k) / stride + 1;
     (2.0 * (cin * cout * k * k * out * out) as f64, out)
+}
+
+/// [`conv`] on an `[h, w]` input.
+fn conv_hw(
+    cin: usize,
+    cout: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    [h, w]: [usize; 2],
+) -> (f64, [usize; 2]) {
+    let out = |side: usize| (side + 2 * pad - k) / stride + 1;
+    let (oh, ow) = (out(h), out(w));
+    (2.0 * (cin * cout * k * k * oh * ow) as f64, [oh, ow])
+}
+
+/// FLOPs of a ResNet's stem and residual stages on an `[h, w]` image, with the channels and
+/// size of the last stage's output.
+fn resnet_features(config: ResNetConfig, input: [usize; 2]) -> (f64, usize, [usize; 2]) {
+    let (mut flops, mut size) = if config.imagenet_stem {
+        conv_hw(3, 64, 7, 2, 3, input)
+    } else {
+        conv_hw(3, 64, 3, 1, 1, input)
+    };
+    if config.stem_pool {
+        size = size.map(|side| (side + 2 - 3) / 2 + 1);
+    }
+    let expansion = if config.bottleneck { 4 } else { 1 };
+    let mut cin = 64;
+    for (stage, (&width, &count)) in [64, 128, 256, 512].iter().zip(&config.blocks).enumerate() {
+        for block in 0..count {
+            let stride = if stage > 0 && block == 0 { 2 } else { 1 };
+            let cout = width * expansion;
+            let start = size;
+            if config.bottleneck {
+                flops += conv_hw(cin, width, 1, 1, 0, size).0;
+                let (f, s) = conv_hw(width, width, 3, stride, 1, size);
+                flops += f + conv_hw(width, cout, 1, 1, 0, s).0;
+                size = s;
+            } else {
+                let (f, s) = conv_hw(cin, width, 3, stride, 1, size);
+                flops += f + conv_hw(width, width, 3, 1, 1, s).0;
+                size = s;
+            }
+            if stride != 1 || cin != cout {
+                flops += conv_hw(cin, cout, 1, stride, 0, start).0;
+            }
+            cin = cout;
+        }
+    }
+    (flops, cin, size)
 }
 
 /// Forward FLOPs of one image of a model.
@@ -35,40 +86,17 @@ pub fn forward_flops(model: ModelEntry) -> f64 {
             flops + 2.0 * (512 * model.classes) as f64
         }
         Architecture::ResNet(config) => {
-            let (mut flops, mut side) = if config.imagenet_stem {
-                conv(3, 64, 7, 2, 3, 224)
-            } else {
-                conv(3, 64, 3, 1, 1, 32)
-            };
-            if config.stem_pool {
-                side = (side + 2 - 3) / 2 + 1;
-            }
-            let expansion = if config.bottleneck { 4 } else { 1 };
-            let mut cin = 64;
-            for (stage, (&width, &count)) in
-                [64, 128, 256, 512].iter().zip(&config.blocks).enumerate()
-            {
-                for block in 0..count {
-                    let stride = if stage > 0 && block == 0 { 2 } else { 1 };
-                    let cout = width * expansion;
-                    let start = side;
-                    if config.bottleneck {
-                        flops += conv(cin, width, 1, 1, 0, side).0;
-                        let (f, s) = conv(width, width, 3, stride, 1, side);
-                        flops += f + conv(width, cout, 1, 1, 0, s).0;
-                        side = s;
-                    } else {
-                        let (f, s) = conv(cin, width, 3, stride, 1, side);
-                        flops += f + conv(width, width, 3, 1, 1, s).0;
-                        side = s;
-                    }
-                    if stride != 1 || cin != cout {
-                        flops += conv(cin, cout, 1, stride, 0, start).0;
-                    }
-                    cin = cout;
-                }
-            }
-            flops + 2.0 * (cin * config.classes) as f64
+            let side = if config.imagenet_stem { 224 } else { 32 };
+            let (flops, channels, _) = resnet_features(config, [side, side]);
+            flops + 2.0 * (channels * config.classes) as f64
+        }
+        // Inference: backbone, `pool` and the head (the auxiliary branch trains only).
+        Architecture::Ufld(head) => {
+            let [_, h, w] = model.input;
+            let (flops, channels, [fh, fw]) = resnet_features(RESNET18_IMAGENET, [h, w]);
+            let pooled = 8 * fh * fw;
+            let cells = (head.griding_num + 1) * head.row_anchors * head.lanes;
+            flops + 2.0 * (channels * 8 * fh * fw + pooled * 2048 + 2048 * cells) as f64
         }
     }
 }

@@ -10,4 +10,7 @@ pub use dataset::{
     CIFAR10_TEST_FILE, CIFAR10_TEST20, CIFAR10_TRAIN_FILES, DataFile, DatasetEntry, DatasetKind,
     FASHION_MNIST_FILES, Fetch, IMAGENET_NORM, MNIST_FILES, Registry, Storage,
 };
-pub use model::{Architecture, ModelEntry, ModelKind, ResNetConfig, TaskKind, VGG16_CHANNELS};
+pub use model::{
+    Architecture, ModelEntry, ModelKind, RESNET18_IMAGENET, ResNetConfig, TaskKind, UfldConfig,
+    VGG16_CHANNELS,
+};

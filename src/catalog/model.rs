@@ -55,6 +55,17 @@ pub enum TaskKind {
     LaneDetection,
 }
 
+impl TaskKind {
+    /// The task in words.
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskKind::Classification => "classification",
+            TaskKind::Detection => "detection",
+            TaskKind::LaneDetection => "lane-detection",
+        }
+    }
+}
+
 /// Depth and stem of a ResNet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResNetConfig {
@@ -69,6 +80,27 @@ pub struct ResNetConfig {
     /// Output classes.
     pub classes: usize,
 }
+
+/// The head of Ultra-Fast-Lane-Detection (TuSimple: 100 cells, 56 row anchors, 4 lanes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UfldConfig {
+    /// Griding cells per row anchor (`griding_num`); the head has one more, "no lane".
+    pub griding_num: usize,
+    /// Row anchors per lane (`cls_num_per_lane`).
+    pub row_anchors: usize,
+    /// Lanes (`num_lanes`).
+    pub lanes: usize,
+}
+
+/// The ResNet-18 ImageNet backbone's layout (stem conv and max-pool, [2, 2, 2, 2] basic
+/// blocks); `classes` unused by backbones.
+pub const RESNET18_IMAGENET: ResNetConfig = ResNetConfig {
+    blocks: [2, 2, 2, 2],
+    bottleneck: false,
+    imagenet_stem: true,
+    stem_pool: true,
+    classes: 1000,
+};
 
 /// Output channels of VGG-16's convolutions; `0` marks a 2x2 max-pool.
 pub const VGG16_CHANNELS: [usize; 18] = [
@@ -89,6 +121,8 @@ pub enum Architecture {
     ResNet(ResNetConfig),
     /// VGG-16 with BatchNorm for 32x32 inputs.
     Vgg16,
+    /// Ultra-Fast-Lane-Detection with a ResNet-18 backbone.
+    Ufld(UfldConfig),
     /// Declared by a paper table, not implemented yet.
     NotImplemented,
 }
@@ -190,7 +224,11 @@ impl ModelKind {
                 // Lanes are cells of row anchors, not classes.
                 classes: 0,
                 task: TaskKind::LaneDetection,
-                architecture: Architecture::NotImplemented,
+                architecture: Architecture::Ufld(UfldConfig {
+                    griding_num: 100,
+                    row_anchors: 56,
+                    lanes: 4,
+                }),
             },
         }
     }
@@ -204,9 +242,14 @@ impl ModelKind {
         }
     }
 
-    /// Whether the harness can build and train it.
-    pub fn implemented(self) -> bool {
+    /// Whether the harness can build it (its layers exist).
+    pub fn buildable(self) -> bool {
         self.entry().architecture != Architecture::NotImplemented
+    }
+
+    /// Whether the harness can build and train it: its task has an implementation too.
+    pub fn implemented(self) -> bool {
+        self.buildable() && self.entry().task == TaskKind::Classification
     }
 
     /// Input images `[channels, height, width]`.
@@ -235,6 +278,13 @@ impl ModelKind {
                 .map(|i| format!("features.{i}.conv.weight"))
                 .chain(["classifier.weight".to_owned()])
                 .collect(),
+            // The backbone's and the head's; the auxiliary branch trains only.
+            Architecture::Ufld(_) => {
+                let mut names = ModelKind::Resnet18Imagenet.prunable_candidates();
+                names.pop();
+                names.extend(["pool.weight", "cls.0.weight", "cls.1.weight"].map(String::from));
+                names
+            }
             Architecture::ResNet(config) => {
                 let convs = if config.bottleneck { 3 } else { 2 };
                 let mut names = vec!["conv1.weight".to_owned()];

@@ -42,10 +42,25 @@ fn truncated_normal(rng: &mut SplitMix64, n: usize, std: f64) -> Vec<f32> {
     values
 }
 
+/// `n` draws from a normal with standard deviation `std`, in Box-Muller pairs.
+fn normal(rng: &mut SplitMix64, n: usize, std: f64) -> Vec<f32> {
+    (0..n.div_ceil(2))
+        .flat_map(|_| {
+            let u1 = 1.0 - rng.next_f64();
+            let u2 = rng.next_f64();
+            let r = (-2.0 * u1.ln()).sqrt() * std;
+            let t = std::f64::consts::TAU * u2;
+            [(r * t.cos()) as f32, (r * t.sin()) as f32]
+        })
+        .take(n)
+        .collect()
+}
+
 /// Re-initialises every weight and bias of `net` from `seed`.
 pub fn initialise(net: Net, seed: u64) -> Net {
     let shapes: BTreeMap<String, Vec<usize>> = params::shapes(&net).into_iter().collect();
-    let kaiming_convs = matches!(net, Net::ResNet(_));
+    let ufld = matches!(net, Net::Ufld(_));
+    let kaiming_convs = matches!(net, Net::ResNet(_)) || ufld;
     // TensorFlow's LeNet-5 (`model.py`): truncated normal weights, constant biases.
     let tensorflow = matches!(net, Net::LeNet5Relu(_));
     params::map_flat(net, |name, value| {
@@ -53,26 +68,31 @@ pub fn initialise(net: Net, seed: u64) -> Net {
         // Only parameters of layers with a `weight` (conv, linear); BatchNorm has gamma/beta.
         let weight = shapes.get(&format!("{layer}.weight"))?;
         let n = value.dims()[0];
+        let is_weight = name.ends_with(".weight");
         let mut rng = SplitMix64::new(stream(seed, name));
         let values: Vec<f32> = if tensorflow {
-            if name.ends_with(".weight") {
+            if is_weight {
                 truncated_normal(&mut rng, n, TF_STDDEV)
             } else {
                 vec![TF_BIAS; n]
             }
-        } else if kaiming_convs && weight.len() == 4 && name.ends_with(".weight") {
-            // std = sqrt(2 / fan_out), fan_out = out x kh x kw; Box-Muller pairs.
-            let std = (2.0 / (weight[0] * weight[2] * weight[3]) as f64).sqrt();
-            (0..n.div_ceil(2))
-                .flat_map(|_| {
-                    let u1 = 1.0 - rng.next_f64();
-                    let u2 = rng.next_f64();
-                    let r = (-2.0 * u1.ln()).sqrt() * std;
-                    let t = std::f64::consts::TAU * u2;
-                    [(r * t.cos()) as f32, (r * t.sin()) as f32]
-                })
-                .take(n)
-                .collect()
+        } else if ufld && name.starts_with("aux_") {
+            // UFLD's `real_init_weights`: kaiming_normal_ (fan-in, ReLU), biases 0.
+            if is_weight {
+                normal(&mut rng, n, (2.0 / fan_in(weight) as f64).sqrt())
+            } else {
+                vec![0.0; n]
+            }
+        } else if ufld && name.starts_with("cls.") && is_weight {
+            // `m.weight.data.normal_(0.0, std=0.01)`; the biases keep PyTorch's default.
+            normal(&mut rng, n, 0.01)
+        } else if kaiming_convs && weight.len() == 4 && is_weight && !name.starts_with("pool.") {
+            // torchvision: std = sqrt(2 / fan_out), fan_out = out x kh x kw.
+            normal(
+                &mut rng,
+                n,
+                (2.0 / (weight[0] * weight[2] * weight[3]) as f64).sqrt(),
+            )
         } else {
             let bound = 1.0 / (fan_in(weight) as f64).sqrt();
             (0..n)

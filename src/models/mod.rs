@@ -7,6 +7,7 @@ mod init;
 mod lenet;
 pub mod params;
 mod resnet;
+mod ufld;
 mod vgg;
 
 pub use dropout::Dropout;
@@ -15,6 +16,7 @@ pub use init::initialise;
 
 pub use lenet::{LeNet5, LeNet300100};
 pub use resnet::ResNet;
+pub use ufld::{LaneOutput, Ufld};
 pub use vgg::Vgg16;
 
 use crate::catalog::{Architecture, ModelKind};
@@ -36,6 +38,8 @@ pub enum Net {
     ResNet(ResNet),
     /// VGG-16 with BatchNorm.
     Vgg16(Vgg16),
+    /// Ultra-Fast-Lane-Detection.
+    Ufld(Ufld),
 }
 
 impl Net {
@@ -55,6 +59,7 @@ impl Net {
             Architecture::LeNet300100 => Net::LeNet300100(LeNet300100::new(device)),
             Architecture::Vgg16 => Net::Vgg16(Vgg16::new(device, entry.classes)),
             Architecture::ResNet(config) => Net::ResNet(ResNet::new(device, config)),
+            Architecture::Ufld(config) => Net::Ufld(Ufld::new(device, config, entry.input)),
             // Specs, `plan` and `perf` refuse unimplemented kinds before a model is built.
             Architecture::NotImplemented => {
                 panic!("{} has no implementation to build", kind.name())
@@ -80,6 +85,23 @@ impl Net {
             Net::LeNet300100(m) => m.forward(images),
             Net::ResNet(m) => m.forward(images),
             Net::Vgg16(m) => m.forward(images),
+            // The lane head's logits, one row per image (the lane task reads them shaped).
+            Net::Ufld(m) => {
+                let cls = m.forward(images, false).cls;
+                let batch = cls.dims()[0];
+                cls.reshape([batch as i32, -1])
+            }
+        }
+    }
+}
+
+impl Net {
+    /// The lane model's outputs, with the auxiliary segmentation when `aux`; `None` for the
+    /// other models.
+    pub fn forward_lanes(&self, images: Tensor<4>, aux: bool) -> Option<LaneOutput> {
+        match self {
+            Net::Ufld(m) => Some(m.forward(images, aux)),
+            _ => None,
         }
     }
 }

@@ -118,6 +118,63 @@ pub struct ResNet {
     fc: Linear,
 }
 
+/// The four stages of residual blocks of `config` (torchvision's `layer1` .. `layer4`).
+pub(super) fn stages(device: &Device, config: ResNetConfig) -> [Vec<Block>; 4] {
+    let expansion = if config.bottleneck { 4 } else { 1 };
+    let mut input = 64;
+    let mut stages = Vec::new();
+    for (stage, (&width, &count)) in [64, 128, 256, 512].iter().zip(&config.blocks).enumerate() {
+        let mut blocks = Vec::new();
+        for index in 0..count {
+            let stride = if stage > 0 && index == 0 { 2 } else { 1 };
+            let output = width * expansion;
+            let downsample = Downsample::new(device, input, output, stride);
+            blocks.push(if config.bottleneck {
+                Block::Bottleneck(Bottleneck {
+                    conv1: conv(device, input, width, 1, 1),
+                    bn1: bn(device, width),
+                    conv2: conv(device, width, width, 3, stride),
+                    bn2: bn(device, width),
+                    conv3: conv(device, width, output, 1, 1),
+                    bn3: bn(device, output),
+                    downsample,
+                })
+            } else {
+                Block::Basic(BasicBlock {
+                    conv1: conv(device, input, width, 3, stride),
+                    bn1: bn(device, width),
+                    conv2: conv(device, width, width, 3, 1),
+                    bn2: bn(device, width),
+                    downsample,
+                })
+            });
+            input = output;
+        }
+        stages.push(blocks);
+    }
+    stages.try_into().expect("four stages")
+}
+
+/// The ImageNet stem: 7x7/2 convolution, BN (ReLU in the forward) and the 3x3/2 max-pool.
+pub(super) fn imagenet_stem(device: &Device) -> (Conv2d, BatchNorm, MaxPool2d) {
+    (conv(device, 3, 64, 7, 2), bn(device, 64), stem_pool())
+}
+
+fn stem_pool() -> MaxPool2d {
+    MaxPool2dConfig::new([3, 3])
+        .with_strides([2, 2])
+        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+        .init()
+}
+
+/// Runs `blocks` in order.
+pub(super) fn run_blocks(blocks: &[Block], mut x: Tensor<4>) -> Tensor<4> {
+    for block in blocks {
+        x = block.forward(x);
+    }
+    x
+}
+
 impl ResNet {
     /// A new model on `device` (burn's initialisation; `models::initialise` replaces it).
     pub fn new(device: &Device, config: ResNetConfig) -> Self {
@@ -127,49 +184,11 @@ impl ResNet {
             conv(device, 3, 64, 3, 1)
         };
         let expansion = if config.bottleneck { 4 } else { 1 };
-        let mut input = 64;
-        let mut stages = Vec::new();
-        for (stage, (&width, &count)) in [64, 128, 256, 512].iter().zip(&config.blocks).enumerate()
-        {
-            let mut blocks = Vec::new();
-            for index in 0..count {
-                let stride = if stage > 0 && index == 0 { 2 } else { 1 };
-                let output = width * expansion;
-                let downsample = Downsample::new(device, input, output, stride);
-                blocks.push(if config.bottleneck {
-                    Block::Bottleneck(Bottleneck {
-                        conv1: conv(device, input, width, 1, 1),
-                        bn1: bn(device, width),
-                        conv2: conv(device, width, width, 3, stride),
-                        bn2: bn(device, width),
-                        conv3: conv(device, width, output, 1, 1),
-                        bn3: bn(device, output),
-                        downsample,
-                    })
-                } else {
-                    Block::Basic(BasicBlock {
-                        conv1: conv(device, input, width, 3, stride),
-                        bn1: bn(device, width),
-                        conv2: conv(device, width, width, 3, 1),
-                        bn2: bn(device, width),
-                        downsample,
-                    })
-                });
-                input = output;
-            }
-            stages.push(blocks);
-        }
-        let [layer1, layer2, layer3, layer4]: [Vec<Block>; 4] =
-            stages.try_into().expect("four stages");
+        let [layer1, layer2, layer3, layer4] = stages(device, config);
         ResNet {
             conv1,
             bn1: bn(device, 64),
-            maxpool: config.stem_pool.then(|| {
-                MaxPool2dConfig::new([3, 3])
-                    .with_strides([2, 2])
-                    .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                    .init()
-            }),
+            maxpool: config.stem_pool.then(stem_pool),
             layer1,
             layer2,
             layer3,
@@ -185,14 +204,8 @@ impl ResNet {
         if let Some(pool) = &self.maxpool {
             x = pool.forward(x);
         }
-        for block in self
-            .layer1
-            .iter()
-            .chain(&self.layer2)
-            .chain(&self.layer3)
-            .chain(&self.layer4)
-        {
-            x = block.forward(x);
+        for layer in [&self.layer1, &self.layer2, &self.layer3, &self.layer4] {
+            x = run_blocks(layer, x);
         }
         let x: Tensor<2> = self.avgpool.forward(x).flatten(1, 3);
         self.fc.forward(x)

@@ -60,8 +60,15 @@ impl Loaded {
     /// Why a row does not run in this setting (model not implemented, group not selected), or
     /// `None` when it runs.
     pub fn why_not_run(&self, row: &RowSpec) -> Option<String> {
-        if !row.model.implemented() {
+        if !row.model.buildable() {
             return Some(format!("model `{}` not implemented yet", row.model.name()));
+        }
+        if !row.model.implemented() {
+            return Some(format!(
+                "model `{}`: its {} task (loss, data, metric) is not implemented yet",
+                row.model.name(),
+                row.model.entry().task.name()
+            ));
         }
         (!self.row_selected(row)).then(|| {
             format!(

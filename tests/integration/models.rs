@@ -6,13 +6,16 @@ use slr_repro::models::Net;
 use slr_repro::models::params;
 use slr_repro::spec::ModelKind;
 
-const PAPER_MODELS: [(ModelKind, usize); 6] = [
+const PAPER_MODELS: [(ModelKind, usize); 7] = [
     (ModelKind::Resnet18Cifar, 11_173_962),
     (ModelKind::Resnet18CifarNoPool, 11_173_962),
     (ModelKind::Resnet50Cifar, 23_520_842),
     (ModelKind::Vgg16Cifar, 14_728_266),
     (ModelKind::Resnet18Imagenet, 11_689_512),
     (ModelKind::Resnet50Imagenet, 25_557_032),
+    // ResNet-18 without fc 11,176,512 + pool 4,104 + cls 3,688,448 + 46,356,576 + the
+    // auxiliary branch 3,395,717 (heads 590,848 + 590,592 + 737,792, combine 1,476,485).
+    (ModelKind::Ufld, 64_621_357),
 ];
 
 #[test]
@@ -79,7 +82,11 @@ fn default_prunable_layers_follow_method_md() {
 #[test]
 fn forward_shapes() {
     let device = Device::flex();
-    for (kind, _) in PAPER_MODELS {
+    // The lane model's outputs are checked by their own test.
+    for (kind, _) in PAPER_MODELS
+        .into_iter()
+        .filter(|(k, _)| *k != ModelKind::Ufld)
+    {
         let [c, h, w] = kind.input_shape();
         let net = Net::seeded(kind, &device, 1);
         let x = Tensor::<4>::random([2, c, h, w], Distribution::Default, &device);
@@ -182,4 +189,153 @@ fn lenet5_relu_has_lenet5s_parameters_and_its_own_forward() {
         ModelKind::Lenet5Relu.forward_flops(),
         ModelKind::Lenet5.forward_flops()
     );
+}
+
+#[test]
+fn ufld_has_torchvision_backbone_names_and_the_tusimple_head() {
+    let device = Device::flex();
+    let net = Net::seeded(ModelKind::Ufld, &device, 1);
+    let shapes: std::collections::BTreeMap<String, Vec<usize>> =
+        params::shapes(&net).into_iter().collect();
+    for (name, shape) in [
+        ("conv1.weight", vec![64, 3, 7, 7]),
+        ("layer4.1.conv2.weight", vec![512, 512, 3, 3]),
+        ("pool.weight", vec![8, 512, 1, 1]),
+        // burn's Linear weights are [in, out].
+        ("cls.0.weight", vec![1800, 2048]),
+        ("cls.1.weight", vec![2048, 101 * 56 * 4]),
+        ("aux_header2.0.conv.weight", vec![128, 128, 3, 3]),
+        ("aux_header4.0.conv.weight", vec![128, 512, 3, 3]),
+        ("aux_combine.0.conv.weight", vec![256, 384, 3, 3]),
+        ("aux_out.weight", vec![5, 128, 1, 1]),
+    ] {
+        assert_eq!(shapes.get(name), Some(&shape), "{name}");
+    }
+    assert!(!shapes.contains_key("fc.weight"));
+    // The head's logits per (cell, row anchor, lane) and the segmentation at 1/8 scale.
+    let x = Tensor::<4>::random([1, 3, 288, 800], Distribution::Normal(0.0, 1.0), &device);
+    let out = net.forward_lanes(x, true).unwrap();
+    assert_eq!(out.cls.dims(), [1, 101, 56, 4]);
+    assert_eq!(out.aux.unwrap().dims(), [1, 5, 36, 100]);
+    // Backbone convolutions prune by default; heads and the auxiliary branch do not.
+    let defaults = ModelKind::Ufld.default_prunable();
+    assert_eq!(defaults.len(), 16);
+    assert!(
+        defaults
+            .iter()
+            .all(|n| n.starts_with("layer") && !n.contains("downsample"))
+    );
+    // Inference FLOPs: ResNet-18's convolutions (1.81 GMAC at 224x224) on 288x800, 4.59x the
+    // pixels, 16.65 GFLOP, plus pool and head (2 x 50.0 M MAC).
+    let flops = ModelKind::Ufld.forward_flops();
+    assert_eq!(flops, 16_757_039_104.0);
+}
+
+/// The PyTorch name of one of our UFLD parameters (see `scripts/ufld_reference.py`).
+fn ufld_torch_name(name: &str) -> String {
+    let mut n = name
+        .replace(".gamma", ".weight")
+        .replace(".beta", ".bias")
+        .replace("downsample.conv", "downsample.0")
+        .replace("downsample.bn", "downsample.1");
+    if let Some(rest) = n.strip_prefix("cls.1.") {
+        n = format!("cls.2.{rest}");
+    }
+    if let Some(rest) = n.strip_prefix("aux_out.") {
+        n = format!("aux_combine.4.{rest}");
+    }
+    if n.starts_with("conv1.") || n.starts_with("bn1.") || n.starts_with("layer") {
+        n = format!("model.{n}");
+    }
+    n
+}
+
+/// The script's formula for the tensor `torch_name` of PyTorch shape `shape`, in PyTorch's
+/// flat order.
+fn ufld_formula(torch_name: &str, shape: &[usize]) -> Vec<f32> {
+    const PHI: f64 = 0.6180339887498949;
+    let offset = (torch_name.bytes().map(u64::from).sum::<u64>() % 1000) as f64 / 1000.0;
+    let n: usize = shape.iter().product();
+    let leaf = torch_name.rsplit_once('.').unwrap().1;
+    (0..n)
+        .map(|k| {
+            let x = k as f64 * PHI + offset;
+            let u = x - x.floor() - 0.5;
+            let v = match leaf {
+                "running_mean" => 0.1 * u,
+                "running_var" => 1.0 + u,
+                "weight" if shape.len() == 1 => 1.0 + 0.2 * u,
+                "bias" => 0.1 * u,
+                _ => u * (24.0 / shape[1..].iter().product::<usize>() as f64).sqrt(),
+            };
+            v as f32
+        })
+        .collect()
+}
+
+#[test]
+fn ufld_forward_matches_the_pytorch_reference() {
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(super::common::root().join("tests/fixtures/ufld_forward.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let device = Device::flex();
+    let net = Net::init(ModelKind::Ufld, &device);
+    let shapes: std::collections::BTreeMap<String, Vec<usize>> =
+        params::shapes(&net).into_iter().collect();
+    let net = params::map_flat(net, |name, value| {
+        let shape = &shapes[name];
+        let torch = ufld_torch_name(name);
+        let values = if name.ends_with(".weight") && shape.len() == 2 {
+            // burn's Linear weight is [in, out]; PyTorch's [out, in].
+            let (inputs, outputs) = (shape[0], shape[1]);
+            let torch_values = ufld_formula(&torch, &[outputs, inputs]);
+            let mut ours = vec![0.0f32; inputs * outputs];
+            for o in 0..outputs {
+                for i in 0..inputs {
+                    ours[i * outputs + o] = torch_values[o * inputs + i];
+                }
+            }
+            ours
+        } else {
+            ufld_formula(&torch, shape)
+        };
+        Some(Tensor::from_data(
+            burn::tensor::TensorData::new(values, [value.dims()[0]]),
+            &device,
+        ))
+    });
+    let n = 3 * 288 * 800;
+    let input: Vec<f32> = (0..n)
+        .map(|k| {
+            let x = k as f64 * 0.7548776662466927 + 0.25;
+            (x - x.floor() - 0.5) as f32
+        })
+        .collect();
+    let x = Tensor::<4>::from_data(
+        burn::tensor::TensorData::new(input, [1, 3, 288, 800]),
+        &device,
+    );
+    let out = net.forward_lanes(x, true).unwrap();
+    for (key, tensor) in [("cls", out.cls), ("aux", out.aux.unwrap())] {
+        let expected = &fixture[key];
+        let shape: Vec<usize> = serde_json::from_value(expected["shape"].clone()).unwrap();
+        assert_eq!(tensor.dims().to_vec(), shape, "{key}");
+        let ours: Vec<f32> = tensor.into_data().try_to_vec::<f32>().unwrap();
+        let indices: Vec<usize> = serde_json::from_value(expected["indices"].clone()).unwrap();
+        let values: Vec<f64> = serde_json::from_value(expected["values"].clone()).unwrap();
+        let scale = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let max_error = indices
+            .iter()
+            .zip(&values)
+            .map(|(&i, v)| (ours[i] as f64 - v).abs())
+            .fold(0.0f64, f64::max);
+        // f32 with another summation order: within 1e-4 of the largest sampled magnitude.
+        assert!(
+            max_error <= 1e-4 * scale,
+            "{key}: max abs error {max_error:e} at scale {scale}"
+        );
+        eprintln!("ufld {key}: max abs error {max_error:e}, largest |value| {scale}");
+    }
 }
