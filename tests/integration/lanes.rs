@@ -117,3 +117,71 @@ fn the_totals_are_means_over_images() {
     let m = mean_score(&[a, b]);
     assert_eq!((m.accuracy, m.fp, m.fn_), (0.75, 0.0, 0.25));
 }
+
+mod losses {
+    use burn::tensor::{Device, Int, Tensor, TensorData};
+    use slr_repro::train::lanes::loss::{relation_loss, segmentation_loss, softmax_focal_loss};
+
+    /// Logits `[1, 3 cells, 2 rows, 1 lane]`: row 0 has cells (0, 1, 2), row 1 (1, 1, 1).
+    fn logits() -> Tensor<4> {
+        Tensor::from_data(
+            TensorData::new(vec![0.0f32, 1.0, 1.0, 1.0, 2.0, 1.0], [1, 3, 2, 1]),
+            &Device::flex(),
+        )
+    }
+
+    fn scalar(t: Tensor<1>) -> f64 {
+        t.into_scalar::<f64>()
+    }
+
+    #[test]
+    fn focal_loss_by_hand() {
+        // Targets: cell 2 in row 0 (p = e^2 / (1 + e + e^2) = 0.665241), cell 0 in row 1
+        // (p = 1/3): mean of -(1 - p)^2 ln p = (0.045678 + 0.488272) / 2 = 0.266975
+        // (PyTorch's SoftmaxFocalLoss(2) in float64: 0.26697496363241136).
+        let labels: Tensor<3, Int> =
+            Tensor::from_data(TensorData::new(vec![2i64, 0], [1, 2, 1]), &Device::flex());
+        let loss = scalar(softmax_focal_loss(logits(), labels, 2.0));
+        assert!((loss - 0.266_974_963_632_411_4).abs() < 1e-6, "{loss}");
+    }
+
+    #[test]
+    fn relation_loss_by_hand() {
+        // Row 0 minus row 1 per cell: (-1, 0, 1); smooth L1: (0.5, 0, 0.5), mean 1/3.
+        let loss = scalar(relation_loss(logits()));
+        assert!((loss - 1.0 / 3.0).abs() < 1e-7, "{loss}");
+    }
+
+    #[test]
+    fn segmentation_loss_by_hand() {
+        // Two pixels of 2 classes: logits (0.5, 0) with class 1: ln(1 + e^0.5) = 0.974077;
+        // (-1, 2) with class 0: ln(1 + e^3) = 3.048587; mean 2.011332.
+        let seg = Tensor::<4>::from_data(
+            TensorData::new(vec![0.5f32, -1.0, 0.0, 2.0], [1, 2, 1, 2]),
+            &Device::flex(),
+        );
+        let labels: Tensor<3, Int> =
+            Tensor::from_data(TensorData::new(vec![1i64, 0], [1, 1, 2]), &Device::flex());
+        let loss = scalar(segmentation_loss(seg, labels));
+        assert!((loss - 2.011_332_167_876_924).abs() < 1e-6, "{loss}");
+    }
+}
+
+mod decoding {
+    use slr_repro::train::lanes::decode::{tusimple_h_samples, tusimple_lanes};
+
+    #[test]
+    fn the_head_becomes_tusimple_lanes() {
+        // 4 cells (griding 3 + "no lane"), 2 rows, 1 lane; [cells, rows, lanes] row-major.
+        // Row 0: cell logits (0, 0, 0, -5): uniform over cells 0..2, loc 1, x = 1.5 x 640 = 960.
+        // Row 1: the last cell wins: no point (-2).
+        let logits = [0.0f32, 1.0, 0.0, 1.0, 0.0, 1.0, -5.0, 9.0];
+        let lanes = tusimple_lanes(&logits, 4, 2, 1);
+        assert_eq!(lanes, vec![vec![960.0, -2.0]]);
+        // Row 0 all on cell 0 (a large gap): loc ~ 0, x = round(0.5 x 640) = 320.
+        let sharp = [30.0f32, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 9.0];
+        assert_eq!(tusimple_lanes(&sharp, 4, 2, 1)[0][0], 320.0);
+        let h = tusimple_h_samples();
+        assert_eq!((h.len(), h[0], h[55]), (56, 160.0, 710.0));
+    }
+}

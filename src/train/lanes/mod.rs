@@ -1,3 +1,6 @@
-//! Lane detection (Table 4: Ultra-Fast-Lane-Detection on TuSimple): the benchmark's metric.
+//! Lane detection (Table 4: Ultra-Fast-Lane-Detection on TuSimple): the benchmark's metric,
+//! UFLD's losses and its decoding of the head into TuSimple lanes.
 
+pub mod decode;
 pub mod eval;
+pub mod loss;
