@@ -21,3 +21,4 @@ mod report;
 mod resume;
 mod spec;
 mod store;
+mod tusimple;

@@ -1,0 +1,261 @@
+//! TuSimple's lane labels and the training targets Ultra-Fast-Lane-Detection builds from them
+//! (cfzd/Ultra-Fast-Lane-Detection: `scripts/convert_tusimple.py` orders the lanes and draws
+//! them 16 px thick into a 1280x720 label image; `data/dataset.py` reads, at each row anchor,
+//! the mean x of each lane's pixels, extends short lanes to the bottom and turns the x into a
+//! grid cell; the auxiliary target is the label image resized to 36x100, nearest).
+//!
+//! The label image is not materialised: a pixel belongs to a lane when its integer
+//! coordinates lie within 8 px of the lane's polyline (through the points' integer parts, as
+//! `cv2.line` gets them), and to the last-drawn lane where lanes overlap.
+
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use std::path::Path;
+
+/// Width of TuSimple's frames and label images.
+pub const WIDTH: usize = 1280;
+/// Height of TuSimple's frames and label images.
+pub const HEIGHT: usize = 720;
+/// Half the thickness (16 px) the conversion draws lanes with.
+const HALF_THICKNESS: f64 = 8.0;
+/// `tusimple_row_anchor` of `data/constant.py`: rows 64, 68, ..., 284 of the 288-px input.
+pub fn row_anchors() -> Vec<usize> {
+    (0..56).map(|i| 64 + 4 * i).collect()
+}
+
+/// One line of a TuSimple label file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct LaneLabel {
+    /// The frame, relative to the data set's folder (`clips/.../20.jpg`).
+    pub raw_file: String,
+    /// x per row sample of each lane; -2: no point.
+    pub lanes: Vec<Vec<f64>>,
+    /// The rows (y) of the samples.
+    pub h_samples: Vec<f64>,
+}
+
+/// Reads a label file (one JSON object per line); a malformed line or a lane whose number of
+/// points differs from `h_samples` is an error naming the file and line.
+pub fn read_labels(path: &Path) -> Result<Vec<LaneLabel>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Data(format!("{}: cannot read ({e})", path.display())))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            parse_label(line).map_err(|m| Error::Data(format!("{}:{}: {m}", path.display(), i + 1)))
+        })
+        .collect()
+}
+
+/// One label line, or what is wrong with it.
+pub fn parse_label(line: &str) -> std::result::Result<LaneLabel, String> {
+    let label: LaneLabel =
+        serde_json::from_str(line).map_err(|e| format!("not a TuSimple label ({e})"))?;
+    for (i, lane) in label.lanes.iter().enumerate() {
+        if lane.len() != label.h_samples.len() {
+            return Err(format!(
+                "lane {i} has {} points for {} h_samples",
+                lane.len(),
+                label.h_samples.len()
+            ));
+        }
+    }
+    Ok(label)
+}
+
+/// A lane's points `(x, y)` where it has one.
+type Polyline = Vec<(f64, f64)>;
+
+/// `calc_k`: the angle of the least-squares line y = k x + b through the points, or `None`
+/// for a lane shorter than 90 px from its first to its last point (skipped).
+fn direction(points: &Polyline) -> Option<f64> {
+    let (first, last) = (points.first()?, points.last()?);
+    if ((first.0 - last.0).powi(2) + (first.1 - last.1).powi(2)).sqrt() < 90.0 {
+        return None;
+    }
+    let n = points.len() as f64;
+    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    // A vertical lane has an infinite slope; atan gives +pi/2 for it.
+    Some(if sxx == 0.0 { f64::INFINITY } else { sxy / sxx }.atan())
+}
+
+/// The four lane slots of `generate_segmentation_and_train_list`, left to right: of the
+/// lanes with a negative angle (left of the car) the two with the largest angles, of those
+/// with a positive angle the two with the smallest; a lone left lane is slot 2, a lone right
+/// one slot 3.
+pub fn lane_slots(label: &LaneLabel) -> [Option<Polyline>; 4] {
+    let lines: Vec<Polyline> = label
+        .lanes
+        .iter()
+        .filter(|lane| lane.iter().any(|x| *x != -2.0))
+        .map(|lane| {
+            lane.iter()
+                .zip(&label.h_samples)
+                .filter(|(x, _)| **x != -2.0)
+                .map(|(x, y)| (*x, *y))
+                .collect()
+        })
+        .collect();
+    let ks: Vec<Option<f64>> = lines.iter().map(direction).collect();
+    let mut negative: Vec<f64> = ks.iter().flatten().copied().filter(|k| *k < 0.0).collect();
+    let mut positive: Vec<f64> = ks.iter().flatten().copied().filter(|k| *k > 0.0).collect();
+    negative.sort_by(f64::total_cmp);
+    positive.sort_by(f64::total_cmp);
+    // `np.where(ks == k)[0][0]`: the first lane with that angle.
+    let lane = |k: f64| {
+        lines[ks
+            .iter()
+            .position(|x| *x == Some(k))
+            .expect("k is one of ks")]
+        .clone()
+    };
+    let mut slots: [Option<Polyline>; 4] = Default::default();
+    match negative.len() {
+        0 => {}
+        1 => slots[1] = Some(lane(negative[0])),
+        _ => {
+            slots[0] = Some(lane(negative[1]));
+            slots[1] = Some(lane(negative[0]));
+        }
+    }
+    match positive.len() {
+        0 => {}
+        1 => slots[2] = Some(lane(positive[0])),
+        2 => {
+            slots[2] = Some(lane(positive[1]));
+            slots[3] = Some(lane(positive[0]));
+        }
+        n => {
+            slots[2] = Some(lane(positive[n - 1]));
+            slots[3] = Some(lane(positive[n - 2]));
+        }
+    }
+    slots
+}
+
+/// Distance from `(x, y)` to the segment `a`-`b`.
+fn segment_distance((x, y): (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let length = dx * dx + dy * dy;
+    let t = if length == 0.0 {
+        0.0
+    } else {
+        (((x - a.0) * dx + (y - a.1) * dy) / length).clamp(0.0, 1.0)
+    };
+    ((x - a.0 - t * dx).powi(2) + (y - a.1 - t * dy).powi(2)).sqrt()
+}
+
+/// Whether pixel `(x, y)` is drawn by the polyline (through integer points, as cv2 takes them).
+fn drawn(points: &Polyline, x: f64, y: f64) -> bool {
+    let integer = |p: &(f64, f64)| (p.0.trunc(), p.1.trunc());
+    if points.len() == 1 {
+        return segment_distance((x, y), integer(&points[0]), integer(&points[0]))
+            <= HALF_THICKNESS;
+    }
+    points
+        .windows(2)
+        .any(|w| segment_distance((x, y), integer(&w[0]), integer(&w[1])) <= HALF_THICKNESS)
+}
+
+/// The label image's value at pixel `(x, y)`: the last slot (1-based) drawing it, else 0.
+fn label_at(slots: &[Option<Polyline>; 4], x: usize, y: usize) -> u8 {
+    (0..4)
+        .rev()
+        .find(|&i| {
+            slots[i]
+                .as_ref()
+                .is_some_and(|p| drawn(p, x as f64, y as f64))
+        })
+        .map_or(0, |i| i as u8 + 1)
+}
+
+/// `_get_index` and `_grid_pts`: each lane's grid cell at each row anchor (`griding_num`:
+/// no lane there), `[rows][4]`.
+pub fn row_targets(slots: &[Option<Polyline>; 4], griding_num: usize) -> Vec<[usize; 4]> {
+    let rows: Vec<f64> = row_anchors()
+        .iter()
+        .map(|r| (*r as f64 / 288.0 * HEIGHT as f64).trunc())
+        .collect();
+    let mut positions = vec![[-1.0f64; 4]; rows.len()];
+    for (r, &y) in rows.iter().enumerate() {
+        let mut sums = [(0.0f64, 0usize); 4];
+        for x in 0..WIDTH {
+            let value = label_at(slots, x, y as usize);
+            if value > 0 {
+                let s = &mut sums[value as usize - 1];
+                *s = (s.0 + x as f64, s.1 + 1);
+            }
+        }
+        for (lane, (sum, count)) in sums.iter().enumerate() {
+            if *count > 0 {
+                positions[r][lane] = sum / *count as f64;
+            }
+        }
+    }
+    for lane in 0..4 {
+        extend_to_bottom(&rows, &mut positions, lane);
+    }
+    let spacing = (WIDTH - 1) as f64 / (griding_num - 1) as f64;
+    positions
+        .iter()
+        .map(|row| {
+            row.map(|x| {
+                if x == -1.0 {
+                    griding_num
+                } else {
+                    (x / spacing).floor() as usize
+                }
+            })
+        })
+        .collect()
+}
+
+/// The data set's augmentation "extend the lane to the boundary of image": a lane of at least
+/// 6 points that stops above the last row continues along the least-squares line through the
+/// lower half of its points (points outside the image stay absent).
+fn extend_to_bottom(rows: &[f64], positions: &mut [[f64; 4]], lane: usize) {
+    let valid: Vec<(f64, f64)> = rows
+        .iter()
+        .zip(positions.iter())
+        .filter(|(_, p)| p[lane] != -1.0)
+        .map(|(y, p)| (*y, p[lane]))
+        .collect();
+    let Some(&(last_row, _)) = valid.last() else {
+        return;
+    };
+    if last_row == *rows.last().expect("rows") || valid.len() < 6 {
+        return;
+    }
+    let half = &valid[valid.len() / 2..];
+    let n = half.len() as f64;
+    let my = half.iter().map(|p| p.0).sum::<f64>() / n;
+    let mx = half.iter().map(|p| p.1).sum::<f64>() / n;
+    let k = half.iter().map(|p| (p.0 - my) * (p.1 - mx)).sum::<f64>()
+        / half.iter().map(|p| (p.0 - my).powi(2)).sum::<f64>();
+    let start = rows.iter().position(|r| *r == last_row).expect("a row") + 1;
+    for (y, p) in rows.iter().zip(positions.iter_mut()).skip(start) {
+        let x = mx + k * (y - my);
+        p[lane] = if x < 0.0 || x > (WIDTH - 1) as f64 {
+            -1.0
+        } else {
+            x
+        };
+    }
+}
+
+/// `FreeScaleMask((36, 100))` of the label image: nearest-neighbour, `[h][w]` slots (0: none).
+pub fn segmentation_target(slots: &[Option<Polyline>; 4], h: usize, w: usize) -> Vec<u8> {
+    let (sy, sx) = (HEIGHT as f64 / h as f64, WIDTH as f64 / w as f64);
+    (0..h)
+        .flat_map(|i| (0..w).map(move |j| (i, j)))
+        .map(|(i, j)| {
+            let y = ((i as f64 + 0.5) * sy).floor() as usize;
+            let x = ((j as f64 + 0.5) * sx).floor() as usize;
+            label_at(slots, x.min(WIDTH - 1), y.min(HEIGHT - 1))
+        })
+        .collect()
+}

@@ -1,0 +1,142 @@
+//! TuSimple labels and UFLD's training targets on hand-made labels: file errors, the lane
+//! order of `convert_tusimple.py`, row-anchor cells (with the extension of short lanes) and
+//! the 36x100 segmentation target.
+
+use slr_repro::data::tusimple::{
+    lane_slots, parse_label, read_labels, row_targets, segmentation_target,
+};
+
+fn h_samples() -> Vec<f64> {
+    (0..56).map(|i| 160.0 + 10.0 * i as f64).collect()
+}
+
+/// A label line of lanes given as functions of y (None: no point at that row).
+fn label(lanes: &[&dyn Fn(f64) -> Option<f64>]) -> String {
+    let h = h_samples();
+    let lanes: Vec<Vec<f64>> = lanes
+        .iter()
+        .map(|f| h.iter().map(|y| f(*y).unwrap_or(-2.0)).collect())
+        .collect();
+    serde_json::json!({"raw_file": "clips/a/1.jpg", "lanes": lanes, "h_samples": h}).to_string()
+}
+
+#[test]
+fn label_files_name_the_line_that_is_wrong() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("label_data_0313.json");
+    let good = label(&[&|y| Some(600.0 - (y - 160.0) * 0.2)]);
+    std::fs::write(
+        &path,
+        format!("{good}\n{{\"lanes\": [[1, 2]], \"h_samples\": [1]}}\n"),
+    )
+    .unwrap();
+    let err = read_labels(&path).unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    let text = err.to_string();
+    assert!(
+        text.contains("label_data_0313.json:2: not a TuSimple label"),
+        "{text}"
+    );
+    std::fs::write(
+        &path,
+        format!(
+            "{good}\n\n{}\n",
+            good.replace("\"h_samples\":[160.0,", "\"h_samples\":[")
+        ),
+    )
+    .unwrap();
+    let text = read_labels(&path).unwrap_err().to_string();
+    assert!(
+        text.contains(":3: lane 0 has 56 points for 55 h_samples"),
+        "{text}"
+    );
+    std::fs::write(&path, format!("{good}\n")).unwrap();
+    assert_eq!(read_labels(&path).unwrap().len(), 1);
+}
+
+#[test]
+fn lanes_take_their_slots_by_angle() {
+    // Two left lanes (negative angle in image coordinates), two right ones, listed out of order,
+    // and one lane shorter than 90 px, which is skipped.
+    let far_left = |y: f64| Some(500.0 - (y - 260.0) / 1.5);
+    let near_left = |y: f64| Some(600.0 - (y - 260.0) / 4.5);
+    let near_right = |y: f64| Some(700.0 + (y - 260.0) / 4.5);
+    let far_right = |y: f64| Some(800.0 + (y - 260.0) / 1.5);
+    let short = |y: f64| (300.0..=350.0).contains(&y).then_some(640.0);
+    let line = label(&[&near_right, &far_left, &short, &far_right, &near_left]);
+    let parsed = parse_label(&line).unwrap();
+    let slots = lane_slots(&parsed);
+    let x_at_700 = |slot: usize| {
+        let lane = slots[slot].as_ref().unwrap();
+        lane.iter().find(|p| p.1 == 700.0).unwrap().0
+    };
+    let expected = [
+        far_left(700.0),
+        near_left(700.0),
+        near_right(700.0),
+        far_right(700.0),
+    ];
+    for (slot, x) in expected.iter().enumerate() {
+        assert!(
+            (x_at_700(slot) - x.unwrap()).abs() < 1e-9,
+            "slot {}",
+            slot + 1
+        );
+    }
+    // A lone left lane is slot 2, a lone right one slot 3.
+    let lone = lane_slots(&parse_label(&label(&[&far_right, &near_left])).unwrap());
+    assert!(lone[0].is_none() && lone[1].is_some() && lone[2].is_some() && lone[3].is_none());
+}
+
+#[test]
+fn row_anchor_cells_and_the_extension_of_short_lanes() {
+    // x = 640 - 0.2 (y - 160): integer at every row sample; the 16-px band around it is
+    // symmetric, so each row's mean is the centre. Cells are floor(x / (1279 / 99)).
+    let gentle = |y: f64| Some(640.0 - 0.2 * (y - 160.0));
+    let slots = lane_slots(&parse_label(&label(&[&gentle])).unwrap());
+    let targets = row_targets(&slots, 100);
+    assert_eq!(targets.len(), 56);
+    // y = 160: x 640, cell 49; y = 430: x 586, cell 45; y = 710: x 530, cell 41.
+    assert_eq!(
+        (targets[0][1], targets[27][1], targets[55][1]),
+        (49, 45, 41)
+    );
+    assert!(
+        targets
+            .iter()
+            .all(|t| t[0] == 100 && t[2] == 100 && t[3] == 100)
+    );
+    // The same lane ending at y = 400 is continued along its lower half: the same cells.
+    let upper = |y: f64| (y <= 400.0).then_some(640.0 - 0.2 * (y - 160.0));
+    let extended = row_targets(&lane_slots(&parse_label(&label(&[&upper])).unwrap()), 100);
+    assert_eq!(extended, targets);
+    // Continued past the image's left edge: x = 61 - 0.2 (y - 160) is 1 at y = 460 (cell 0)
+    // and -1 at y = 470 (no lane).
+    let leaving = |y: f64| (y <= 400.0).then_some(61.0 - 0.2 * (y - 160.0));
+    let left = row_targets(&lane_slots(&parse_label(&label(&[&leaving])).unwrap()), 100);
+    assert_eq!((left[30][1], left[31][1], left[55][1]), (0, 100, 100));
+    // Five points are too few to extend (x = 640 - 2.5 (y - 160) down to y = 200, 108 px
+    // long, so the conversion keeps it): no lane below them.
+    let stub = |y: f64| (y <= 200.0).then_some(640.0 - 2.5 * (y - 160.0));
+    let short = row_targets(&lane_slots(&parse_label(&label(&[&stub])).unwrap()), 100);
+    assert!(short[..5].iter().all(|t| t[1] < 100));
+    assert!(short[5..].iter().all(|t| t[1] == 100));
+    // A lane under 90 px is not drawn at all.
+    let tiny = |y: f64| (y <= 200.0).then_some(640.0 - 0.2 * (y - 160.0));
+    let none = row_targets(&lane_slots(&parse_label(&label(&[&tiny])).unwrap()), 100);
+    assert!(none.iter().all(|t| *t == [100; 4]));
+}
+
+#[test]
+fn the_segmentation_target_is_the_label_image_at_36x100() {
+    // Row 8 samples y = 170 (x centre 638, band 630..646); columns 49 and 50 sample x = 633
+    // and 646 (in the band), 48 and 51 sample 620 and 659 (outside).
+    let gentle = |y: f64| Some(640.0 - 0.2 * (y - 160.0));
+    let slots = lane_slots(&parse_label(&label(&[&gentle])).unwrap());
+    let seg = segmentation_target(&slots, 36, 100);
+    assert_eq!(seg.len(), 3600);
+    let at = |i: usize, j: usize| seg[i * 100 + j];
+    assert_eq!((at(8, 48), at(8, 49), at(8, 50), at(8, 51)), (0, 2, 2, 0));
+    // Above the lane's first row (y = 150 at row 7): nothing.
+    assert!((0..100).all(|j| at(7, j) == 0));
+}
