@@ -140,3 +140,52 @@ fn the_segmentation_target_is_the_label_image_at_36x100() {
     // Above the lane's first row (y = 150 at row 7): nothing.
     assert!((0..100).all(|j| at(7, j) == 0));
 }
+
+#[test]
+fn the_synthetic_set_is_tusimple_format_and_its_labels_are_on_the_markings() {
+    use slr_repro::data::synthetic_lanes::{TEST_LABELS, TRAIN_LABELS, generate};
+    let tmp = tempfile::tempdir().unwrap();
+    generate(tmp.path(), 2, 1, 7).unwrap();
+    let train = read_labels(&tmp.path().join(TRAIN_LABELS)).unwrap();
+    let test = read_labels(&tmp.path().join(TEST_LABELS)).unwrap();
+    assert_eq!((train.len(), test.len()), (2, 1));
+    for label in train.iter().chain(&test) {
+        let frame = image::open(tmp.path().join(&label.raw_file))
+            .unwrap()
+            .to_rgb8();
+        assert_eq!(frame.dimensions(), (1280, 720));
+        assert!((2..=4).contains(&label.lanes.len()));
+        let bright = |x: f64, y: f64| {
+            let p = frame.get_pixel(x as u32, y as u32);
+            p[0] > 180 && p[1] > 160
+        };
+        for lane in &label.lanes {
+            // Painted where labelled (dashes leave gaps), asphalt 60 px beside the marking.
+            let points: Vec<(f64, f64)> = lane
+                .iter()
+                .zip(&label.h_samples)
+                .filter(|(x, y)| **x >= 60.0 && **y >= 400.0)
+                .map(|(x, y)| (*x, *y))
+                .collect();
+            assert!(
+                points.iter().any(|(x, y)| bright(*x, *y)),
+                "{}",
+                label.raw_file
+            );
+            assert!(
+                points.iter().all(|(x, y)| !bright(x - 60.0, *y)),
+                "{}",
+                label.raw_file
+            );
+        }
+    }
+    // The same seed writes the same bytes.
+    let again = tempfile::tempdir().unwrap();
+    generate(again.path(), 2, 1, 7).unwrap();
+    for file in [TRAIN_LABELS, "clips/synthetic/2.jpg"] {
+        assert_eq!(
+            std::fs::read(tmp.path().join(file)).unwrap(),
+            std::fs::read(again.path().join(file)).unwrap()
+        );
+    }
+}
