@@ -1,6 +1,7 @@
 //! The one training loop. Methods plug in through [`Pruner`], tasks through [`Task`]; the
 //! loop names neither.
 
+pub mod detection;
 pub mod lanes;
 pub mod optim;
 pub mod schedule;

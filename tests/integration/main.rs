@@ -4,6 +4,7 @@ mod cifar;
 mod claims;
 mod cli;
 mod common;
+mod detection;
 mod graph;
 mod idx;
 mod imagefolder;

@@ -1,0 +1,3 @@
+//! Object detection (Table 3: YOLOv3 on COCO 2014): COCO's box mAP.
+
+pub mod coco_eval;
