@@ -90,6 +90,34 @@ pub fn forward_flops(model: ModelEntry) -> f64 {
             let (flops, channels, _) = resnet_features(config, [side, side]);
             flops + 2.0 * (channels * config.classes) as f64
         }
+        // Every convolution of the cfg at the model's input size (square).
+        Architecture::Yolo(config) => {
+            let layers = super::darknet::layers_of(config);
+            let channels = super::darknet::channels(&layers);
+            let mut sizes: Vec<usize> = Vec::with_capacity(layers.len());
+            let mut flops = 0.0;
+            for (i, layer) in layers.iter().enumerate() {
+                let side = if i == 0 { model.input[1] } else { sizes[i - 1] };
+                let cin = if i == 0 { 3 } else { channels[i - 1] };
+                sizes.push(match *layer {
+                    super::darknet::Layer::Conv {
+                        filters,
+                        size,
+                        stride,
+                        ..
+                    } => {
+                        let (f, out) = conv(cin, filters, size, stride, size / 2, side);
+                        flops += f;
+                        out
+                    }
+                    super::darknet::Layer::Route(from) => sizes[super::darknet::source(i, from[0])],
+                    super::darknet::Layer::Upsample => side * 2,
+                    super::darknet::Layer::MaxPool(_, stride) => side / stride,
+                    _ => side,
+                });
+            }
+            flops
+        }
         // Inference: backbone, `pool` and the head (the auxiliary branch trains only).
         Architecture::Ufld(head) => {
             let [_, h, w] = model.input;

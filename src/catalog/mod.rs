@@ -2,6 +2,7 @@
 //! that specs are validated against, data is read with, models are built from and costs are
 //! estimated with. Nothing here trains or reads files.
 
+pub mod darknet;
 pub mod dataset;
 mod flops;
 pub mod model;
@@ -12,5 +13,5 @@ pub use dataset::{
 };
 pub use model::{
     Architecture, ModelEntry, ModelKind, RESNET18_IMAGENET, ResNetConfig, TaskKind, UfldConfig,
-    VGG16_CHANNELS,
+    VGG16_CHANNELS, YoloConfig,
 };

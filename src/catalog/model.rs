@@ -92,6 +92,15 @@ pub struct UfldConfig {
     pub lanes: usize,
 }
 
+/// YOLOv3 (Darknet-53, three scales) or YOLOv3-tiny (two scales).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct YoloConfig {
+    /// `yolov3-tiny.cfg` instead of `yolov3.cfg`.
+    pub tiny: bool,
+    /// Object classes (COCO: 80).
+    pub classes: usize,
+}
+
 /// The ResNet-18 ImageNet backbone's layout (stem conv and max-pool, [2, 2, 2, 2] basic
 /// blocks); `classes` unused by backbones.
 pub const RESNET18_IMAGENET: ResNetConfig = ResNetConfig {
@@ -123,6 +132,8 @@ pub enum Architecture {
     Vgg16,
     /// Ultra-Fast-Lane-Detection with a ResNet-18 backbone.
     Ufld(UfldConfig),
+    /// YOLOv3 or YOLOv3-tiny.
+    Yolo(YoloConfig),
     /// Declared by a paper table, not implemented yet.
     NotImplemented,
 }
@@ -217,7 +228,10 @@ impl ModelKind {
                 input: [3, 416, 416],
                 classes: 80,
                 task: TaskKind::Detection,
-                architecture: Architecture::NotImplemented,
+                architecture: Architecture::Yolo(YoloConfig {
+                    tiny: self == ModelKind::Yolov3Tiny,
+                    classes: 80,
+                }),
             },
             ModelKind::Ufld => ModelEntry {
                 input: [3, 288, 800],
@@ -274,6 +288,13 @@ impl ModelKind {
                 .map(String::from)
                 .to_vec(),
             Architecture::NotImplemented => Vec::new(),
+            // Every convolution, in cfg order.
+            Architecture::Yolo(config) => super::darknet::layers_of(config)
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| matches!(l, super::darknet::Layer::Conv { .. }))
+                .map(|(i, _)| format!("layers.{i}.conv.weight"))
+                .collect(),
             Architecture::Vgg16 => (0..13)
                 .map(|i| format!("features.{i}.conv.weight"))
                 .chain(["classifier.weight".to_owned()])
@@ -316,6 +337,13 @@ impl ModelKind {
             // Every conv except the first; the classifier, BN and biases stay dense.
             Architecture::Vgg16 => (1..13)
                 .map(|i| format!("features.{i}.conv.weight"))
+                .collect(),
+            // Every convolution except the detection outputs (the 1x1 before each [yolo]).
+            Architecture::Yolo(config) => super::darknet::layers_of(config)
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| matches!(l, super::darknet::Layer::Conv { bn: true, .. }))
+                .map(|(i, _)| format!("layers.{i}.conv.weight"))
                 .collect(),
             // The convolutions inside the residual blocks; stem, 1x1 downsample convs and the
             // classifier stay dense (the authors' ResNet-18 configs).

@@ -9,6 +9,7 @@ pub mod params;
 mod resnet;
 mod ufld;
 mod vgg;
+mod yolo;
 
 pub use dropout::Dropout;
 pub use import::import_pytorch;
@@ -18,6 +19,7 @@ pub use lenet::{LeNet5, LeNet300100};
 pub use resnet::ResNet;
 pub use ufld::{LaneOutput, Ufld};
 pub use vgg::Vgg16;
+pub use yolo::Yolo;
 
 use crate::catalog::{Architecture, ModelKind};
 use burn::module::Module;
@@ -40,6 +42,8 @@ pub enum Net {
     Vgg16(Vgg16),
     /// Ultra-Fast-Lane-Detection.
     Ufld(Ufld),
+    /// YOLOv3 or YOLOv3-tiny.
+    Yolo(Yolo),
 }
 
 impl Net {
@@ -60,6 +64,7 @@ impl Net {
             Architecture::Vgg16 => Net::Vgg16(Vgg16::new(device, entry.classes)),
             Architecture::ResNet(config) => Net::ResNet(ResNet::new(device, config)),
             Architecture::Ufld(config) => Net::Ufld(Ufld::new(device, config, entry.input)),
+            Architecture::Yolo(config) => Net::Yolo(Yolo::new(device, config)),
             // Specs, `plan` and `perf` refuse unimplemented kinds before a model is built.
             Architecture::NotImplemented => {
                 panic!("{} has no implementation to build", kind.name())
@@ -91,6 +96,13 @@ impl Net {
                 let batch = cls.dims()[0];
                 cls.reshape([batch as i32, -1])
             }
+            // The coarsest detection map, one row per image (the detection task reads all
+            // maps through `forward_detection`).
+            Net::Yolo(m) => {
+                let map = m.forward(images).remove(0);
+                let batch = map.dims()[0];
+                map.reshape([batch as i32, -1])
+            }
         }
     }
 }
@@ -101,6 +113,16 @@ impl Net {
     pub fn forward_lanes(&self, images: Tensor<4>, aux: bool) -> Option<LaneOutput> {
         match self {
             Net::Ufld(m) => Some(m.forward(images, aux)),
+            _ => None,
+        }
+    }
+}
+
+impl Net {
+    /// YOLO's raw detection maps, coarsest first; `None` for the other models.
+    pub fn forward_detection(&self, images: Tensor<4>) -> Option<Vec<Tensor<4>>> {
+        match self {
+            Net::Yolo(m) => Some(m.forward(images)),
             _ => None,
         }
     }

@@ -6,7 +6,7 @@ use slr_repro::models::Net;
 use slr_repro::models::params;
 use slr_repro::spec::ModelKind;
 
-const PAPER_MODELS: [(ModelKind, usize); 7] = [
+const PAPER_MODELS: [(ModelKind, usize); 9] = [
     (ModelKind::Resnet18Cifar, 11_173_962),
     (ModelKind::Resnet18CifarNoPool, 11_173_962),
     (ModelKind::Resnet50Cifar, 23_520_842),
@@ -16,6 +16,9 @@ const PAPER_MODELS: [(ModelKind, usize); 7] = [
     // ResNet-18 without fc 11,176,512 + pool 4,104 + cls 3,688,448 + 46,356,576 + the
     // auxiliary branch 3,395,717 (heads 590,848 + 590,592 + 737,792, combine 1,476,485).
     (ModelKind::Ufld, 64_621_357),
+    // Darknet's cfgs with 80 classes, counted by scripts/yolo_reference.py's PyTorch model.
+    (ModelKind::Yolov3, 61_949_149),
+    (ModelKind::Yolov3Tiny, 8_852_366),
 ];
 
 #[test]
@@ -82,10 +85,10 @@ fn default_prunable_layers_follow_method_md() {
 #[test]
 fn forward_shapes() {
     let device = Device::flex();
-    // The lane model's outputs are checked by their own test.
+    // The lane and detection models' outputs are checked by their own tests.
     for (kind, _) in PAPER_MODELS
         .into_iter()
-        .filter(|(k, _)| *k != ModelKind::Ufld)
+        .filter(|(k, _)| k.entry().task == slr_repro::catalog::TaskKind::Classification)
     {
         let [c, h, w] = kind.input_shape();
         let net = Net::seeded(kind, &device, 1);
@@ -233,9 +236,7 @@ fn ufld_has_torchvision_backbone_names_and_the_tusimple_head() {
 
 /// The PyTorch name of one of our UFLD parameters (see `scripts/ufld_reference.py`).
 fn ufld_torch_name(name: &str) -> String {
-    let mut n = name
-        .replace(".gamma", ".weight")
-        .replace(".beta", ".bias")
+    let mut n = bn_torch_name(name)
         .replace("downsample.conv", "downsample.0")
         .replace("downsample.bn", "downsample.1");
     if let Some(rest) = n.strip_prefix("cls.1.") {
@@ -250,9 +251,14 @@ fn ufld_torch_name(name: &str) -> String {
     n
 }
 
-/// The script's formula for the tensor `torch_name` of PyTorch shape `shape`, in PyTorch's
-/// flat order.
-fn ufld_formula(torch_name: &str, shape: &[usize]) -> Vec<f32> {
+/// PyTorch's names of burn's BatchNorm parameters (`weight` / `bias`).
+fn bn_torch_name(name: &str) -> String {
+    name.replace(".gamma", ".weight").replace(".beta", ".bias")
+}
+
+/// The reference scripts' formula (`scripts/ufld_reference.py`) for the tensor `torch_name`
+/// of PyTorch shape `shape`, in PyTorch's flat order.
+fn formula(torch_name: &str, shape: &[usize]) -> Vec<f32> {
     const PHI: f64 = 0.6180339887498949;
     let offset = (torch_name.bytes().map(u64::from).sum::<u64>() % 1000) as f64 / 1000.0;
     let n: usize = shape.iter().product();
@@ -273,24 +279,19 @@ fn ufld_formula(torch_name: &str, shape: &[usize]) -> Vec<f32> {
         .collect()
 }
 
-#[test]
-fn ufld_forward_matches_the_pytorch_reference() {
-    let fixture: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(super::common::root().join("tests/fixtures/ufld_forward.json"))
-            .unwrap(),
-    )
-    .unwrap();
+/// `net` with every parameter and statistic set by the formula of its PyTorch name
+/// (`torch_name` maps ours), Linear weights transposed to burn's `[in, out]`.
+fn with_formula_weights(net: Net, torch_name: fn(&str) -> String) -> Net {
     let device = Device::flex();
-    let net = Net::init(ModelKind::Ufld, &device);
     let shapes: std::collections::BTreeMap<String, Vec<usize>> =
         params::shapes(&net).into_iter().collect();
-    let net = params::map_flat(net, |name, value| {
+    params::map_flat(net, |name, value| {
         let shape = &shapes[name];
-        let torch = ufld_torch_name(name);
+        let torch = torch_name(name);
         let values = if name.ends_with(".weight") && shape.len() == 2 {
             // burn's Linear weight is [in, out]; PyTorch's [out, in].
             let (inputs, outputs) = (shape[0], shape[1]);
-            let torch_values = ufld_formula(&torch, &[outputs, inputs]);
+            let torch_values = formula(&torch, &[outputs, inputs]);
             let mut ours = vec![0.0f32; inputs * outputs];
             for o in 0..outputs {
                 for i in 0..inputs {
@@ -299,43 +300,91 @@ fn ufld_forward_matches_the_pytorch_reference() {
             }
             ours
         } else {
-            ufld_formula(&torch, shape)
+            formula(&torch, shape)
         };
         Some(Tensor::from_data(
             burn::tensor::TensorData::new(values, [value.dims()[0]]),
             &device,
         ))
-    });
-    let n = 3 * 288 * 800;
+    })
+}
+
+/// The reference scripts' input: `frac(k x 0.7548776662466927 + 0.25) - 0.5`.
+fn formula_input(shape: [usize; 4]) -> Tensor<4> {
+    let n: usize = shape.iter().product();
     let input: Vec<f32> = (0..n)
         .map(|k| {
             let x = k as f64 * 0.7548776662466927 + 0.25;
             (x - x.floor() - 0.5) as f32
         })
         .collect();
-    let x = Tensor::<4>::from_data(
-        burn::tensor::TensorData::new(input, [1, 3, 288, 800]),
-        &device,
+    Tensor::<4>::from_data(burn::tensor::TensorData::new(input, shape), &Device::flex())
+}
+
+/// Our output against a fixture's evenly spaced values: the shape, and every value within
+/// `tolerance` x the largest sampled magnitude (f32 with another summation order).
+fn compare_samples(label: &str, ours: Tensor<4>, expected: &serde_json::Value, tolerance: f64) {
+    let shape: Vec<usize> = serde_json::from_value(expected["shape"].clone()).unwrap();
+    assert_eq!(ours.dims().to_vec(), shape, "{label}");
+    let ours: Vec<f32> = ours.into_data().try_to_vec::<f32>().unwrap();
+    let indices: Vec<usize> = serde_json::from_value(expected["indices"].clone()).unwrap();
+    let values: Vec<f64> = serde_json::from_value(expected["values"].clone()).unwrap();
+    let scale = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let max_error = indices
+        .iter()
+        .zip(&values)
+        .map(|(&i, v)| (ours[i] as f64 - v).abs())
+        .fold(0.0f64, f64::max);
+    assert!(
+        max_error <= tolerance * scale,
+        "{label}: max abs error {max_error:e} at scale {scale}"
     );
-    let out = net.forward_lanes(x, true).unwrap();
+    eprintln!("{label}: max abs error {max_error:e}, largest |value| {scale}");
+}
+
+fn fixture(name: &str) -> serde_json::Value {
+    let path = super::common::root().join("tests/fixtures").join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn ufld_forward_matches_the_pytorch_reference() {
+    let fixture = fixture("ufld_forward.json");
+    let net = with_formula_weights(Net::init(ModelKind::Ufld, &Device::flex()), ufld_torch_name);
+    let out = net
+        .forward_lanes(formula_input([1, 3, 288, 800]), true)
+        .unwrap();
     for (key, tensor) in [("cls", out.cls), ("aux", out.aux.unwrap())] {
-        let expected = &fixture[key];
-        let shape: Vec<usize> = serde_json::from_value(expected["shape"].clone()).unwrap();
-        assert_eq!(tensor.dims().to_vec(), shape, "{key}");
-        let ours: Vec<f32> = tensor.into_data().try_to_vec::<f32>().unwrap();
-        let indices: Vec<usize> = serde_json::from_value(expected["indices"].clone()).unwrap();
-        let values: Vec<f64> = serde_json::from_value(expected["values"].clone()).unwrap();
-        let scale = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        let max_error = indices
+        compare_samples(&format!("ufld {key}"), tensor, &fixture[key], 1e-4);
+    }
+}
+
+#[test]
+fn yolo_forward_matches_the_pytorch_reference() {
+    let fixture = fixture("yolo_forward.json");
+    for kind in [ModelKind::Yolov3Tiny, ModelKind::Yolov3] {
+        let expected = &fixture[kind.name()];
+        let net = Net::init(kind, &Device::flex());
+        // Parameters as PyTorch counts them (YOLOv3: 61,949,149; tiny: 8,852,366).
+        let count: usize = params::shapes(&net)
             .iter()
-            .zip(&values)
-            .map(|(&i, v)| (ours[i] as f64 - v).abs())
-            .fold(0.0f64, f64::max);
-        // f32 with another summation order: within 1e-4 of the largest sampled magnitude.
-        assert!(
-            max_error <= 1e-4 * scale,
-            "{key}: max abs error {max_error:e} at scale {scale}"
+            .filter(|(name, _)| !name.contains(".running_"))
+            .map(|(_, shape)| shape.iter().product::<usize>())
+            .sum();
+        assert_eq!(
+            count as u64,
+            expected["parameters"].as_u64().unwrap(),
+            "{}",
+            kind.name()
         );
-        eprintln!("ufld {key}: max abs error {max_error:e}, largest |value| {scale}");
+        let net = with_formula_weights(net, bn_torch_name);
+        let maps = net
+            .forward_detection(formula_input([1, 3, 416, 416]))
+            .unwrap();
+        let outputs = expected["outputs"].as_array().unwrap();
+        assert_eq!(maps.len(), outputs.len());
+        for (i, (map, reference)) in maps.into_iter().zip(outputs).enumerate() {
+            compare_samples(&format!("{} map {i}", kind.name()), map, reference, 1e-4);
+        }
     }
 }

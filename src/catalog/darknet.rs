@@ -1,0 +1,142 @@
+//! Darknet's cfg files of YOLOv3 and YOLOv3-tiny as data: the layer list in cfg order, from
+//! which `models::yolo` builds the network, and the catalog its parameter names and FLOPs.
+
+use super::model::YoloConfig;
+
+/// One layer of a Darknet cfg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    /// `[convolutional]`: filters, size, stride; `batch_normalize=1` (leaky) or linear + bias.
+    Conv {
+        /// Output channels.
+        filters: usize,
+        /// Kernel size (padding size / 2).
+        size: usize,
+        /// Stride.
+        stride: usize,
+        /// BatchNorm and leaky ReLU (else linear with a bias: a detection output).
+        bn: bool,
+    },
+    /// `[shortcut] from=-3`: the previous output plus layer `i + from`.
+    Shortcut(isize),
+    /// `[route] layers=...`: the channel concatenation of layers (negative: relative).
+    Route(&'static [isize]),
+    /// `[upsample] stride=2`: nearest neighbour.
+    Upsample,
+    /// `[maxpool]`: size, stride.
+    MaxPool(usize, usize),
+    /// `[yolo]`: a detection output (the previous layer's map).
+    Yolo,
+}
+
+/// `yolov3.cfg` (Darknet-53 backbone, three scales) for `classes` classes.
+pub fn yolov3_layers(classes: usize) -> Vec<Layer> {
+    let conv = |filters, size, stride| Layer::Conv {
+        filters,
+        size,
+        stride,
+        bn: true,
+    };
+    let out = Layer::Conv {
+        filters: 3 * (classes + 5),
+        size: 1,
+        stride: 1,
+        bn: false,
+    };
+    let mut layers = vec![conv(32, 3, 1)];
+    for (filters, blocks) in [(64, 1), (128, 2), (256, 8), (512, 8), (1024, 4)] {
+        layers.push(conv(filters, 3, 2));
+        for _ in 0..blocks {
+            layers.extend([
+                conv(filters / 2, 1, 1),
+                conv(filters, 3, 1),
+                Layer::Shortcut(-3),
+            ]);
+        }
+    }
+    // Layers 75..: three heads, each five 1x1/3x3 convolutions, a 3x3, the output and [yolo].
+    for (scale, filters) in [512usize, 256, 128].into_iter().enumerate() {
+        if scale > 0 {
+            layers.extend([
+                Layer::Route(&[-4]),
+                conv(filters, 1, 1),
+                Layer::Upsample,
+                Layer::Route(if scale == 1 { &[-1, 61] } else { &[-1, 36] }),
+            ]);
+        }
+        for _ in 0..3 {
+            layers.extend([conv(filters, 1, 1), conv(filters * 2, 3, 1)]);
+        }
+        layers.extend([out, Layer::Yolo]);
+    }
+    layers
+}
+
+/// `yolov3-tiny.cfg` (two scales) for `classes` classes.
+pub fn yolov3_tiny_layers(classes: usize) -> Vec<Layer> {
+    let conv = |filters, size, stride| Layer::Conv {
+        filters,
+        size,
+        stride,
+        bn: true,
+    };
+    let out = Layer::Conv {
+        filters: 3 * (classes + 5),
+        size: 1,
+        stride: 1,
+        bn: false,
+    };
+    let mut layers = Vec::new();
+    for filters in [16, 32, 64, 128, 256] {
+        layers.extend([conv(filters, 3, 1), Layer::MaxPool(2, 2)]);
+    }
+    layers.extend([
+        conv(512, 3, 1),
+        Layer::MaxPool(2, 1),
+        conv(1024, 3, 1),
+        conv(256, 1, 1),
+        conv(512, 3, 1),
+        out,
+        Layer::Yolo,
+        Layer::Route(&[-4]),
+        conv(128, 1, 1),
+        Layer::Upsample,
+        Layer::Route(&[-1, 8]),
+        conv(256, 3, 1),
+        out,
+        Layer::Yolo,
+    ]);
+    layers
+}
+
+/// The layers of a configuration.
+pub fn layers_of(config: YoloConfig) -> Vec<Layer> {
+    if config.tiny {
+        yolov3_tiny_layers(config.classes)
+    } else {
+        yolov3_layers(config.classes)
+    }
+}
+
+/// Output channels of every layer for a 3-channel input.
+pub fn channels(layers: &[Layer]) -> Vec<usize> {
+    let mut out: Vec<usize> = Vec::with_capacity(layers.len());
+    for (i, layer) in layers.iter().enumerate() {
+        let previous = if i == 0 { 3 } else { out[i - 1] };
+        out.push(match layer {
+            Layer::Conv { filters, .. } => *filters,
+            Layer::Route(from) => from.iter().map(|&f| out[source(i, f)]).sum(),
+            _ => previous,
+        });
+    }
+    out
+}
+
+/// The layer a route or shortcut at `i` reads: relative when negative.
+pub fn source(i: usize, from: isize) -> usize {
+    if from < 0 {
+        (i as isize + from) as usize
+    } else {
+        from as usize
+    }
+}
