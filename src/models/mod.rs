@@ -1,6 +1,7 @@
 //! Models with stable parameter names (`conv1.weight`, `fc1.bias`, ...), built from their
 //! catalog entry, and named access to their parameters ([`params`]).
 
+mod darknet;
 mod dropout;
 mod import;
 mod init;
@@ -11,6 +12,7 @@ mod ufld;
 mod vgg;
 mod yolo;
 
+pub use darknet::{read_weights as read_darknet, write_weights as write_darknet};
 pub use dropout::Dropout;
 pub use import::import_pytorch;
 pub use init::initialise;

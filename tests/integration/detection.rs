@@ -101,3 +101,65 @@ fn map_by_hand() {
     // No ground truth at all: -1, as COCO reports it.
     assert_eq!(coco_map(&[], &exact, &[1]).map, -1.0);
 }
+
+mod darknet {
+    use burn::tensor::{Device, Tensor, TensorData};
+    use slr_repro::models::{Net, params, read_darknet, write_darknet};
+    use slr_repro::spec::ModelKind;
+
+    fn all(net: &Net) -> Vec<(String, Vec<f32>)> {
+        let names: Vec<String> = params::shapes(net).into_iter().map(|(n, _)| n).collect();
+        params::flat(net, &names)
+            .into_iter()
+            .map(|(n, t)| (n, t.into_data().try_to_vec::<f32>().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn weight_files_round_trip_in_darknet_order() {
+        let device = Device::flex();
+        let kind = ModelKind::Yolov3Tiny;
+        // Seeded weights, and BatchNorm statistics away from their defaults.
+        let net = params::map_flat(Net::seeded(kind, &device, 3), |name, value| {
+            let n = value.dims()[0];
+            let v: Vec<f32> = (0..n).map(|i| 0.5 + (i % 7) as f32 * 0.01).collect();
+            (name.contains(".running_") || name.ends_with(".beta"))
+                .then(|| Tensor::from_data(TensorData::new(v, [n]), &device))
+        });
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("yolov3-tiny.weights");
+        write_darknet(&net, kind, &path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        // Header 0.2.0 with an int64 count, then 8,852,366 parameters and the 2 x 5,344
+        // BatchNorm statistics of the 11 BatchNorm layers.
+        assert_eq!(
+            &bytes[..20],
+            &[0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+        );
+        let bn: usize = [16, 32, 64, 128, 256, 512, 1024, 256, 512, 128, 256]
+            .iter()
+            .sum();
+        assert_eq!(bytes.len(), 20 + 4 * (8_852_366 + 2 * bn));
+        // First come layer 0's biases (beta): 0.5, 0.51, ...
+        let first = f32::from_le_bytes(bytes[24..28].try_into().unwrap());
+        assert_eq!(first, 0.51);
+        let loaded = read_darknet(Net::init(kind, &device), kind, &path).unwrap();
+        assert_eq!(all(&loaded), all(&net));
+        // A version 0.1 header counts images in an int32.
+        let mut old = vec![0u8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        old.extend(&bytes[20..]);
+        let old_path = tmp.path().join("old.weights");
+        std::fs::write(&old_path, old).unwrap();
+        let loaded = read_darknet(Net::init(kind, &device), kind, &old_path).unwrap();
+        assert_eq!(all(&loaded), all(&net));
+        // A file of another model is refused, naming the file.
+        std::fs::write(&old_path, &bytes[..bytes.len() - 4]).unwrap();
+        let err = read_darknet(Net::init(kind, &device), kind, &old_path).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("old.weights"), "{err}");
+        assert!(
+            err.to_string().contains("does not fit model `yolov3-tiny`"),
+            "{err}"
+        );
+    }
+}
