@@ -163,3 +163,49 @@ mod darknet {
         );
     }
 }
+
+mod suppression {
+    use slr_repro::train::detection::nms::{batched_nms, iou_xyxy, nms};
+
+    #[test]
+    fn nms_equals_torchvision_on_the_fixture() {
+        let text =
+            std::fs::read_to_string(super::super::common::root().join("tests/fixtures/nms.json"))
+                .unwrap();
+        let f: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let boxes: Vec<[f64; 4]> = serde_json::from_value(f["boxes"].clone()).unwrap();
+        let scores: Vec<f64> = serde_json::from_value(f["scores"].clone()).unwrap();
+        let classes: Vec<usize> = serde_json::from_value(f["classes"].clone()).unwrap();
+        for t in [0.45, 0.6] {
+            let expected: Vec<usize> =
+                serde_json::from_value(f[format!("nms@{t}")].clone()).unwrap();
+            assert_eq!(nms(&boxes, &scores, t), expected, "nms at {t}");
+            let expected: Vec<usize> =
+                serde_json::from_value(f[format!("batched@{t}")].clone()).unwrap();
+            assert_eq!(
+                batched_nms(&boxes, &scores, &classes, t),
+                expected,
+                "batched at {t}"
+            );
+        }
+    }
+
+    #[test]
+    fn nms_by_hand() {
+        // [0,0,10,10] and [1,1,11,11]: intersection 81, union 119, IoU 0.6807.
+        let boxes = [
+            [0.0, 0.0, 10.0, 10.0],
+            [1.0, 1.0, 11.0, 11.0],
+            [20.0, 20.0, 30.0, 30.0],
+        ];
+        assert!((iou_xyxy(&boxes[0], &boxes[1]) - 81.0 / 119.0).abs() < 1e-15);
+        assert_eq!(nms(&boxes, &[0.9, 0.8, 0.7], 0.5), vec![0, 2]);
+        // Above the threshold only: at 0.7 both stay; the higher score comes first.
+        assert_eq!(nms(&boxes, &[0.8, 0.9, 0.7], 0.7), vec![1, 0, 2]);
+        // Different classes never suppress each other.
+        assert_eq!(
+            batched_nms(&boxes, &[0.9, 0.8, 0.7], &[0, 1, 0], 0.5),
+            vec![0, 1, 2]
+        );
+    }
+}
