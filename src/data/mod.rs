@@ -7,6 +7,7 @@ pub mod cifar;
 pub mod fetch;
 pub mod folder;
 pub mod idx;
+pub mod resize;
 pub mod synthetic_lanes;
 pub mod tusimple;
 

@@ -189,3 +189,29 @@ fn the_synthetic_set_is_tusimple_format_and_its_labels_are_on_the_markings() {
         );
     }
 }
+
+#[test]
+fn frames_shrink_byte_for_byte_as_pillow_does() {
+    use slr_repro::data::resize::resize_bilinear;
+    // The formula image of scripts/resize_reference.py, 1280x720 -> 800x288.
+    let mut rgb = Vec::with_capacity(1280 * 720 * 3);
+    for y in 0..720usize {
+        for x in 0..1280usize {
+            for c in 0..3usize {
+                rgb.push(((x * 7 + y * 13 + c * 50 + (x * y) % 17) % 256) as u8);
+            }
+        }
+    }
+    let out = resize_bilinear(&rgb, 1280, 720, 800, 288);
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(super::common::root().join("tests/fixtures/pil_resize.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let indices: Vec<usize> = serde_json::from_value(fixture["indices"].clone()).unwrap();
+    let values: Vec<u8> = serde_json::from_value(fixture["values"].clone()).unwrap();
+    let ours: Vec<u8> = indices.iter().map(|&i| out[i]).collect();
+    assert_eq!(ours, values);
+    let sum: u64 = out.iter().map(|&b| b as u64).sum();
+    assert_eq!(sum, fixture["sum"].as_u64().unwrap());
+}
