@@ -259,3 +259,90 @@ pub fn segmentation_target(slots: &[Option<Polyline>; 4], h: usize, w: usize) ->
         })
         .collect()
 }
+
+/// One training or test frame with its label.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LaneItem {
+    /// The frame file.
+    pub frame: std::path::PathBuf,
+    /// Its label.
+    pub label: LaneLabel,
+}
+
+/// The frames of label files under `dir`; a frame the label names but the folder lacks is an
+/// error naming the label file and line.
+pub fn read_split(dir: &Path, label_files: &[&str]) -> Result<Vec<LaneItem>> {
+    let mut items = Vec::new();
+    for file in label_files {
+        let path = dir.join(file);
+        for (line, label) in read_labels(&path)?.into_iter().enumerate() {
+            let frame = dir.join(&label.raw_file);
+            if !frame.is_file() {
+                return Err(Error::Data(format!(
+                    "{}:{}: frame {} is missing",
+                    path.display(),
+                    line + 1,
+                    frame.display()
+                )));
+            }
+            items.push(LaneItem { frame, label });
+        }
+    }
+    Ok(items)
+}
+
+/// One lane batch, on the host: normalised images `[n, 3, h, w]` (ImageNet statistics),
+/// row-anchor cells `[n, 56, 4]` and segmentation classes `[n, h / 8, w / 8]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LaneBatchData {
+    /// Images, channel-major per image.
+    pub images: Vec<f32>,
+    /// Cells (`griding_num`: no lane).
+    pub cells: Vec<i64>,
+    /// Segmentation classes (0: background, 1..4: lane slots).
+    pub segmentation: Vec<i64>,
+}
+
+/// Decodes, resizes (as Pillow) and normalises the frames of `items` to `[3, h, w]` and builds
+/// their targets.
+pub fn batch_data(
+    items: &[&LaneItem],
+    [h, w]: [usize; 2],
+    griding_num: usize,
+) -> Result<LaneBatchData> {
+    let norm = crate::catalog::IMAGENET_NORM;
+    let mut data = LaneBatchData {
+        images: Vec::with_capacity(items.len() * 3 * h * w),
+        cells: Vec::new(),
+        segmentation: Vec::new(),
+    };
+    for item in items {
+        let frame = image::open(&item.frame)
+            .map_err(|e| Error::Data(format!("{}: cannot decode ({e})", item.frame.display())))?
+            .to_rgb8();
+        let (fw, fh) = frame.dimensions();
+        let small = super::resize::resize_bilinear(frame.as_raw(), fw as usize, fh as usize, w, h);
+        for (c, (mean, std)) in norm.iter().enumerate() {
+            data.images.extend(
+                small
+                    .iter()
+                    .skip(c)
+                    .step_by(3)
+                    .map(|&p| (p as f32 / 255.0 - mean) / std),
+            );
+        }
+        let slots = lane_slots(&item.label);
+        data.cells.extend(
+            row_targets(&slots, griding_num)
+                .iter()
+                .flatten()
+                .map(|&c| c as i64),
+        );
+        data.segmentation.extend(
+            segmentation_target(&slots, h / 8, w / 8)
+                .iter()
+                .map(|&s| s as i64),
+        );
+    }
+    Ok(data)
+}

@@ -215,3 +215,44 @@ fn frames_shrink_byte_for_byte_as_pillow_does() {
     let sum: u64 = out.iter().map(|&b| b as u64).sum();
     assert_eq!(sum, fixture["sum"].as_u64().unwrap());
 }
+
+#[test]
+fn lane_batches_hold_normalised_frames_and_their_targets() {
+    use slr_repro::data::resize::resize_bilinear;
+    use slr_repro::data::synthetic_lanes::{TRAIN_LABELS, generate};
+    use slr_repro::data::tusimple::{batch_data, read_split};
+    let tmp = tempfile::tempdir().unwrap();
+    generate(tmp.path(), 2, 0, 11).unwrap();
+    let items = read_split(tmp.path(), &[TRAIN_LABELS]).unwrap();
+    assert_eq!(items.len(), 2);
+    let refs: Vec<_> = items.iter().collect();
+    let data = batch_data(&refs, [288, 800], 100).unwrap();
+    assert_eq!(data.images.len(), 2 * 3 * 288 * 800);
+    assert_eq!(data.cells.len(), 2 * 56 * 4);
+    assert_eq!(data.segmentation.len(), 2 * 36 * 100);
+    // Second frame, green channel, pixel (row 200, column 400): Pillow's byte, then
+    // ToTensor and Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)).
+    let frame = image::open(&items[1].frame).unwrap().to_rgb8();
+    let small = resize_bilinear(frame.as_raw(), 1280, 720, 800, 288);
+    let byte = small[(200 * 800 + 400) * 3 + 1];
+    let expected = (byte as f32 / 255.0 - 0.456) / 0.224;
+    assert_eq!(
+        data.images[3 * 288 * 800 + 288 * 800 + 200 * 800 + 400],
+        expected
+    );
+    let cells: Vec<i64> = row_targets(&lane_slots(&items[1].label), 100)
+        .iter()
+        .flatten()
+        .map(|&c| c as i64)
+        .collect();
+    assert_eq!(&data.cells[56 * 4..], &cells[..]);
+    // A label naming a frame the folder lacks is refused with the file and line.
+    std::fs::remove_file(&items[1].frame).unwrap();
+    let err = read_split(tmp.path(), &[TRAIN_LABELS]).unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    assert!(
+        err.to_string()
+            .contains("label_data_synthetic.json:2: frame"),
+        "{err}"
+    );
+}
