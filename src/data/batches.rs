@@ -34,6 +34,21 @@ pub enum Examples {
     Tensors(Split),
     /// Decoded per batch (ImageFolder data).
     Files(FileSplit),
+    /// Lane frames with their labels, decoded per batch (TuSimple format).
+    Lanes(LaneSplit),
+}
+
+/// Frames and lane labels of a split, decoded per batch.
+#[derive(Debug, Clone)]
+pub struct LaneSplit {
+    /// Every frame with its label.
+    pub items: Arc<Vec<super::tusimple::LaneItem>>,
+    /// The model's input `[h, w]`.
+    pub input: [usize; 2],
+    /// Griding cells of the head (`griding_num`).
+    pub griding_num: usize,
+    /// Where batches are put.
+    pub device: Device,
 }
 
 /// One batch: images `[n, c, h, w]` and labels `[n]`.
@@ -45,6 +60,7 @@ impl Examples {
         match self {
             Examples::Tensors(split) => split.len,
             Examples::Files(files) => files.items.len(),
+            Examples::Lanes(lanes) => lanes.items.len(),
         }
     }
 
@@ -58,6 +74,7 @@ impl Examples {
         match self {
             Examples::Tensors(split) => split.images.device(),
             Examples::Files(files) => files.device.clone(),
+            Examples::Lanes(lanes) => lanes.device.clone(),
         }
     }
 
@@ -86,6 +103,7 @@ impl Examples {
                     indices.iter().map(|&i| files.items[i].clone()).collect();
                 folder::batch(&items, augment_seed, &files.device)
             }
+            Examples::Lanes(_) => Err(no_labels()),
         }
     }
 
@@ -94,8 +112,13 @@ impl Examples {
         match self {
             Examples::Tensors(split) => Ok(split.range(start, end)),
             Examples::Files(files) => folder::batch(&files.items[start..end], None, &files.device),
+            Examples::Lanes(_) => Err(no_labels()),
         }
     }
+}
+
+fn no_labels() -> Error {
+    Error::RunFailed("a lane split has lanes, not class labels: train it with the lane task".into())
 }
 
 /// Calls `consume(i, produce(i))` for `i` in `0..count`, in order, with `produce` running on a

@@ -11,7 +11,7 @@ pub mod resize;
 pub mod synthetic_lanes;
 pub mod tusimple;
 
-pub use batches::{Examples, FileSplit};
+pub use batches::{Examples, FileSplit, LaneSplit};
 
 use crate::catalog::{CIFAR10_TEST_FILE, CIFAR10_TRAIN_FILES, DataFile, DatasetKind, Storage};
 use crate::error::{Error, Result};

@@ -256,3 +256,78 @@ fn lane_batches_hold_normalised_frames_and_their_targets() {
         "{err}"
     );
 }
+
+#[test]
+fn ufld_trains_a_step_on_synthetic_lanes_and_is_scored_by_laneeval() {
+    use burn::tensor::Device;
+    use slr_repro::data::synthetic_lanes::{TEST_LABELS, TRAIN_LABELS, generate};
+    use slr_repro::data::tusimple::read_split;
+    use slr_repro::data::{Dataset, Examples, LaneSplit};
+    use slr_repro::models::Net;
+    use slr_repro::prune::Dense;
+    use slr_repro::spec::{BudgetSpec, DatasetKind, ModelKind};
+    use slr_repro::train::lanes::task::LaneDetection;
+    use slr_repro::train::{self, EpochRecord, Observer, Snapshot, Task};
+    use std::sync::Arc;
+
+    struct Records(Vec<EpochRecord>);
+    impl Observer for Records {
+        fn epoch(&mut self, record: &EpochRecord, _: &Net) -> slr_repro::Result<()> {
+            self.0.push(record.clone());
+            Ok(())
+        }
+        fn checkpoint(&mut self, _: Snapshot) -> slr_repro::Result<()> {
+            Ok(())
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    generate(tmp.path(), 2, 1, 5).unwrap();
+    let device = Device::flex().autodiff();
+    let split = |file: &str| {
+        Examples::Lanes(LaneSplit {
+            items: Arc::new(read_split(tmp.path(), &[file]).unwrap()),
+            input: [288, 800],
+            griding_num: 100,
+            device: device.clone(),
+        })
+    };
+    let data = Dataset {
+        kind: DatasetKind::Tusimple,
+        train: split(TRAIN_LABELS),
+        test: split(TEST_LABELS),
+    };
+    let budget = BudgetSpec {
+        steps: Some(1),
+        ..BudgetSpec::default()
+    };
+    let settings = train::TrainSettings {
+        budget: &budget,
+        batch_size: 2,
+        test_batch_size: 1,
+        shuffle_seed: 1,
+        label: "ufld".into(),
+    };
+    let net = Net::seeded(ModelKind::Ufld, &device, 1);
+    let mut records = Records(Vec::new());
+    let trained = train::train(
+        net,
+        &data,
+        &settings,
+        &LaneDetection,
+        &mut Dense,
+        &mut records,
+        None,
+    )
+    .unwrap();
+    assert_eq!(records.0.len(), 1);
+    let record = &records.0[0];
+    // Focal + relation + segmentation of an untrained model: finite and positive.
+    assert!(
+        record.train_ce.is_finite() && record.train_ce > 0.0,
+        "{}",
+        record.train_ce
+    );
+    assert!((0.0..=100.0).contains(&record.test_acc));
+    let again = LaneDetection.evaluate(&trained, &data.test, 1).unwrap();
+    assert_eq!(again, record.test_acc);
+}

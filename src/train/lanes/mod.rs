@@ -4,3 +4,4 @@
 pub mod decode;
 pub mod eval;
 pub mod loss;
+pub mod task;
