@@ -224,26 +224,22 @@ fn sigterm_checkpoints_mid_epoch_and_the_rerun_continues_there() {
     assert!(mid_epoch, "no SIGTERM landed inside an epoch");
 }
 
-#[test]
-fn an_adam_stage_continues_from_its_checkpoint_bit_for_bit() {
+/// Runs `text` to the end once for reference, then again killed (SIGKILL) as soon as a stage
+/// whose folder starts with `stage_prefix` has written its first checkpoint, then reruns it:
+/// the rerun must continue from that checkpoint and give the reference bit for bit.
+fn killed_at_first_checkpoint_continues_bit_for_bit(text: &str, stage_prefix: &str) {
     let tmp = tempfile::tempdir().unwrap();
-    let text = SPEC.replace(
-        "pretrain = { epochs = 2, optimizer = { lr = 0.05, momentum = 0.9 } }",
-        "pretrain = { epochs = 3, optimizer = { kind = \"adam\", lr = 1e-3, l2 = 5e-5, decoupled_weight_decay = 1e-4 } }",
-    );
-    assert_ne!(text, SPEC);
-    let spec = write(tmp.path(), "resume.toml", &text);
+    let spec = write(tmp.path(), "resume.toml", text);
     let reference_runs = tmp.path().join("reference");
     run_to_end(&spec, &reference_runs);
     let reference = fingerprint(&reference_runs);
     let runs = tmp.path().join("killed");
     let mut child = command(&spec, &runs).spawn().unwrap();
-    // Killed once the pretrain stage's first checkpoint exists (Adam's moments and step count).
     let began = Instant::now();
     loop {
         let checkpointed = std::fs::read_dir(&runs).is_ok_and(|entries| {
             entries.filter_map(|e| e.ok()).any(|e| {
-                e.file_name().to_string_lossy().starts_with("pretrain-")
+                e.file_name().to_string_lossy().starts_with(stage_prefix)
                     && e.path().join("seed-1/checkpoint").exists()
             })
         });
@@ -260,8 +256,18 @@ fn an_adam_stage_continues_from_its_checkpoint_bit_for_bit() {
 }
 
 #[test]
+fn an_adam_stage_continues_from_its_checkpoint_bit_for_bit() {
+    let text = SPEC.replace(
+        "pretrain = { epochs = 2, optimizer = { lr = 0.05, momentum = 0.9 } }",
+        "pretrain = { epochs = 3, optimizer = { kind = \"adam\", lr = 1e-3, l2 = 5e-5, decoupled_weight_decay = 1e-4 } }",
+    );
+    assert_ne!(text, SPEC);
+    // Killed once the pretrain stage's first checkpoint exists (Adam's moments and step count).
+    killed_at_first_checkpoint_continues_bit_for_bit(&text, "pretrain-");
+}
+
+#[test]
 fn a_step_clocked_stage_continues_mid_round_bit_for_bit() {
-    let tmp = tempfile::tempdir().unwrap();
     // 32 steps per pass; 80 steps are passes of 32, 32 and 16, and updates every 24 steps
     // (before steps 24, 48, 72) put a round across each checkpoint at a pass's end; each
     // pass records its last update's `round.ce`, which a lost round sum would change.
@@ -270,30 +276,7 @@ fn a_step_clocked_stage_continues_mid_round_bit_for_bit() {
         "\ntrain = { steps = 80 }\nadmm = { interval_steps = 24 }\nslr = { interval_steps = 24 }",
     );
     assert_ne!(text, SPEC);
-    let spec = write(tmp.path(), "resume.toml", &text);
-    let reference_runs = tmp.path().join("reference");
-    run_to_end(&spec, &reference_runs);
-    let reference = fingerprint(&reference_runs);
-    let runs = tmp.path().join("killed");
-    let mut child = command(&spec, &runs).spawn().unwrap();
     // Killed once a training stage has checkpointed the end of its first pass (step 32, in
     // the middle of the round from step 24 to 48).
-    let began = Instant::now();
-    loop {
-        let checkpointed = std::fs::read_dir(&runs).is_ok_and(|entries| {
-            entries.filter_map(|e| e.ok()).any(|e| {
-                e.file_name().to_string_lossy().starts_with("train-")
-                    && e.path().join("seed-1/checkpoint").exists()
-            })
-        });
-        if checkpointed || began.elapsed() > Duration::from_secs(60) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    let _ = child.kill();
-    child.wait().unwrap();
-    let rerun = run_to_end(&spec, &runs);
-    assert!(rerun.contains("continuing from its checkpoint"), "{rerun}");
-    assert_eq!(fingerprint(&runs), reference);
+    killed_at_first_checkpoint_continues_bit_for_bit(&text, "train-");
 }
