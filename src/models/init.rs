@@ -24,15 +24,19 @@ fn fan_in(dims: &[usize]) -> usize {
 const TF_STDDEV: f64 = 0.1;
 const TF_BIAS: f32 = 0.1;
 
+/// One Box-Muller draw as (radius, angle): `r cos t` and `r sin t` are two standard normals.
+fn box_muller(rng: &mut SplitMix64) -> (f64, f64) {
+    let u1 = 1.0 - rng.next_f64();
+    let u2 = rng.next_f64();
+    ((-2.0 * u1.ln()).sqrt(), std::f64::consts::TAU * u2)
+}
+
 /// `n` draws from a normal with standard deviation `std`, redrawn while outside two standard
 /// deviations (`tf.truncated_normal`); Box-Muller.
 fn truncated_normal(rng: &mut SplitMix64, n: usize, std: f64) -> Vec<f32> {
     let mut values = Vec::with_capacity(n);
     while values.len() < n {
-        let u1 = 1.0 - rng.next_f64();
-        let u2 = rng.next_f64();
-        let r = (-2.0 * u1.ln()).sqrt();
-        let t = std::f64::consts::TAU * u2;
+        let (r, t) = box_muller(rng);
         for z in [r * t.cos(), r * t.sin()] {
             if z.abs() <= 2.0 && values.len() < n {
                 values.push((z * std) as f32);
@@ -46,10 +50,8 @@ fn truncated_normal(rng: &mut SplitMix64, n: usize, std: f64) -> Vec<f32> {
 fn normal(rng: &mut SplitMix64, n: usize, std: f64) -> Vec<f32> {
     (0..n.div_ceil(2))
         .flat_map(|_| {
-            let u1 = 1.0 - rng.next_f64();
-            let u2 = rng.next_f64();
-            let r = (-2.0 * u1.ln()).sqrt() * std;
-            let t = std::f64::consts::TAU * u2;
+            let (r, t) = box_muller(rng);
+            let r = r * std;
             [(r * t.cos()) as f32, (r * t.sin()) as f32]
         })
         .take(n)
