@@ -1,9 +1,10 @@
 //! The ground floor: helpers every layer may use and that use nothing of the crate but
 //! [`crate::error`]: deterministic random streams, atomic file writes, hashing, globbing and
-//! the compute backend, JSON for floats that may not be finite.
+//! the compute backend, JSON for floats that may not be finite, least-squares lines.
 
 pub mod backend;
 pub mod files;
+pub mod fit;
 pub mod float;
 pub mod glob;
 pub mod hash;

@@ -8,6 +8,7 @@
 //! coordinates lie within 8 px of the lane's polyline (through the points' integer parts, as
 //! `cv2.line` gets them), and to the last-drawn lane where lanes overlap.
 
+use crate::base::fit::least_squares;
 use crate::error::{Error, Result};
 use serde::Deserialize;
 use std::path::Path;
@@ -74,13 +75,12 @@ fn direction(points: &Polyline) -> Option<f64> {
     if ((first.0 - last.0).powi(2) + (first.1 - last.1).powi(2)).sqrt() < 90.0 {
         return None;
     }
-    let n = points.len() as f64;
-    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
-    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
-    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
     // A vertical lane has an infinite slope; atan gives +pi/2 for it.
-    Some(if sxx == 0.0 { f64::INFINITY } else { sxy / sxx }.atan())
+    Some(
+        least_squares(points)
+            .map_or(f64::INFINITY, |line| line.slope)
+            .atan(),
+    )
 }
 
 /// The four lane slots of `generate_segmentation_and_train_list`, left to right: of the
@@ -230,15 +230,11 @@ fn extend_to_bottom(rows: &[f64], positions: &mut [[f64; 4]], lane: usize) {
     if last_row == *rows.last().expect("rows") || valid.len() < 6 {
         return;
     }
-    let half = &valid[valid.len() / 2..];
-    let n = half.len() as f64;
-    let my = half.iter().map(|p| p.0).sum::<f64>() / n;
-    let mx = half.iter().map(|p| p.1).sum::<f64>() / n;
-    let k = half.iter().map(|p| (p.0 - my) * (p.1 - mx)).sum::<f64>()
-        / half.iter().map(|p| (p.0 - my).powi(2)).sum::<f64>();
+    // x as a line in y (`np.polyfit(rows, xs, 1)`); the rows are distinct.
+    let line = least_squares(&valid[valid.len() / 2..]).expect("3 or more distinct rows");
     let start = rows.iter().position(|r| *r == last_row).expect("a row") + 1;
     for (y, p) in rows.iter().zip(positions.iter_mut()).skip(start) {
-        let x = mx + k * (y - my);
+        let x = line.at(*y);
         p[lane] = if x < 0.0 || x > (WIDTH - 1) as f64 {
             -1.0
         } else {

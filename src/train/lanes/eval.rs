@@ -4,6 +4,7 @@
 //! (within 20 px, widened by the lane's slope); accuracy is the mean of those best agreements,
 //! a lane below 85% agreement is a miss (FN), a prediction not matched is an FP.
 
+use crate::base::fit::least_squares;
 use crate::error::{Error, Result};
 
 /// x of one lane at each of the image's row samples (`h_samples`); negative: no point there.
@@ -31,26 +32,15 @@ pub struct LaneScore {
 /// The slope angle of a lane: `atan(k)` of the least-squares line x = k y + b through its
 /// points (0 with fewer than two points), as scikit-learn's `LinearRegression` fits it.
 pub fn lane_angle(xs: &[f64], y_samples: &[f64]) -> f64 {
+    // x as a line in y, through the lane's points.
     let points: Vec<(f64, f64)> = xs
         .iter()
         .zip(y_samples)
         .filter(|(x, _)| **x >= 0.0)
-        .map(|(x, y)| (*x, *y))
+        .map(|(x, y)| (*y, *x))
         .collect();
-    if points.len() < 2 {
-        return 0.0;
-    }
-    let n = points.len() as f64;
-    let mean_x = points.iter().map(|p| p.0).sum::<f64>() / n;
-    let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n;
-    let cov: f64 = points
-        .iter()
-        .map(|(x, y)| (y - mean_y) * (x - mean_x))
-        .sum();
-    let var: f64 = points.iter().map(|(_, y)| (y - mean_y).powi(2)).sum();
-    // All points on one row: scikit-learn's least-squares solution has slope 0.
-    let k = if var == 0.0 { 0.0 } else { cov / var };
-    k.atan()
+    // Fewer than two points, or all on one row: scikit-learn's solution has slope 0.
+    least_squares(&points).map_or(0.0, |line| line.slope).atan()
 }
 
 /// Share of row samples where `pred` and `gt` agree within `threshold`; absent points (any
