@@ -299,19 +299,11 @@ pub struct LaneBatchData {
     pub segmentation: Vec<i64>,
 }
 
-/// Decodes, resizes (as Pillow) and normalises the frames of `items` to `[3, h, w]` and builds
-/// their targets.
-pub fn batch_data(
-    items: &[&LaneItem],
-    [h, w]: [usize; 2],
-    griding_num: usize,
-) -> Result<LaneBatchData> {
+/// The frames of `items` decoded, resized (as Pillow) to `[3, h, w]` and normalised with
+/// ImageNet's statistics, one after the other.
+pub fn frames(items: &[&LaneItem], [h, w]: [usize; 2]) -> Result<Vec<f32>> {
     let norm = crate::catalog::IMAGENET_NORM;
-    let mut data = LaneBatchData {
-        images: Vec::with_capacity(items.len() * 3 * h * w),
-        cells: Vec::new(),
-        segmentation: Vec::new(),
-    };
+    let mut images = Vec::with_capacity(items.len() * 3 * h * w);
     for item in items {
         let frame = image::open(&item.frame)
             .map_err(|e| Error::Data(format!("{}: cannot decode ({e})", item.frame.display())))?
@@ -319,7 +311,7 @@ pub fn batch_data(
         let (fw, fh) = frame.dimensions();
         let small = super::resize::resize_bilinear(frame.as_raw(), fw as usize, fh as usize, w, h);
         for (c, (mean, std)) in norm.iter().enumerate() {
-            data.images.extend(
+            images.extend(
                 small
                     .iter()
                     .skip(c)
@@ -327,6 +319,22 @@ pub fn batch_data(
                     .map(|&p| (p as f32 / 255.0 - mean) / std),
             );
         }
+    }
+    Ok(images)
+}
+
+/// The [`frames`] of `items` with their training targets.
+pub fn batch_data(
+    items: &[&LaneItem],
+    [h, w]: [usize; 2],
+    griding_num: usize,
+) -> Result<LaneBatchData> {
+    let mut data = LaneBatchData {
+        images: frames(items, [h, w])?,
+        cells: Vec::new(),
+        segmentation: Vec::new(),
+    };
+    for item in items {
         let slots = lane_slots(&item.label);
         data.cells.extend(
             row_targets(&slots, griding_num)

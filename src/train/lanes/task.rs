@@ -4,7 +4,7 @@
 use super::decode::tusimple_lanes;
 use super::eval::{bench, mean_score};
 use super::loss::tusimple_loss;
-use crate::data::tusimple::batch_data;
+use crate::data::tusimple::{batch_data, frames};
 use crate::data::{Dataset, Examples, LaneSplit};
 use crate::error::{Error, Result};
 use crate::metrics::Metric;
@@ -82,10 +82,16 @@ impl Task for LaneDetection {
         let split = lanes(split)?;
         let mut scores = Vec::with_capacity(split.items.len());
         let indices: Vec<usize> = (0..split.items.len()).collect();
+        let [h, w] = split.input;
         for chunk in indices.chunks(batch_size.max(1)) {
-            let batch = lane_batch(split, chunk)?;
+            // Frames only: evaluation needs no training targets.
+            let items: Vec<_> = chunk.iter().map(|&i| &split.items[i]).collect();
+            let images = Tensor::from_data(
+                TensorData::new(frames(&items, split.input)?, [chunk.len(), 3, h, w]),
+                &split.device,
+            );
             let out = model
-                .forward_lanes(batch.images, false)
+                .forward_lanes(images, false)
                 .ok_or_else(|| Error::RunFailed("the lane task needs a lane model".into()))?;
             let [n, cells, rows, lanes] = out.cls.dims();
             let logits: Vec<f32> = out
