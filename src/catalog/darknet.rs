@@ -29,20 +29,29 @@ pub enum Layer {
     Yolo,
 }
 
-/// `yolov3.cfg` (Darknet-53 backbone, three scales) for `classes` classes.
-pub fn yolov3_layers(classes: usize) -> Vec<Layer> {
-    let conv = |filters, size, stride| Layer::Conv {
+/// `[convolutional]` with `batch_normalize=1` and a leaky ReLU.
+fn conv(filters: usize, size: usize, stride: usize) -> Layer {
+    Layer::Conv {
         filters,
         size,
         stride,
         bn: true,
-    };
-    let out = Layer::Conv {
+    }
+}
+
+/// The linear 1x1 convolution before a `[yolo]` layer: 3 anchors x (box, objectness, classes).
+fn output(classes: usize) -> Layer {
+    Layer::Conv {
         filters: 3 * (classes + 5),
         size: 1,
         stride: 1,
         bn: false,
-    };
+    }
+}
+
+/// `yolov3.cfg` (Darknet-53 backbone, three scales) for `classes` classes.
+pub fn yolov3_layers(classes: usize) -> Vec<Layer> {
+    let out = output(classes);
     let mut layers = vec![conv(32, 3, 1)];
     for (filters, blocks) in [(64, 1), (128, 2), (256, 8), (512, 8), (1024, 4)] {
         layers.push(conv(filters, 3, 2));
@@ -74,18 +83,7 @@ pub fn yolov3_layers(classes: usize) -> Vec<Layer> {
 
 /// `yolov3-tiny.cfg` (two scales) for `classes` classes.
 pub fn yolov3_tiny_layers(classes: usize) -> Vec<Layer> {
-    let conv = |filters, size, stride| Layer::Conv {
-        filters,
-        size,
-        stride,
-        bn: true,
-    };
-    let out = Layer::Conv {
-        filters: 3 * (classes + 5),
-        size: 1,
-        stride: 1,
-        bn: false,
-    };
+    let out = output(classes);
     let mut layers = Vec::new();
     for filters in [16, 32, 64, 128, 256] {
         layers.extend([conv(filters, 3, 1), Layer::MaxPool(2, 2)]);
