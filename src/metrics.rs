@@ -62,6 +62,14 @@ pub enum Metric {
     /// `round.ce`: mean task loss of the round of steps before a step-clocked ADMM/SLR update
     /// (`interval_steps`), the loss SLR's conditions compare.
     RoundCe,
+    /// `lanes.fp.hardprune`: TuSimple's false-positive rate (%) right after hard pruning.
+    LaneFpHardprune,
+    /// `lanes.fn.hardprune`: TuSimple's false-negative rate (%) right after hard pruning.
+    LaneFnHardprune,
+    /// `lanes.fp.retrain`: TuSimple's false-positive rate (%) after the full retraining.
+    LaneFpRetrain,
+    /// `lanes.fn.retrain`: TuSimple's false-negative rate (%) after the full retraining.
+    LaneFnRetrain,
 }
 
 /// Which way a metric is better.
@@ -78,7 +86,7 @@ pub enum Direction {
 use Metric::*;
 
 /// Metrics without a parameter, in listing order (tables first, then per-epoch ones).
-const FIXED: [Metric; 24] = [
+const FIXED: [Metric; 28] = [
     AccDense,
     AccHardprune,
     AccRetrain,
@@ -103,6 +111,10 @@ const FIXED: [Metric; 24] = [
     SlrCond1,
     SlrCond2,
     RoundCe,
+    LaneFpHardprune,
+    LaneFnHardprune,
+    LaneFpRetrain,
+    LaneFnRetrain,
 ];
 
 impl Metric {
@@ -133,6 +145,10 @@ impl Metric {
             SlrCond1 => "slr.cond1",
             SlrCond2 => "slr.cond2",
             RoundCe => "round.ce",
+            LaneFpHardprune => "lanes.fp.hardprune",
+            LaneFnHardprune => "lanes.fn.hardprune",
+            LaneFpRetrain => "lanes.fp.retrain",
+            LaneFnRetrain => "lanes.fn.retrain",
         }
     }
 
@@ -173,6 +189,10 @@ impl Metric {
                 | SparsityGlobal
                 | AccSoft
                 | AccHardpruneAt(_)
+                | LaneFpHardprune
+                | LaneFnHardprune
+                | LaneFpRetrain
+                | LaneFnRetrain
         )
     }
 
@@ -222,7 +242,8 @@ impl Metric {
             | AccTest
             | CompressionPrunedLayers
             | CompressionReference => Direction::Higher,
-            TrainCe | TrainLoss | WMinusZ => Direction::Lower,
+            TrainCe | TrainLoss | WMinusZ | LaneFpHardprune | LaneFnHardprune | LaneFpRetrain
+            | LaneFnRetrain => Direction::Lower,
             _ => Direction::Neutral,
         }
     }
@@ -247,6 +268,10 @@ impl Metric {
             SparsityGlobal => "Sparsity of pruned layers".into(),
             AccSoft => "Acc. before hard pruning (%)".into(),
             AccRetrainAt(n) => format!("After {n} retraining epoch{} (%)", plural(n)),
+            LaneFpHardprune => "FP rate, hard prune (%)".into(),
+            LaneFnHardprune => "FN rate, hard prune (%)".into(),
+            LaneFpRetrain => "FP rate after retraining (%)".into(),
+            LaneFnRetrain => "FN rate after retraining (%)".into(),
             AccHardpruneAt(n) => format!(
                 "Hard-prune acc. after {n} pruning-training epoch{} (%)",
                 plural(n)
@@ -320,6 +345,18 @@ impl Metric {
                 "soft",
                 "`acc.soft`: top-1 test accuracy (%) of the model at the end of its \
                  pruning-oriented (ADMM or SLR) training, before hard pruning.",
+            ),
+            LaneFpHardprune | LaneFpRetrain => (
+                "lanes-fp",
+                "`lanes.fp.*`: TuSimple's false-positive rate (%): predicted lanes matching no \
+                 labelled lane, per frame, averaged (its `LaneEval`); after hard pruning or \
+                 after the full retraining.",
+            ),
+            LaneFnHardprune | LaneFnRetrain => (
+                "lanes-fn",
+                "`lanes.fn.*`: TuSimple's false-negative rate (%): labelled lanes no \
+                 prediction matches, per frame, averaged (its `LaneEval`); after hard pruning \
+                 or after the full retraining.",
             ),
             AccHardpruneAt(_) => (
                 "hardprune-n",

@@ -2,6 +2,7 @@
 //! it is read from and their checksums, its reader, and how to get it. Adding a data set starts
 //! here (then `data` reads its storage format and `data::fetch` gets it).
 
+use super::TaskKind;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -27,8 +28,12 @@ pub enum DatasetKind {
     Imagenet,
     /// COCO 2014 detection (Table 3; reader not implemented yet).
     Coco2014,
-    /// TuSimple lane detection (Table 4; reader not implemented yet).
+    /// TuSimple lane detection (Table 4): the user's `clips/` and label files.
     Tusimple,
+    /// A small TuSimple-format set the harness draws (straight lane markings on a textured
+    /// road, labels exact), at a small input: the lane pipeline's smoke data, never TuSimple
+    /// numbers.
+    SyntheticLanes,
 }
 
 /// One file of a data set: canonical (uncompressed) name and SHA-256 of its uncompressed bytes.
@@ -118,9 +123,50 @@ pub enum Storage {
     CifarFile(DataFile),
     /// `train/` and `val/` folders of class folders (ImageFolder), decoded per batch.
     ImageFolder,
+    /// TuSimple's format: label files of one JSON object per frame naming its image.
+    Lanes(LaneFiles),
     /// A declared data set whose reader does not exist yet.
     NotImplemented,
 }
+
+/// The label files of a TuSimple-format data set and the griding of its row-anchor targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LaneFiles {
+    /// Training label files (each line names a frame under the folder).
+    pub train: &'static [&'static str],
+    /// Held-out label files.
+    pub test: &'static [&'static str],
+    /// Griding cells per row anchor (UFLD's `griding_num`, a data set setting in its configs);
+    /// a lane model's head must have as many.
+    pub griding_num: usize,
+    /// Whether training batches get UFLD's augmentation (rotation, vertical and horizontal
+    /// shifts; `data::lane_augment`).
+    pub augment: bool,
+}
+
+/// TuSimple's training label files (`train_set/` of the benchmark) and its test labels.
+pub const TUSIMPLE_FILES: LaneFiles = LaneFiles {
+    train: &[
+        "label_data_0313.json",
+        "label_data_0531.json",
+        "label_data_0601.json",
+    ],
+    test: &["test_label.json"],
+    griding_num: 100,
+    augment: true,
+};
+
+/// Frames, held-out frames and seed of the synthetic lane set `slr data fetch` draws.
+pub const SYNTHETIC_LANES_SIZES: (usize, usize, u64) = (192, 48, 2021);
+
+/// The synthetic lane set's label files (written by `data::synthetic_lanes`) and its coarser
+/// griding for the small input.
+pub const SYNTHETIC_LANES_FILES: LaneFiles = LaneFiles {
+    train: &["label_data_synthetic.json"],
+    test: &["test_label.json"],
+    griding_num: 25,
+    augment: true,
+};
 
 /// Where `slr data fetch` gets a data set when no `--from` is given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +191,8 @@ pub enum Fetch {
     As(DatasetKind),
     /// Only from the user's own files.
     UserFiles,
+    /// Drawn by the harness (`data::synthetic_lanes`).
+    SyntheticLanes,
 }
 
 /// A registry package carrying a data set's files.
@@ -182,7 +230,7 @@ pub struct DatasetEntry {
 
 impl DatasetKind {
     /// Every data set, in spec order.
-    pub const ALL: [DatasetKind; 8] = [
+    pub const ALL: [DatasetKind; 9] = [
         DatasetKind::Mnist,
         DatasetKind::FashionMnist,
         DatasetKind::Cifar10,
@@ -191,6 +239,7 @@ impl DatasetKind {
         DatasetKind::Imagenet,
         DatasetKind::Coco2014,
         DatasetKind::Tusimple,
+        DatasetKind::SyntheticLanes,
     ];
 
     /// The name used on the command line and in folders.
@@ -204,6 +253,7 @@ impl DatasetKind {
             DatasetKind::Imagenet => "imagenet",
             DatasetKind::Coco2014 => "coco2014",
             DatasetKind::Tusimple => "tusimple",
+            DatasetKind::SyntheticLanes => "synthetic-lanes",
         }
     }
 
@@ -304,13 +354,32 @@ impl DatasetKind {
                 Storage::NotImplemented,
                 "coco2014",
             ),
+            // Lane sets: `image` is the model input frames are resized to; no classes.
             DatasetKind::Tusimple => user_files(
                 [3, 288, 800],
                 0,
                 (3_626, 2_782),
-                Storage::NotImplemented,
+                Storage::Lanes(TUSIMPLE_FILES),
                 "tusimple",
             ),
+            DatasetKind::SyntheticLanes => DatasetEntry {
+                image: [3, 64, 160],
+                split_sizes: (SYNTHETIC_LANES_SIZES.0, SYNTHETIC_LANES_SIZES.1),
+                storage: Storage::Lanes(SYNTHETIC_LANES_FILES),
+                // The generator's version and seed identify the content.
+                checksum_id: "synthetic-lanes-v1:2021",
+                fetch: Fetch::SyntheticLanes,
+                ..user_files([0; 3], 0, (0, 0), Storage::NotImplemented, "")
+            },
+        }
+    }
+
+    /// The task its labels are for: a model of another task cannot train on it.
+    pub fn task(self) -> TaskKind {
+        match self {
+            DatasetKind::Coco2014 => TaskKind::Detection,
+            DatasetKind::Tusimple | DatasetKind::SyntheticLanes => TaskKind::LaneDetection,
+            _ => TaskKind::Classification,
         }
     }
 
@@ -352,6 +421,7 @@ impl DatasetKind {
                 .collect(),
             Storage::CifarFile(file) => vec![file.name],
             Storage::ImageFolder => vec!["train", "val"],
+            Storage::Lanes(files) => files.train.iter().chain(files.test).copied().collect(),
             Storage::NotImplemented => match self {
                 DatasetKind::Coco2014 => vec!["train2014", "val2014", "annotations"],
                 _ => vec!["train_set", "test_set"],
@@ -381,6 +451,22 @@ impl DatasetKind {
                  into class folders)",
                 self.name()
             ),
+            (Fetch::UserFiles, Storage::Lanes(files)) => format!(
+                "put TuSimple's clips/ and its label files ({}) in one folder and run: slr data \
+                 fetch {} --from <folder> --data-root {root} (it checks every label line and \
+                 frame, then links the folder)",
+                files
+                    .train
+                    .iter()
+                    .chain(files.test)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.name()
+            ),
+            (Fetch::SyntheticLanes, _) => {
+                format!("slr data fetch {} --data-root {root}", self.name())
+            }
             (Fetch::UserFiles, _) => format!(
                 "the {} reader is not implemented yet; place the data set under {root}/{}",
                 self.name(),

@@ -9,7 +9,8 @@ pub mod model;
 
 pub use dataset::{
     CIFAR10_TEST_FILE, CIFAR10_TEST20, CIFAR10_TRAIN_FILES, DataFile, DatasetEntry, DatasetKind,
-    FASHION_MNIST_FILES, Fetch, IMAGENET_NORM, MNIST_FILES, Registry, Storage,
+    FASHION_MNIST_FILES, Fetch, IMAGENET_NORM, LaneFiles, MNIST_FILES, Registry,
+    SYNTHETIC_LANES_FILES, SYNTHETIC_LANES_SIZES, Storage, TUSIMPLE_FILES,
 };
 pub use model::{
     Architecture, ModelEntry, ModelKind, RESNET18_IMAGENET, ResNetConfig, TaskKind, UfldConfig,

@@ -39,8 +39,11 @@ pub enum ModelKind {
     /// YOLOv3-tiny (Table 3; not implemented yet).
     #[serde(rename = "yolov3-tiny")]
     Yolov3Tiny,
-    /// Ultra-Fast-Lane-Detection (Table 4; not implemented yet).
+    /// Ultra-Fast-Lane-Detection (Table 4) at TuSimple's 288x800 input.
     Ufld,
+    /// The same architecture at a 64x160 input with 25 griding cells: the lane pipeline's
+    /// minutes-long smoke model (data set `synthetic-lanes`), never TuSimple numbers.
+    UfldSmall,
 }
 
 /// What a model is trained to do; the task decides loss, evaluation and batches
@@ -51,7 +54,7 @@ pub enum TaskKind {
     Classification,
     /// Object detection (Table 3; no task implementation yet).
     Detection,
-    /// Lane detection (Table 4; no task implementation yet).
+    /// Lane detection (Table 4): UFLD's losses, TuSimple's accuracy.
     LaneDetection,
 }
 
@@ -153,7 +156,7 @@ pub struct ModelEntry {
 
 impl ModelKind {
     /// Every model, in spec order.
-    pub const ALL: [ModelKind; 12] = [
+    pub const ALL: [ModelKind; 13] = [
         ModelKind::Lenet5,
         ModelKind::Lenet5Relu,
         ModelKind::Lenet300100,
@@ -166,6 +169,7 @@ impl ModelKind {
         ModelKind::Yolov3,
         ModelKind::Yolov3Tiny,
         ModelKind::Ufld,
+        ModelKind::UfldSmall,
     ];
 
     /// The name used in specs.
@@ -183,6 +187,7 @@ impl ModelKind {
             ModelKind::Yolov3 => "yolov3",
             ModelKind::Yolov3Tiny => "yolov3-tiny",
             ModelKind::Ufld => "ufld",
+            ModelKind::UfldSmall => "ufld-small",
         }
     }
 
@@ -233,17 +238,21 @@ impl ModelKind {
                     classes: 80,
                 }),
             },
-            ModelKind::Ufld => ModelEntry {
-                input: [3, 288, 800],
-                // Lanes are cells of row anchors, not classes.
-                classes: 0,
-                task: TaskKind::LaneDetection,
-                architecture: Architecture::Ufld(UfldConfig {
-                    griding_num: 100,
-                    row_anchors: 56,
-                    lanes: 4,
-                }),
-            },
+            // Lanes are cells of row anchors, not classes. The griding is the data set's
+            // (`LaneFiles::griding_num`): tusimple 100, synthetic-lanes 25.
+            ModelKind::Ufld | ModelKind::UfldSmall => {
+                let small = self == ModelKind::UfldSmall;
+                ModelEntry {
+                    input: if small { [3, 64, 160] } else { [3, 288, 800] },
+                    classes: 0,
+                    task: TaskKind::LaneDetection,
+                    architecture: Architecture::Ufld(UfldConfig {
+                        griding_num: if small { 25 } else { 100 },
+                        row_anchors: 56,
+                        lanes: 4,
+                    }),
+                }
+            }
         }
     }
 
@@ -263,7 +272,7 @@ impl ModelKind {
 
     /// Whether the harness can build and train it: its task has an implementation too.
     pub fn implemented(self) -> bool {
-        self.buildable() && self.entry().task == TaskKind::Classification
+        self.buildable() && self.entry().task != TaskKind::Detection
     }
 
     /// Input images `[channels, height, width]`.

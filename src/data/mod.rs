@@ -1,5 +1,6 @@
 //! Data sets: IDX files (MNIST, Fashion-MNIST), CIFAR-10 binary batches and the CIFAR-format
-//! stand-in, their checksums, fetching, augmentation and batching on the tensor backend.
+//! stand-in, image folders, TuSimple-format lane sets, their checksums, fetching, augmentation
+//! and batching on the tensor backend.
 
 pub mod augment;
 pub mod batches;
@@ -7,6 +8,8 @@ pub mod cifar;
 pub mod fetch;
 pub mod folder;
 pub mod idx;
+pub mod lane_augment;
+mod lane_fetch;
 pub mod resize;
 pub mod synthetic_lanes;
 pub mod tusimple;
@@ -142,12 +145,28 @@ pub fn load(
         ))
     };
     let (train, test) = match kind.entry().storage {
-        Storage::ImageFolder if limits.holdout_first.is_some() => {
+        Storage::ImageFolder | Storage::Lanes(_) if limits.holdout_first.is_some() => {
             return Err(Error::Data(format!(
                 "data set `{}`: `data.holdout_first` needs an in-memory data set (IDX or CIFAR), \
-                 not an image folder",
+                 not image files",
                 kind.name()
             )));
+        }
+        Storage::Lanes(files) => {
+            let lanes = |labels: &[&str], limit: Option<usize>| -> Result<Examples> {
+                let items = tusimple::read_split(&dir, labels).map_err(missing)?;
+                Ok(Examples::Lanes(LaneSplit {
+                    items: std::sync::Arc::new(spread(items, limit)),
+                    input: [shape[1], shape[2]],
+                    griding_num: files.griding_num,
+                    augment: limits.augment.unwrap_or(files.augment),
+                    device: device.clone(),
+                }))
+            };
+            (
+                lanes(files.train, limits.train_limit)?,
+                lanes(files.test, limits.test_limit)?,
+            )
         }
         Storage::ImageFolder => {
             let (train, val) = (

@@ -8,7 +8,9 @@
 //! coordinates lie within 8 px of the lane's polyline (through the points' integer parts, as
 //! `cv2.line` gets them), and to the last-drawn lane where lanes overlap.
 
+use super::lane_augment::{LabelMap, LaneAugment};
 use crate::base::fit::least_squares;
+use crate::base::rng::{SplitMix64, stream};
 use crate::error::{Error, Result};
 use serde::Deserialize;
 use std::path::Path;
@@ -38,8 +40,14 @@ pub struct LaneLabel {
 /// Reads a label file (one JSON object per line); a malformed line or a lane whose number of
 /// points differs from `h_samples` is an error naming the file and line.
 pub fn read_labels(path: &Path) -> Result<Vec<LaneLabel>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Data(format!("{}: cannot read ({e})", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::Data(if e.kind() == std::io::ErrorKind::NotFound {
+            // `data::load` adds the fetch hint to "missing" errors.
+            format!("missing {}", path.display())
+        } else {
+            format!("{}: cannot read ({e})", path.display())
+        })
+    })?;
     text.lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
@@ -173,18 +181,28 @@ fn label_at(slots: &[Option<Polyline>; 4], x: usize, y: usize) -> u8 {
         .map_or(0, |i| i as u8 + 1)
 }
 
-/// `_get_index` and `_grid_pts`: each lane's grid cell at each row anchor (`griding_num`:
-/// no lane there), `[rows][4]`.
-pub fn row_targets(slots: &[Option<Polyline>; 4], griding_num: usize) -> Vec<[usize; 4]> {
+/// The augmented label image's value at pixel `(x, y)`.
+fn augmented_label_at(slots: &[Option<Polyline>; 4], map: &LabelMap, x: usize, y: usize) -> u8 {
+    map.source(x, y).map_or(0, |(x, y)| label_at(slots, x, y))
+}
+
+/// `_get_index` and `_grid_pts` on the label image after `augment`: each lane's grid cell at
+/// each row anchor (`griding_num`: no lane there), `[rows][4]`.
+pub fn row_targets(
+    slots: &[Option<Polyline>; 4],
+    griding_num: usize,
+    augment: LaneAugment,
+) -> Vec<[usize; 4]> {
     let rows: Vec<f64> = row_anchors()
         .iter()
         .map(|r| (*r as f64 / 288.0 * HEIGHT as f64).trunc())
         .collect();
+    let map = augment.label_map();
     let mut positions = vec![[-1.0f64; 4]; rows.len()];
     for (r, &y) in rows.iter().enumerate() {
         let mut sums = [(0.0f64, 0usize); 4];
         for x in 0..WIDTH {
-            let value = label_at(slots, x, y as usize);
+            let value = augmented_label_at(slots, &map, x, y as usize);
             if value > 0 {
                 let s = &mut sums[value as usize - 1];
                 *s = (s.0 + x as f64, s.1 + 1);
@@ -243,15 +261,22 @@ fn extend_to_bottom(rows: &[f64], positions: &mut [[f64; 4]], lane: usize) {
     }
 }
 
-/// `FreeScaleMask((36, 100))` of the label image: nearest-neighbour, `[h][w]` slots (0: none).
-pub fn segmentation_target(slots: &[Option<Polyline>; 4], h: usize, w: usize) -> Vec<u8> {
+/// `FreeScaleMask((36, 100))` of the label image after `augment`: nearest-neighbour, `[h][w]`
+/// slots (0: none).
+pub fn segmentation_target(
+    slots: &[Option<Polyline>; 4],
+    h: usize,
+    w: usize,
+    augment: LaneAugment,
+) -> Vec<u8> {
     let (sy, sx) = (HEIGHT as f64 / h as f64, WIDTH as f64 / w as f64);
+    let map = augment.label_map();
     (0..h)
         .flat_map(|i| (0..w).map(move |j| (i, j)))
         .map(|(i, j)| {
             let y = ((i as f64 + 0.5) * sy).floor() as usize;
             let x = ((j as f64 + 0.5) * sx).floor() as usize;
-            label_at(slots, x.min(WIDTH - 1), y.min(HEIGHT - 1))
+            augmented_label_at(slots, &map, x.min(WIDTH - 1), y.min(HEIGHT - 1))
         })
         .collect()
 }
@@ -299,17 +324,33 @@ pub struct LaneBatchData {
     pub segmentation: Vec<i64>,
 }
 
-/// The frames of `items` decoded, resized (as Pillow) to `[3, h, w]` and normalised with
-/// ImageNet's statistics, one after the other.
-pub fn frames(items: &[&LaneItem], [h, w]: [usize; 2]) -> Result<Vec<f32>> {
+/// The frames of `items` decoded, augmented (one [`LaneAugment`] per frame, or none),
+/// resized (as Pillow) to `[3, h, w]` and normalised with ImageNet's statistics, one after
+/// the other.
+pub fn frames(
+    items: &[&LaneItem],
+    [h, w]: [usize; 2],
+    augments: Option<&[LaneAugment]>,
+) -> Result<Vec<f32>> {
     let norm = crate::catalog::IMAGENET_NORM;
     let mut images = Vec::with_capacity(items.len() * 3 * h * w);
-    for item in items {
+    for (i, item) in items.iter().enumerate() {
         let frame = image::open(&item.frame)
             .map_err(|e| Error::Data(format!("{}: cannot decode ({e})", item.frame.display())))?
             .to_rgb8();
         let (fw, fh) = frame.dimensions();
-        let small = super::resize::resize_bilinear(frame.as_raw(), fw as usize, fh as usize, w, h);
+        let augment = augments.map_or(LaneAugment::NONE, |a| a[i]);
+        let pixels = if augment == LaneAugment::NONE {
+            frame.into_raw()
+        } else if (fw as usize, fh as usize) == (WIDTH, HEIGHT) {
+            augment.frame(frame.as_raw())
+        } else {
+            return Err(Error::Data(format!(
+                "{}: {fw}x{fh} frame; TuSimple's augmentation needs {WIDTH}x{HEIGHT}",
+                item.frame.display()
+            )));
+        };
+        let small = super::resize::resize_bilinear(&pixels, fw as usize, fh as usize, w, h);
         for (c, (mean, std)) in norm.iter().enumerate() {
             images.extend(
                 small
@@ -323,27 +364,36 @@ pub fn frames(items: &[&LaneItem], [h, w]: [usize; 2]) -> Result<Vec<f32>> {
     Ok(images)
 }
 
-/// The [`frames`] of `items` with their training targets.
+/// The [`frames`] of `items` with their training targets, augmented from `augment_seed` as
+/// UFLD trains (one draw per frame), or not with `None`.
 pub fn batch_data(
     items: &[&LaneItem],
     [h, w]: [usize; 2],
     griding_num: usize,
+    augment_seed: Option<u64>,
 ) -> Result<LaneBatchData> {
+    let augments: Vec<LaneAugment> = (0..items.len())
+        .map(|i| {
+            augment_seed.map_or(LaneAugment::NONE, |seed| {
+                LaneAugment::draw(&mut SplitMix64::new(stream(seed, &format!("lane {i}"))))
+            })
+        })
+        .collect();
     let mut data = LaneBatchData {
-        images: frames(items, [h, w])?,
+        images: frames(items, [h, w], Some(&augments))?,
         cells: Vec::new(),
         segmentation: Vec::new(),
     };
-    for item in items {
+    for (item, augment) in items.iter().zip(augments) {
         let slots = lane_slots(&item.label);
         data.cells.extend(
-            row_targets(&slots, griding_num)
+            row_targets(&slots, griding_num, augment)
                 .iter()
                 .flatten()
                 .map(|&c| c as i64),
         );
         data.segmentation.extend(
-            segmentation_target(&slots, h / 8, w / 8)
+            segmentation_target(&slots, h / 8, w / 8, augment)
                 .iter()
                 .map(|&s| s as i64),
         );

@@ -29,7 +29,10 @@ fn key_patterns(kind: ModelKind) -> Vec<(String, String)> {
             ".downsample.bn.".to_owned(),
         ),
     ];
-    if kind == ModelKind::Ufld {
+    if matches!(
+        kind.entry().architecture,
+        crate::catalog::Architecture::Ufld(_)
+    ) {
         // `cls` and `aux_combine` are nn.Sequentials with a ReLU at index 1 / a plain conv at 4.
         patterns.push((r"^cls\.2\.".to_owned(), "cls.1.".to_owned()));
         patterns.push((r"^aux_combine\.4\.".to_owned(), "aux_out.".to_owned()));

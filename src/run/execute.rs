@@ -15,7 +15,7 @@ use crate::spec::{
     BudgetSpec, DataSpec, DatasetKind, ImportConfig, PretrainConfig, PruneConfig, RetrainConfig,
     Run, Stage, StageConfig, StageKind, TrainConfig, derive_seed,
 };
-use crate::train::task::{self, Classification, Task};
+use crate::train::task::{ModelTask, Task};
 use crate::train::{self, EpochRecord, Observer, Resume, Snapshot, TrainSettings};
 use burn::module::Module;
 use burn::tensor::Device;
@@ -445,9 +445,13 @@ impl Executor {
         )?;
         let data = self.dataset(run.dataset, &config.data)?;
         let task = task_of(run, &data)?;
-        let acc = task.evaluate(&net.valid(), &data.test, run.test_batch_size)?;
-        recorder.set(Metric::AccHardprune, acc);
-        recorder.row(0, Metric::AccHardprune, acc)?;
+        let eval = task.evaluate_detail(&net.valid(), &data.test, run.test_batch_size)?;
+        recorder.set(Metric::AccHardprune, eval.score);
+        recorder.row(0, Metric::AccHardprune, eval.score)?;
+        if let Some((fp, fn_)) = eval.false_rates {
+            recorder.set(Metric::LaneFpHardprune, fp);
+            recorder.set(Metric::LaneFnHardprune, fn_);
+        }
         Ok(net)
     }
 
@@ -485,10 +489,12 @@ impl Executor {
             config.count_rule,
             "after masked retraining",
         )?;
-        out.recorder.set(
-            Metric::AccRetrain,
-            task.evaluate(&net.valid(), &data.test, run.test_batch_size)?,
-        );
+        let eval = task.evaluate_detail(&net.valid(), &data.test, run.test_batch_size)?;
+        out.recorder.set(Metric::AccRetrain, eval.score);
+        if let Some((fp, fn_)) = eval.false_rates {
+            out.recorder.set(Metric::LaneFpRetrain, fp);
+            out.recorder.set(Metric::LaneFnRetrain, fn_);
+        }
         Ok(net)
     }
 
@@ -554,8 +560,8 @@ fn stage_name(run: &Run, index: usize) -> &'static str {
 }
 
 /// The task `run`'s model is trained at, its loss on the data's device.
-fn task_of(run: &Run, data: &Dataset) -> Result<Classification> {
-    task::classification(run.model, &data.train.device())
+fn task_of(run: &Run, data: &Dataset) -> Result<ModelTask> {
+    ModelTask::of(run.model, &data.train.device())
 }
 
 /// Training settings of `stage`, shuffling from (seed, stage, "shuffle").

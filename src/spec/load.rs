@@ -5,6 +5,7 @@ use super::column::Column;
 use super::method::MethodName;
 use super::types::{FigureKind, RawSpec, RowSpec};
 use crate::base::{glob_match, sha256_hex};
+use crate::catalog::{Architecture, Storage};
 use crate::error::{Error, Result};
 use crate::metrics::Metric;
 use figment::Figment;
@@ -550,10 +551,13 @@ fn validate(loaded: &Loaded) -> Result<()> {
                     row.dataset.name()
                 ));
             }
-            if row.dataset.entry().storage == crate::catalog::Storage::ImageFolder {
+            if matches!(
+                row.dataset.entry().storage,
+                Storage::ImageFolder | Storage::Lanes(_)
+            ) {
                 return fail(format!(
-                    "{at}: key `data.holdout_first`: `{}` is an image folder; holdouts need an \
-                     in-memory data set (IDX or CIFAR)",
+                    "{at}: key `data.holdout_first`: `{}` is read from image files; holdouts \
+                     need an in-memory data set (IDX or CIFAR)",
                     row.dataset.name()
                 ));
             }
@@ -561,7 +565,36 @@ fn validate(loaded: &Loaded) -> Result<()> {
         if let Some(0) = row.data.test_limit {
             return fail(format!("{at}: key `data.test_limit`: must be at least 1"));
         }
+        if row.data.augment.is_some() && !matches!(row.dataset.entry().storage, Storage::Lanes(_)) {
+            return fail(format!(
+                "{at}: key `data.augment`: `{}` is not a lane data set (the option switches \
+                 UFLD's augmentation; CIFAR-format sets always train with theirs)",
+                row.dataset.name()
+            ));
+        }
         validate_sparsity(path, &at, row)?;
+        let (task, data_task) = (row.model.entry().task, row.dataset.task());
+        if task != data_task {
+            return fail(format!(
+                "{at}: key `dataset`: `{}` is a {} data set; model `{}` does {}",
+                row.dataset.name(),
+                data_task.name(),
+                row.model.name(),
+                task.name()
+            ));
+        }
+        if let (Architecture::Ufld(head), Storage::Lanes(files)) =
+            (row.model.entry().architecture, row.dataset.entry().storage)
+            && head.griding_num != files.griding_num
+        {
+            return fail(format!(
+                "{at}: key `model`: {} has {} griding cells but data set `{}` has {}",
+                row.model.name(),
+                head.griding_num,
+                row.dataset.name(),
+                files.griding_num
+            ));
+        }
         let (model, data) = (row.model.input_shape(), row.dataset.image_shape());
         if model != data {
             return fail(format!(

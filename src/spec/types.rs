@@ -435,6 +435,10 @@ pub struct DataSpec {
     /// Use only the first N test examples.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_limit: Option<usize>,
+    /// Train a lane data set with (true) or without (false) UFLD's augmentation; default: the
+    /// data set's (on for TuSimple-format sets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub augment: Option<bool>,
 }
 
 impl DataSpec {

@@ -7,7 +7,7 @@ pub mod optim;
 pub mod schedule;
 pub mod task;
 
-pub use task::{Classification, Task, accuracy};
+pub use task::{Classification, ModelTask, Task, accuracy};
 
 use crate::base::rng;
 use crate::data::Dataset;

@@ -9,6 +9,7 @@ use crate::data::{Dataset, Examples};
 use crate::error::{Error, Result};
 use crate::metrics::Metric;
 use crate::models::{Dropout, Net};
+use crate::train::lanes::task::{LaneBatch, LaneDetection};
 use burn::nn::loss::CrossEntropyLoss;
 use burn::tensor::{Device, Int, Tensor};
 
@@ -35,6 +36,29 @@ pub trait Task {
 
     /// The score as progress lines show it, e.g. `test acc 98.10%`.
     fn describe_score(&self, score: f64) -> String;
+
+    /// [`Task::evaluate`] with the task's further rates, where it has them (lanes: TuSimple's
+    /// false-positive and false-negative rates), for the stages' final records.
+    fn evaluate_detail(
+        &self,
+        model: &Net,
+        split: &Examples,
+        batch_size: usize,
+    ) -> Result<Evaluation> {
+        Ok(Evaluation {
+            score: self.evaluate(model, split, batch_size)?,
+            false_rates: None,
+        })
+    }
+}
+
+/// An evaluation's score and the task's further rates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evaluation {
+    /// The task's score ([`Task::score_metric`]).
+    pub score: f64,
+    /// False-positive and false-negative rates (%), for tasks that count them.
+    pub false_rates: Option<(f64, f64)>,
 }
 
 /// Image classification: cross-entropy on logits, top-1 accuracy (%).
@@ -116,15 +140,106 @@ impl Task for Classification {
     }
 }
 
-/// The classification task of `model` on `device`; the detection and lane tasks of Tables 3
-/// and 4 have no implementation yet.
-pub fn classification(model: ModelKind, device: &Device) -> Result<Classification> {
-    match model.entry().task {
-        TaskKind::Classification => Ok(Classification::new(device)),
-        other => Err(Error::RunFailed(format!(
-            "{}: no training task for {other:?} yet",
-            model.name()
-        ))),
+/// The task a run's model is trained at, from its catalog entry: the one task type the
+/// runner's stages train and evaluate with.
+// One task per training stage, built once: boxing the loss would only add indirection.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum ModelTask {
+    /// Image classification.
+    Classification(Classification),
+    /// Lane detection (UFLD on TuSimple-format data).
+    Lanes(LaneDetection),
+}
+
+/// A training batch of a [`ModelTask`].
+#[derive(Debug, Clone)]
+pub enum TaskBatch {
+    /// Images and labels.
+    Labelled(LabelledBatch),
+    /// Frames with row-anchor and segmentation targets.
+    Lanes(LaneBatch),
+}
+
+impl ModelTask {
+    /// The task of `model`, its loss on `device`; detection (Table 3) has none yet.
+    pub fn of(model: ModelKind, device: &Device) -> Result<ModelTask> {
+        match model.entry().task {
+            TaskKind::Classification => Ok(ModelTask::Classification(Classification::new(device))),
+            TaskKind::LaneDetection => Ok(ModelTask::Lanes(LaneDetection)),
+            other => Err(Error::RunFailed(format!(
+                "{}: no training task for {} yet",
+                model.name(),
+                other.name()
+            ))),
+        }
+    }
+
+    /// The same task training with dropout `p` at the model's dropout site (the loader
+    /// refuses dropout for models without one, so only classification models get it).
+    pub fn with_dropout(self, p: f64) -> ModelTask {
+        match self {
+            ModelTask::Classification(task) => ModelTask::Classification(task.with_dropout(p)),
+            lanes => lanes,
+        }
+    }
+}
+
+impl Task for ModelTask {
+    type Batch = TaskBatch;
+
+    /// The data set's kind of batch: lane sets give lane batches, the others labelled images
+    /// (the loader refuses a model whose task is not its data set's).
+    fn train_batch(data: &Dataset, indices: &[usize], augment_seed: u64) -> Result<TaskBatch> {
+        match data.train {
+            Examples::Lanes(_) => {
+                LaneDetection::train_batch(data, indices, augment_seed).map(TaskBatch::Lanes)
+            }
+            _ => Classification::train_batch(data, indices, augment_seed).map(TaskBatch::Labelled),
+        }
+    }
+
+    fn loss(&self, model: &Net, batch: TaskBatch) -> Tensor<1> {
+        match (self, batch) {
+            (ModelTask::Classification(task), TaskBatch::Labelled(batch)) => {
+                task.loss(model, batch)
+            }
+            (ModelTask::Lanes(task), TaskBatch::Lanes(batch)) => task.loss(model, batch),
+            (task, _) => unreachable!("{task:?} got another task's batch"),
+        }
+    }
+
+    fn score_metric(&self) -> Metric {
+        match self {
+            ModelTask::Classification(task) => task.score_metric(),
+            ModelTask::Lanes(task) => task.score_metric(),
+        }
+    }
+
+    fn evaluate(&self, model: &Net, split: &Examples, batch_size: usize) -> Result<f64> {
+        match self {
+            ModelTask::Classification(task) => task.evaluate(model, split, batch_size),
+            ModelTask::Lanes(task) => task.evaluate(model, split, batch_size),
+        }
+    }
+
+    fn describe_score(&self, score: f64) -> String {
+        match self {
+            ModelTask::Classification(task) => task.describe_score(score),
+            ModelTask::Lanes(task) => task.describe_score(score),
+        }
+    }
+
+    fn evaluate_detail(
+        &self,
+        model: &Net,
+        split: &Examples,
+        batch_size: usize,
+    ) -> Result<Evaluation> {
+        match self {
+            ModelTask::Classification(task) => task.evaluate_detail(model, split, batch_size),
+            ModelTask::Lanes(task) => task.evaluate_detail(model, split, batch_size),
+        }
     }
 }
 

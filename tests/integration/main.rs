@@ -9,6 +9,7 @@ mod graph;
 mod idx;
 mod imagefolder;
 mod import;
+mod lane_pipeline;
 mod lanes;
 mod layers;
 mod methods;

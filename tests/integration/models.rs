@@ -6,7 +6,7 @@ use slr_repro::models::Net;
 use slr_repro::models::params;
 use slr_repro::spec::ModelKind;
 
-const PAPER_MODELS: [(ModelKind, usize); 9] = [
+const PAPER_MODELS: [(ModelKind, usize); 10] = [
     (ModelKind::Resnet18Cifar, 11_173_962),
     (ModelKind::Resnet18CifarNoPool, 11_173_962),
     (ModelKind::Resnet50Cifar, 23_520_842),
@@ -16,6 +16,9 @@ const PAPER_MODELS: [(ModelKind, usize); 9] = [
     // ResNet-18 without fc 11,176,512 + pool 4,104 + cls 3,688,448 + 46,356,576 + the
     // auxiliary branch 3,395,717 (heads 590,848 + 590,592 + 737,792, combine 1,476,485).
     (ModelKind::Ufld, 64_621_357),
+    // The smoke variant (64x160 input, 25 cells): the same backbone, pool and auxiliary
+    // branch; cls 80 x 2048 + 2048 = 165,888 and 2048 x 5,824 + 5,824 = 11,933,376.
+    (ModelKind::UfldSmall, 26_675_597),
     // Darknet's cfgs with 80 classes, counted by scripts/yolo_reference.py's PyTorch model.
     (ModelKind::Yolov3, 61_949_149),
     (ModelKind::Yolov3Tiny, 8_852_366),

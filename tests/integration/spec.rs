@@ -303,6 +303,38 @@ fn validation_messages() {
             None,
             vec![],
         ),
+        (
+            "classifier_on_lane_data",
+            BASE.replace("dataset = \"mnist\"", "dataset = \"synthetic-lanes\""),
+            None,
+            vec![],
+        ),
+        (
+            "lane_model_on_another_input",
+            BASE.replace("model = \"lenet5\"", "model = \"ufld\"")
+                .replace("dataset = \"mnist\"", "dataset = \"synthetic-lanes\""),
+            None,
+            vec![],
+        ),
+        (
+            "augment_off_lane_data",
+            BASE.replace(
+                "dataset = \"mnist\"",
+                "dataset = \"mnist\"\ndata = { augment = true }",
+            ),
+            None,
+            vec![],
+        ),
+        (
+            "holdout_on_lane_data",
+            BASE.replace("model = \"lenet5\"", "model = \"ufld-small\"")
+                .replace(
+                    "dataset = \"mnist\"",
+                    "dataset = \"synthetic-lanes\"\ndata = { holdout_first = 10 }",
+                ),
+            None,
+            vec![],
+        ),
     ];
     let mut all = String::new();
     for (name, text, profile, sets) in cases {
@@ -452,7 +484,7 @@ fn tables_1_3_4_declare_rows_that_report_why_they_cannot_run() {
     for (table, runs, rows, reason) in [
         ("table1", 22, 22, "data set `imagenet` not in"),
         ("table3", 0, 22, "model `yolov3`: its detection task"),
-        ("table4", 0, 11, "model `ufld`: its lane-detection task"),
+        ("table4", 12, 12, "data set `tusimple` not in"),
     ] {
         let loaded = load_spec(
             &root().join(format!("experiments/{table}.toml")),

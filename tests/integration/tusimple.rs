@@ -2,6 +2,7 @@
 //! order of `convert_tusimple.py`, row-anchor cells (with the extension of short lanes) and
 //! the 36x100 segmentation target.
 
+use slr_repro::data::lane_augment::LaneAugment;
 use slr_repro::data::tusimple::{
     lane_slots, parse_label, read_labels, row_targets, segmentation_target,
 };
@@ -94,7 +95,7 @@ fn row_anchor_cells_and_the_extension_of_short_lanes() {
     // symmetric, so each row's mean is the centre. Cells are floor(x / (1279 / 99)).
     let gentle = |y: f64| Some(640.0 - 0.2 * (y - 160.0));
     let slots = lane_slots(&parse_label(&label(&[&gentle])).unwrap());
-    let targets = row_targets(&slots, 100);
+    let targets = row_targets(&slots, 100, LaneAugment::NONE);
     assert_eq!(targets.len(), 56);
     // y = 160: x 640, cell 49; y = 430: x 586, cell 45; y = 710: x 530, cell 41.
     assert_eq!(
@@ -108,22 +109,38 @@ fn row_anchor_cells_and_the_extension_of_short_lanes() {
     );
     // The same lane ending at y = 400 is continued along its lower half: the same cells.
     let upper = |y: f64| (y <= 400.0).then_some(640.0 - 0.2 * (y - 160.0));
-    let extended = row_targets(&lane_slots(&parse_label(&label(&[&upper])).unwrap()), 100);
+    let extended = row_targets(
+        &lane_slots(&parse_label(&label(&[&upper])).unwrap()),
+        100,
+        LaneAugment::NONE,
+    );
     assert_eq!(extended, targets);
     // Continued past the image's left edge: x = 61 - 0.2 (y - 160) is 1 at y = 460 (cell 0)
     // and -1 at y = 470 (no lane).
     let leaving = |y: f64| (y <= 400.0).then_some(61.0 - 0.2 * (y - 160.0));
-    let left = row_targets(&lane_slots(&parse_label(&label(&[&leaving])).unwrap()), 100);
+    let left = row_targets(
+        &lane_slots(&parse_label(&label(&[&leaving])).unwrap()),
+        100,
+        LaneAugment::NONE,
+    );
     assert_eq!((left[30][1], left[31][1], left[55][1]), (0, 100, 100));
     // Five points are too few to extend (x = 640 - 2.5 (y - 160) down to y = 200, 108 px
     // long, so the conversion keeps it): no lane below them.
     let stub = |y: f64| (y <= 200.0).then_some(640.0 - 2.5 * (y - 160.0));
-    let short = row_targets(&lane_slots(&parse_label(&label(&[&stub])).unwrap()), 100);
+    let short = row_targets(
+        &lane_slots(&parse_label(&label(&[&stub])).unwrap()),
+        100,
+        LaneAugment::NONE,
+    );
     assert!(short[..5].iter().all(|t| t[1] < 100));
     assert!(short[5..].iter().all(|t| t[1] == 100));
     // A lane under 90 px is not drawn at all.
     let tiny = |y: f64| (y <= 200.0).then_some(640.0 - 0.2 * (y - 160.0));
-    let none = row_targets(&lane_slots(&parse_label(&label(&[&tiny])).unwrap()), 100);
+    let none = row_targets(
+        &lane_slots(&parse_label(&label(&[&tiny])).unwrap()),
+        100,
+        LaneAugment::NONE,
+    );
     assert!(none.iter().all(|t| *t == [100; 4]));
 }
 
@@ -133,7 +150,7 @@ fn the_segmentation_target_is_the_label_image_at_36x100() {
     // and 646 (in the band), 48 and 51 sample 620 and 659 (outside).
     let gentle = |y: f64| Some(640.0 - 0.2 * (y - 160.0));
     let slots = lane_slots(&parse_label(&label(&[&gentle])).unwrap());
-    let seg = segmentation_target(&slots, 36, 100);
+    let seg = segmentation_target(&slots, 36, 100, LaneAugment::NONE);
     assert_eq!(seg.len(), 3600);
     let at = |i: usize, j: usize| seg[i * 100 + j];
     assert_eq!((at(8, 48), at(8, 49), at(8, 50), at(8, 51)), (0, 2, 2, 0));
@@ -226,7 +243,7 @@ fn lane_batches_hold_normalised_frames_and_their_targets() {
     let items = read_split(tmp.path(), &[TRAIN_LABELS]).unwrap();
     assert_eq!(items.len(), 2);
     let refs: Vec<_> = items.iter().collect();
-    let data = batch_data(&refs, [288, 800], 100).unwrap();
+    let data = batch_data(&refs, [288, 800], 100, None).unwrap();
     assert_eq!(data.images.len(), 2 * 3 * 288 * 800);
     assert_eq!(data.cells.len(), 2 * 56 * 4);
     assert_eq!(data.segmentation.len(), 2 * 36 * 100);
@@ -240,7 +257,7 @@ fn lane_batches_hold_normalised_frames_and_their_targets() {
         data.images[3 * 288 * 800 + 288 * 800 + 200 * 800 + 400],
         expected
     );
-    let cells: Vec<i64> = row_targets(&lane_slots(&items[1].label), 100)
+    let cells: Vec<i64> = row_targets(&lane_slots(&items[1].label), 100, LaneAugment::NONE)
         .iter()
         .flatten()
         .map(|&c| c as i64)
@@ -259,6 +276,7 @@ fn lane_batches_hold_normalised_frames_and_their_targets() {
 
 #[test]
 fn ufld_trains_a_step_on_synthetic_lanes_and_is_scored_by_laneeval() {
+    use burn::module::Module;
     use burn::tensor::Device;
     use slr_repro::data::synthetic_lanes::{TEST_LABELS, TRAIN_LABELS, generate};
     use slr_repro::data::tusimple::read_split;
@@ -288,6 +306,7 @@ fn ufld_trains_a_step_on_synthetic_lanes_and_is_scored_by_laneeval() {
             items: Arc::new(read_split(tmp.path(), &[file]).unwrap()),
             input: [288, 800],
             griding_num: 100,
+            augment: true,
             device: device.clone(),
         })
     };
@@ -328,6 +347,88 @@ fn ufld_trains_a_step_on_synthetic_lanes_and_is_scored_by_laneeval() {
         record.train_ce
     );
     assert!((0.0..=100.0).contains(&record.test_acc));
-    let again = LaneDetection.evaluate(&trained, &data.test, 1).unwrap();
+    // Evaluated without autodiff, as the loop evaluates (BatchNorm on its running statistics).
+    let again = LaneDetection
+        .evaluate(&trained.valid(), &data.test, 1)
+        .unwrap();
     assert_eq!(again, record.test_acc);
+}
+
+#[test]
+fn ufld_augmentation_matches_pillow_and_moves_the_targets_with_the_frame() {
+    // Frame (bilinear) and label (nearest) against scripts/lane_augment_reference.py's run of
+    // UFLD's transforms under Pillow, byte for byte.
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(super::common::root().join("tests/fixtures/lane_augment.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let mut rgb = Vec::with_capacity(1280 * 720 * 3);
+    for y in 0..720usize {
+        for x in 0..1280usize {
+            for c in 0..3usize {
+                rgb.push(((x * 7 + y * 13 + c * 50 + (x * y) % 17) % 256) as u8);
+            }
+        }
+    }
+    let check = |expected: &serde_json::Value, bytes: &[u8], what: &str| {
+        let indices: Vec<usize> = serde_json::from_value(expected["indices"].clone()).unwrap();
+        let values: Vec<u8> = serde_json::from_value(expected["values"].clone()).unwrap();
+        let ours: Vec<u8> = indices.iter().map(|&i| bytes[i]).collect();
+        assert_eq!(ours, values, "{what}");
+        let sum: u64 = bytes.iter().map(|&b| b as u64).sum();
+        assert_eq!(sum, expected["sum"].as_u64().unwrap(), "{what}");
+    };
+    for draw in fixture.as_array().unwrap() {
+        let augment = LaneAugment {
+            angle: draw["angle"].as_i64().unwrap() as i32,
+            down: draw["down"].as_i64().unwrap() as i32,
+            right: draw["right"].as_i64().unwrap() as i32,
+        };
+        check(
+            &draw["frame"],
+            &augment.frame(&rgb),
+            &format!("frame {augment:?}"),
+        );
+        let map = augment.label_map();
+        let label: Vec<u8> = (0..720usize)
+            .flat_map(|y| (0..1280usize).map(move |x| (x, y)))
+            .map(|(x, y)| {
+                map.source(x, y)
+                    .map_or(0, |(x, y)| ((x * 3 + y * 5) % 251 + 1) as u8)
+            })
+            .collect();
+        check(&draw["label"], &label, &format!("label {augment:?}"));
+    }
+    // The targets move with the frame: a vertical lane at x = 400 shifted 100 px left is in
+    // cell floor(300 / (1279 / 99)) = 23 where it was in cell floor(400 / 12.919) = 30; the
+    // 30 px downward shift empties the rows it uncovers (row anchor 64 of 288: y = 160, now
+    // read from y = 130, above the lane's first point at 160).
+    let lane = parse_label(&label(&[&|_| Some(400.0)])).unwrap();
+    let slots = lane_slots(&lane);
+    let plain = row_targets(&slots, 100, LaneAugment::NONE);
+    let shifted = LaneAugment {
+        angle: 0,
+        down: 30,
+        right: -100,
+    };
+    let moved = row_targets(&slots, 100, shifted);
+    let lane_slot = (0..4).find(|&s| plain[55][s] != 100).unwrap();
+    assert_eq!(plain[55][lane_slot], 30);
+    assert_eq!(moved[55][lane_slot], 23);
+    assert_eq!(plain[0][lane_slot], 30);
+    assert_eq!(moved[0][lane_slot], 100);
+    assert_eq!(moved[3][lane_slot], 23);
+    // Draws cover UFLD's ranges: angles -6..=6, offsets -100..=99 and -200..=199.
+    let mut rng = slr_repro::base::rng::SplitMix64::new(5);
+    let draws: Vec<LaneAugment> = (0..5000).map(|_| LaneAugment::draw(&mut rng)).collect();
+    let range = |f: fn(&LaneAugment) -> i32| {
+        (
+            draws.iter().map(f).min().unwrap(),
+            draws.iter().map(f).max().unwrap(),
+        )
+    };
+    assert_eq!(range(|d| d.angle), (-6, 6));
+    assert_eq!(range(|d| d.down), (-100, 99));
+    assert_eq!(range(|d| d.right), (-200, 199));
 }

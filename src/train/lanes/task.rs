@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::metrics::Metric;
 use crate::models::Net;
 use crate::train::Task;
+use crate::train::task::Evaluation;
 use burn::tensor::{Int, Tensor, TensorData};
 
 /// One lane batch on the device.
@@ -36,11 +37,16 @@ fn lanes(split: &Examples) -> Result<&LaneSplit> {
     }
 }
 
-/// The batch of `split`'s items at `indices`, on its device.
-pub fn lane_batch(split: &LaneSplit, indices: &[usize]) -> Result<LaneBatch> {
+/// The batch of `split`'s items at `indices`, on its device, augmented from `augment_seed`
+/// when given.
+pub fn lane_batch(
+    split: &LaneSplit,
+    indices: &[usize],
+    augment_seed: Option<u64>,
+) -> Result<LaneBatch> {
     let items: Vec<_> = indices.iter().map(|&i| &split.items[i]).collect();
     let [h, w] = split.input;
-    let data = batch_data(&items, split.input, split.griding_num)?;
+    let data = batch_data(&items, split.input, split.griding_num, augment_seed)?;
     let n = items.len();
     let device = &split.device;
     Ok(LaneBatch {
@@ -56,9 +62,10 @@ pub fn lane_batch(split: &LaneSplit, indices: &[usize]) -> Result<LaneBatch> {
 impl Task for LaneDetection {
     type Batch = LaneBatch;
 
-    // UFLD's augmentation (rotation, shifts) is not applied yet: the seed goes unused.
-    fn train_batch(data: &Dataset, indices: &[usize], _augment_seed: u64) -> Result<LaneBatch> {
-        lane_batch(lanes(&data.train)?, indices)
+    /// UFLD's augmentation (rotation, shifts) where the data set trains with it.
+    fn train_batch(data: &Dataset, indices: &[usize], augment_seed: u64) -> Result<LaneBatch> {
+        let split = lanes(&data.train)?;
+        lane_batch(split, indices, split.augment.then_some(augment_seed))
     }
 
     fn loss(&self, model: &Net, batch: LaneBatch) -> Tensor<1> {
@@ -79,6 +86,17 @@ impl Task for LaneDetection {
 
     /// TuSimple accuracy (%) of the decoded lanes against the split's labels.
     fn evaluate(&self, model: &Net, split: &Examples, batch_size: usize) -> Result<f64> {
+        Ok(self.evaluate_detail(model, split, batch_size)?.score)
+    }
+
+    /// TuSimple's accuracy with its FP and FN rates (%), as `LaneEval.bench_one_submit` gives
+    /// them.
+    fn evaluate_detail(
+        &self,
+        model: &Net,
+        split: &Examples,
+        batch_size: usize,
+    ) -> Result<Evaluation> {
         let split = lanes(split)?;
         let mut scores = Vec::with_capacity(split.items.len());
         let indices: Vec<usize> = (0..split.items.len()).collect();
@@ -87,7 +105,7 @@ impl Task for LaneDetection {
             // Frames only: evaluation needs no training targets.
             let items: Vec<_> = chunk.iter().map(|&i| &split.items[i]).collect();
             let images = Tensor::from_data(
-                TensorData::new(frames(&items, split.input)?, [chunk.len(), 3, h, w]),
+                TensorData::new(frames(&items, split.input, None)?, [chunk.len(), 3, h, w]),
                 &split.device,
             );
             let out = model
@@ -112,7 +130,11 @@ impl Task for LaneDetection {
                 scores.push(bench(&predicted, &label.lanes, &label.h_samples, 10.0)?);
             }
         }
-        Ok(100.0 * mean_score(&scores).accuracy)
+        let mean = mean_score(&scores);
+        Ok(Evaluation {
+            score: 100.0 * mean.accuracy,
+            false_rates: Some((100.0 * mean.fp, 100.0 * mean.fn_)),
+        })
     }
 
     fn describe_score(&self, score: f64) -> String {
