@@ -51,6 +51,10 @@ pub enum Source {
 
 /// Fetches `kind` into `data_root/<name>/`, from `from` when given.
 pub fn fetch(data_root: &Path, kind: DatasetKind, from: Option<&Path>) -> Result<Source> {
+    // Lane sets, drawn or the user's, have their own fetch.
+    if let Storage::Lanes(files) = kind.entry().storage {
+        return super::lane_fetch::fetch(data_root, kind, files, from);
+    }
     match kind.entry().fetch {
         // The stand-in is built from Fashion-MNIST at load time.
         Fetch::As(other) => return fetch(data_root, other, from),
@@ -58,9 +62,6 @@ pub fn fetch(data_root: &Path, kind: DatasetKind, from: Option<&Path>) -> Result
             return fetch_cifar(data_root, kind, from);
         }
         Fetch::Idx { .. } => {}
-        _ if matches!(kind.entry().storage, Storage::Lanes(_)) => {
-            return super::lane_fetch::fetch(data_root, kind, from);
-        }
         Fetch::SyntheticLanes => unreachable!("the synthetic lane set is stored as lanes"),
         Fetch::UserFiles => {
             return Err(Error::Data(format!(

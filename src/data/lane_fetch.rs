@@ -4,15 +4,17 @@
 
 use super::fetch::Source;
 use super::{synthetic_lanes, tusimple};
-use crate::catalog::{DatasetKind, Fetch, LaneFiles, SYNTHETIC_LANES_SIZES, Storage};
+use crate::catalog::{DatasetKind, Fetch, LaneFiles, SYNTHETIC_LANES_SIZES};
 use crate::error::{Error, Result};
 use std::path::Path;
 
-/// Fetches the lane set `kind` (its storage is [`Storage::Lanes`]) into `data_root`.
-pub fn fetch(data_root: &Path, kind: DatasetKind, from: Option<&Path>) -> Result<Source> {
-    let Storage::Lanes(files) = kind.entry().storage else {
-        unreachable!("only lane sets are fetched here")
-    };
+/// Fetches the lane set `kind`, stored as `files`, into `data_root`.
+pub fn fetch(
+    data_root: &Path,
+    kind: DatasetKind,
+    files: LaneFiles,
+    from: Option<&Path>,
+) -> Result<Source> {
     let dest = kind.folder(data_root);
     match (kind.entry().fetch, from) {
         (Fetch::SyntheticLanes, Some(_)) => Err(Error::Usage(format!(
