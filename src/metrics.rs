@@ -70,6 +70,10 @@ pub enum Metric {
     LaneFpRetrain,
     /// `lanes.fn.retrain`: TuSimple's false-negative rate (%) after the full retraining.
     LaneFnRetrain,
+    /// `map.hardprune`: COCO's mAP@0.5:0.95 (%) right after hard pruning.
+    MapHardprune,
+    /// `map.retrain`: COCO's mAP@0.5:0.95 (%) after the full retraining.
+    MapRetrain,
 }
 
 /// Which way a metric is better.
@@ -86,7 +90,7 @@ pub enum Direction {
 use Metric::*;
 
 /// Metrics without a parameter, in listing order (tables first, then per-epoch ones).
-const FIXED: [Metric; 28] = [
+const FIXED: [Metric; 30] = [
     AccDense,
     AccHardprune,
     AccRetrain,
@@ -115,6 +119,8 @@ const FIXED: [Metric; 28] = [
     LaneFnHardprune,
     LaneFpRetrain,
     LaneFnRetrain,
+    MapHardprune,
+    MapRetrain,
 ];
 
 impl Metric {
@@ -149,6 +155,8 @@ impl Metric {
             LaneFnHardprune => "lanes.fn.hardprune",
             LaneFpRetrain => "lanes.fp.retrain",
             LaneFnRetrain => "lanes.fn.retrain",
+            MapHardprune => "map.hardprune",
+            MapRetrain => "map.retrain",
         }
     }
 
@@ -193,6 +201,8 @@ impl Metric {
                 | LaneFnHardprune
                 | LaneFpRetrain
                 | LaneFnRetrain
+                | MapHardprune
+                | MapRetrain
         )
     }
 
@@ -241,7 +251,9 @@ impl Metric {
             | AccHardpruneAt(_)
             | AccTest
             | CompressionPrunedLayers
-            | CompressionReference => Direction::Higher,
+            | CompressionReference
+            | MapHardprune
+            | MapRetrain => Direction::Higher,
             TrainCe | TrainLoss | WMinusZ | LaneFpHardprune | LaneFnHardprune | LaneFpRetrain
             | LaneFnRetrain => Direction::Lower,
             _ => Direction::Neutral,
@@ -272,6 +284,8 @@ impl Metric {
             LaneFnHardprune => "FN rate, hard prune (%)".into(),
             LaneFpRetrain => "FP rate after retraining (%)".into(),
             LaneFnRetrain => "FN rate after retraining (%)".into(),
+            MapHardprune => "mAP@0.5:0.95, hard prune (%)".into(),
+            MapRetrain => "mAP@0.5:0.95 after retraining (%)".into(),
             AccHardpruneAt(n) => format!(
                 "Hard-prune acc. after {n} pruning-training epoch{} (%)",
                 plural(n)
@@ -357,6 +371,12 @@ impl Metric {
                 "`lanes.fn.*`: TuSimple's false-negative rate (%): labelled lanes no \
                  prediction matches, per frame, averaged (its `LaneEval`); after hard pruning \
                  or after the full retraining.",
+            ),
+            MapHardprune | MapRetrain => (
+                "map",
+                "`map.*`: COCO's box mAP@0.5:0.95 (%), as `pycocotools`' evaluator computes it \
+                 (AP averaged over IoU thresholds 0.50, 0.55, ..., 0.95 and the categories); \
+                 after hard pruning or after the full retraining.",
             ),
             AccHardpruneAt(_) => (
                 "hardprune-n",

@@ -138,3 +138,44 @@ pub fn source(i: usize, from: isize) -> usize {
         from as usize
     }
 }
+
+/// The anchors (width, height in input pixels) of both cfgs' `[yolo]` layers.
+pub const ANCHORS: [[f64; 2]; 9] = [
+    [10.0, 13.0],
+    [16.0, 30.0],
+    [33.0, 23.0],
+    [30.0, 61.0],
+    [62.0, 45.0],
+    [59.0, 119.0],
+    [116.0, 90.0],
+    [156.0, 198.0],
+    [373.0, 326.0],
+];
+
+/// `yolov3-tiny.cfg`'s anchors (its own six).
+pub const TINY_ANCHORS: [[f64; 2]; 6] = [
+    [10.0, 14.0],
+    [23.0, 27.0],
+    [37.0, 58.0],
+    [81.0, 82.0],
+    [135.0, 169.0],
+    [344.0, 319.0],
+];
+
+/// The anchors of each `[yolo]` layer, coarsest (stride 32) first, as the cfgs' `mask` lines
+/// pick them (`yolov3-tiny.cfg`'s second mask is `1,2,3`, as released).
+pub fn yolo_anchors(tiny: bool) -> Vec<[[f64; 2]; 3]> {
+    let pick = |all: &[[f64; 2]], mask: [usize; 3]| mask.map(|i| all[i]);
+    if tiny {
+        vec![
+            pick(&TINY_ANCHORS, [3, 4, 5]),
+            pick(&TINY_ANCHORS, [1, 2, 3]),
+        ]
+    } else {
+        vec![
+            pick(&ANCHORS, [6, 7, 8]),
+            pick(&ANCHORS, [3, 4, 5]),
+            pick(&ANCHORS, [0, 1, 2]),
+        ]
+    }
+}

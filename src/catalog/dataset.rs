@@ -26,7 +26,8 @@ pub enum DatasetKind {
     FashionMnistCifarStandin,
     /// ImageNet (ILSVRC 2012) as train/val folders of class folders.
     Imagenet,
-    /// COCO 2014 detection (Table 3; reader not implemented yet).
+    /// COCO 2014 detection (Table 3): the user's `train2014/`, `val2014/` and
+    /// `annotations/instances_*.json` (with Darknet's `5k.txt`: the 5k-image `val` split).
     Coco2014,
     /// TuSimple lane detection (Table 4): the user's `clips/` and label files.
     Tusimple,
@@ -34,6 +35,10 @@ pub enum DatasetKind {
     /// road, labels exact), at a small input: the lane pipeline's smoke data, never TuSimple
     /// numbers.
     SyntheticLanes,
+    /// A small COCO-format detection set the harness draws (shapes of three classes on
+    /// textured backgrounds, boxes exact): the detection pipeline's smoke data, never COCO
+    /// numbers.
+    SyntheticCoco,
 }
 
 /// One file of a data set: canonical (uncompressed) name and SHA-256 of its uncompressed bytes.
@@ -107,7 +112,9 @@ pub const CIFAR10_TEST_FILE: &str = "test_batch.bin";
 /// The authors' CIFAR constants, used for every CIFAR-format kind so the stand-in runs the same
 /// pipeline.
 const CIFAR_NORM: [(f32, f32); 3] = [(0.4914, 0.2023), (0.4822, 0.1994), (0.4465, 0.2010)];
-/// torchvision's ImageNet (mean, std) per channel (also used by the detection and lane models).
+/// No normalisation: pixels in [0, 1] (the YOLOv3 reference's input).
+pub const UNIT_NORM: [(f32, f32); 3] = [(0.0, 1.0); 3];
+/// torchvision's ImageNet (mean, std) per channel (also used by the lane models).
 pub const IMAGENET_NORM: [(f32, f32); 3] = [(0.485, 0.229), (0.456, 0.224), (0.406, 0.225)];
 
 /// How a data set is stored on disk, i.e. which reader loads it.
@@ -125,6 +132,8 @@ pub enum Storage {
     ImageFolder,
     /// TuSimple's format: label files of one JSON object per frame naming its image.
     Lanes(LaneFiles),
+    /// COCO's format: an instances file and an image folder per split.
+    Detection(DetectionFiles),
     /// A declared data set whose reader does not exist yet.
     NotImplemented,
 }
@@ -168,6 +177,40 @@ pub const SYNTHETIC_LANES_FILES: LaneFiles = LaneFiles {
     augment: true,
 };
 
+/// The files of a COCO-format data set: per split the instances file and the image folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DetectionFiles {
+    /// Training `(instances file, image folder)`.
+    pub train: (&'static str, &'static str),
+    /// Held-out `(instances file, image folder)`.
+    pub test: (&'static str, &'static str),
+    /// Darknet's list of the held-out images (`5k.txt`): when the folder has it, the test split
+    /// is those images of `test` and the training split adds the rest of `test` to `train`
+    /// (`trainvalno5k`).
+    pub test_list: Option<&'static str>,
+    /// Whether training batches get the reference's `DefaultAug` (`data::detection`).
+    pub augment: bool,
+}
+
+/// COCO 2014's files.
+pub const COCO2014_FILES: DetectionFiles = DetectionFiles {
+    train: ("annotations/instances_train2014.json", "train2014"),
+    test: ("annotations/instances_val2014.json", "val2014"),
+    test_list: Some("5k.txt"),
+    augment: true,
+};
+
+/// Images, held-out images and seed of the synthetic COCO set `slr data fetch` draws.
+pub const SYNTHETIC_COCO_SIZES: (usize, usize, u64) = (320, 80, 2021);
+
+/// The synthetic COCO set's files (written by `data::synthetic_coco`).
+pub const SYNTHETIC_COCO_FILES: DetectionFiles = DetectionFiles {
+    train: ("annotations/instances_train.json", "train"),
+    test: ("annotations/instances_val.json", "val"),
+    test_list: None,
+    augment: true,
+};
+
 /// Where `slr data fetch` gets a data set when no `--from` is given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fetch {
@@ -193,6 +236,8 @@ pub enum Fetch {
     UserFiles,
     /// Drawn by the harness (`data::synthetic_lanes`).
     SyntheticLanes,
+    /// Drawn by the harness (`data::synthetic_coco`).
+    SyntheticCoco,
 }
 
 /// A registry package carrying a data set's files.
@@ -230,7 +275,7 @@ pub struct DatasetEntry {
 
 impl DatasetKind {
     /// Every data set, in spec order.
-    pub const ALL: [DatasetKind; 9] = [
+    pub const ALL: [DatasetKind; 10] = [
         DatasetKind::Mnist,
         DatasetKind::FashionMnist,
         DatasetKind::Cifar10,
@@ -240,6 +285,7 @@ impl DatasetKind {
         DatasetKind::Coco2014,
         DatasetKind::Tusimple,
         DatasetKind::SyntheticLanes,
+        DatasetKind::SyntheticCoco,
     ];
 
     /// The name used on the command line and in folders.
@@ -254,6 +300,7 @@ impl DatasetKind {
             DatasetKind::Coco2014 => "coco2014",
             DatasetKind::Tusimple => "tusimple",
             DatasetKind::SyntheticLanes => "synthetic-lanes",
+            DatasetKind::SyntheticCoco => "synthetic-coco",
         }
     }
 
@@ -347,13 +394,18 @@ impl DatasetKind {
                 Storage::ImageFolder,
                 "imagenet-ilsvrc2012",
             ),
-            DatasetKind::Coco2014 => user_files(
-                [3, 416, 416],
-                80,
-                (82_783, 40_504),
-                Storage::NotImplemented,
-                "coco2014",
-            ),
+            // Detection sets: `image` is the square model input images are letterboxed to;
+            // pixels in [0, 1] as the reference feeds them (no normalisation).
+            DatasetKind::Coco2014 => DatasetEntry {
+                normalisation: &UNIT_NORM,
+                ..user_files(
+                    [3, 416, 416],
+                    80,
+                    (118_287, 5_000),
+                    Storage::Detection(COCO2014_FILES),
+                    "coco2014",
+                )
+            },
             // Lane sets: `image` is the model input frames are resized to; no classes.
             DatasetKind::Tusimple => user_files(
                 [3, 288, 800],
@@ -371,13 +423,23 @@ impl DatasetKind {
                 fetch: Fetch::SyntheticLanes,
                 ..user_files([0; 3], 0, (0, 0), Storage::NotImplemented, "")
             },
+            DatasetKind::SyntheticCoco => DatasetEntry {
+                image: [3, 128, 128],
+                classes: 3,
+                normalisation: &UNIT_NORM,
+                split_sizes: (SYNTHETIC_COCO_SIZES.0, SYNTHETIC_COCO_SIZES.1),
+                storage: Storage::Detection(SYNTHETIC_COCO_FILES),
+                checksum_id: "synthetic-coco-v1:2021",
+                fetch: Fetch::SyntheticCoco,
+                ..user_files([0; 3], 0, (0, 0), Storage::NotImplemented, "")
+            },
         }
     }
 
     /// The task its labels are for: a model of another task cannot train on it.
     pub fn task(self) -> TaskKind {
         match self {
-            DatasetKind::Coco2014 => TaskKind::Detection,
+            DatasetKind::Coco2014 | DatasetKind::SyntheticCoco => TaskKind::Detection,
             DatasetKind::Tusimple | DatasetKind::SyntheticLanes => TaskKind::LaneDetection,
             _ => TaskKind::Classification,
         }
@@ -422,10 +484,10 @@ impl DatasetKind {
             Storage::CifarFile(file) => vec![file.name],
             Storage::ImageFolder => vec!["train", "val"],
             Storage::Lanes(files) => files.train.iter().chain(files.test).copied().collect(),
-            Storage::NotImplemented => match self {
-                DatasetKind::Coco2014 => vec!["train2014", "val2014", "annotations"],
-                _ => vec!["train_set", "test_set"],
-            },
+            Storage::Detection(files) => {
+                vec![files.train.0, files.train.1, files.test.0, files.test.1]
+            }
+            Storage::NotImplemented => vec!["train_set", "test_set"],
         }
     }
 
@@ -464,7 +526,16 @@ impl DatasetKind {
                     .join(", "),
                 self.name()
             ),
-            (Fetch::SyntheticLanes, _) => {
+            (Fetch::UserFiles, Storage::Detection(files)) => format!(
+                "put COCO 2014's {}/, {}/ and annotations/ (and Darknet's 5k.txt for the 5k \
+                 `val` split) in one folder and run: slr data fetch {} --from <folder> \
+                 --data-root {root} (it reads both instances files and checks every image, then \
+                 links the folder)",
+                files.train.1,
+                files.test.1,
+                self.name()
+            ),
+            (Fetch::SyntheticLanes | Fetch::SyntheticCoco, _) => {
                 format!("slr data fetch {} --data-root {root}", self.name())
             }
             (Fetch::UserFiles, _) => format!(

@@ -8,9 +8,10 @@ mod flops;
 pub mod model;
 
 pub use dataset::{
-    CIFAR10_TEST_FILE, CIFAR10_TEST20, CIFAR10_TRAIN_FILES, DataFile, DatasetEntry, DatasetKind,
-    FASHION_MNIST_FILES, Fetch, IMAGENET_NORM, LaneFiles, MNIST_FILES, Registry,
-    SYNTHETIC_LANES_FILES, SYNTHETIC_LANES_SIZES, Storage, TUSIMPLE_FILES,
+    CIFAR10_TEST_FILE, CIFAR10_TEST20, CIFAR10_TRAIN_FILES, COCO2014_FILES, DataFile, DatasetEntry,
+    DatasetKind, DetectionFiles, FASHION_MNIST_FILES, Fetch, IMAGENET_NORM, LaneFiles, MNIST_FILES,
+    Registry, SYNTHETIC_COCO_FILES, SYNTHETIC_COCO_SIZES, SYNTHETIC_LANES_FILES,
+    SYNTHETIC_LANES_SIZES, Storage, TUSIMPLE_FILES, UNIT_NORM,
 };
 pub use model::{
     Architecture, ModelEntry, ModelKind, RESNET18_IMAGENET, ResNetConfig, TaskKind, UfldConfig,

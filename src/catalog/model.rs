@@ -270,11 +270,6 @@ impl ModelKind {
         self.entry().architecture != Architecture::NotImplemented
     }
 
-    /// Whether the harness can build and train it: its task has an implementation too.
-    pub fn implemented(self) -> bool {
-        self.buildable() && self.entry().task != TaskKind::Detection
-    }
-
     /// Input images `[channels, height, width]`.
     pub fn input_shape(self) -> [usize; 3] {
         self.entry().input

@@ -36,6 +36,23 @@ pub enum Examples {
     Files(FileSplit),
     /// Lane frames with their labels, decoded per batch (TuSimple format).
     Lanes(LaneSplit),
+    /// Images with their boxes, decoded per batch (COCO format).
+    Detection(DetectionSplit),
+}
+
+/// Images and boxes of a detection split, decoded and letterboxed per batch.
+#[derive(Debug, Clone)]
+pub struct DetectionSplit {
+    /// Every image with its boxes.
+    pub items: Arc<Vec<super::coco::CocoImage>>,
+    /// COCO's category id of each class.
+    pub categories: Arc<Vec<u64>>,
+    /// The model's square input side.
+    pub input: usize,
+    /// Whether training batches get the reference's augmentation.
+    pub augment: bool,
+    /// Where batches are put.
+    pub device: Device,
 }
 
 /// Frames and lane labels of a split, decoded per batch.
@@ -63,6 +80,7 @@ impl Examples {
             Examples::Tensors(split) => split.len,
             Examples::Files(files) => files.items.len(),
             Examples::Lanes(lanes) => lanes.items.len(),
+            Examples::Detection(split) => split.items.len(),
         }
     }
 
@@ -77,6 +95,7 @@ impl Examples {
             Examples::Tensors(split) => split.images.device(),
             Examples::Files(files) => files.device.clone(),
             Examples::Lanes(lanes) => lanes.device.clone(),
+            Examples::Detection(split) => split.device.clone(),
         }
     }
 
@@ -105,7 +124,7 @@ impl Examples {
                     indices.iter().map(|&i| files.items[i].clone()).collect();
                 folder::batch(&items, augment_seed, &files.device)
             }
-            Examples::Lanes(_) => Err(no_labels()),
+            Examples::Lanes(_) | Examples::Detection(_) => Err(no_labels()),
         }
     }
 
@@ -114,13 +133,15 @@ impl Examples {
         match self {
             Examples::Tensors(split) => Ok(split.range(start, end)),
             Examples::Files(files) => folder::batch(&files.items[start..end], None, &files.device),
-            Examples::Lanes(_) => Err(no_labels()),
+            Examples::Lanes(_) | Examples::Detection(_) => Err(no_labels()),
         }
     }
 }
 
 fn no_labels() -> Error {
-    Error::RunFailed("a lane split has lanes, not class labels: train it with the lane task".into())
+    Error::RunFailed(
+        "a lane or detection split has no class labels: train it with its own task".into(),
+    )
 }
 
 /// Calls `consume(i, produce(i))` for `i` in `0..count`, in order, with `produce` running on a

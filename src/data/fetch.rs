@@ -52,8 +52,12 @@ pub enum Source {
 /// Fetches `kind` into `data_root/<name>/`, from `from` when given.
 pub fn fetch(data_root: &Path, kind: DatasetKind, from: Option<&Path>) -> Result<Source> {
     // Lane sets, drawn or the user's, have their own fetch.
-    if let Storage::Lanes(files) = kind.entry().storage {
-        return super::lane_fetch::fetch(data_root, kind, files, from);
+    match kind.entry().storage {
+        Storage::Lanes(files) => return super::lane_fetch::fetch(data_root, kind, files, from),
+        Storage::Detection(files) => {
+            return super::coco_fetch::fetch(data_root, kind, files, from);
+        }
+        _ => {}
     }
     match kind.entry().fetch {
         // The stand-in is built from Fashion-MNIST at load time.
@@ -62,7 +66,9 @@ pub fn fetch(data_root: &Path, kind: DatasetKind, from: Option<&Path>) -> Result
             return fetch_cifar(data_root, kind, from);
         }
         Fetch::Idx { .. } => {}
-        Fetch::SyntheticLanes => unreachable!("the synthetic lane set is stored as lanes"),
+        Fetch::SyntheticLanes | Fetch::SyntheticCoco => {
+            unreachable!("synthetic sets are stored as lanes or detection sets")
+        }
         Fetch::UserFiles => {
             return Err(Error::Data(format!(
                 "{} cannot be fetched: {}",

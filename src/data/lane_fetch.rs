@@ -68,7 +68,7 @@ fn check(dir: &Path, files: LaneFiles) -> Result<usize> {
 }
 
 /// Makes `dest` a link to `dir` (replacing an older link, never a real folder).
-fn link(dir: &Path, dest: &Path) -> Result<()> {
+pub(super) fn link(dir: &Path, dest: &Path) -> Result<()> {
     let target = dir.canonicalize().map_err(Error::io(dir))?;
     if let Ok(meta) = std::fs::symlink_metadata(dest) {
         if !meta.file_type().is_symlink() {

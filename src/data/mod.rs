@@ -5,16 +5,21 @@
 pub mod augment;
 pub mod batches;
 pub mod cifar;
+pub mod coco;
+mod coco_fetch;
+pub mod detection;
 pub mod fetch;
 pub mod folder;
 pub mod idx;
 pub mod lane_augment;
 mod lane_fetch;
 pub mod resize;
+pub mod synthetic_coco;
 pub mod synthetic_lanes;
 pub mod tusimple;
 
-pub use batches::{Examples, FileSplit, LaneSplit};
+pub use batches::{DetectionSplit, Examples, FileSplit, LaneSplit};
+pub use coco_fetch::read_splits as coco_splits;
 
 use crate::catalog::{CIFAR10_TEST_FILE, CIFAR10_TRAIN_FILES, DataFile, DatasetKind, Storage};
 use crate::error::{Error, Result};
@@ -145,7 +150,9 @@ pub fn load(
         ))
     };
     let (train, test) = match kind.entry().storage {
-        Storage::ImageFolder | Storage::Lanes(_) if limits.holdout_first.is_some() => {
+        Storage::ImageFolder | Storage::Lanes(_) | Storage::Detection(_)
+            if limits.holdout_first.is_some() =>
+        {
             return Err(Error::Data(format!(
                 "data set `{}`: `data.holdout_first` needs an in-memory data set (IDX or CIFAR), \
                  not image files",
@@ -166,6 +173,22 @@ pub fn load(
             (
                 lanes(files.train, limits.train_limit)?,
                 lanes(files.test, limits.test_limit)?,
+            )
+        }
+        Storage::Detection(files) => {
+            let (train, test) = coco_fetch::read_splits(&dir, files).map_err(missing)?;
+            let split = |read: coco::CocoSplit, limit: Option<usize>| {
+                Examples::Detection(DetectionSplit {
+                    items: std::sync::Arc::new(spread(read.images, limit)),
+                    categories: std::sync::Arc::new(read.categories),
+                    input: shape[1],
+                    augment: limits.augment.unwrap_or(files.augment),
+                    device: device.clone(),
+                })
+            };
+            (
+                split(train, limits.train_limit),
+                split(test, limits.test_limit),
             )
         }
         Storage::ImageFolder => {

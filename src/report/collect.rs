@@ -106,7 +106,7 @@ pub fn collect(plan: &Plan, runs_root: &Path, data_root: &Path) -> Result<Collec
     for (index, row) in plan.spec.rows.iter().enumerate() {
         if let Some(reason) = plan.spec.why_not_run(row) {
             // Not resolved into runs: one not-run row per seed, from the spec alone.
-            let shapes_known = row.model.implemented();
+            let shapes_known = row.model.buildable();
             for &seed in &row.seeds {
                 records.push(RunRecord {
                     row: index,

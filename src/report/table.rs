@@ -123,20 +123,24 @@ pub fn render(spec: &Loaded, results: &DataFrame, footer: &str) -> Result<String
 
     let mut header = vec!["Row".to_owned()];
     let mut definitions: Vec<(String, String)> = Vec::new();
-    // Accuracy is top-1 for classification; a table of lane models scores TuSimple's.
-    let lanes = spec
-        .rows
-        .iter()
-        .all(|r| r.model.entry().task == TaskKind::LaneDetection);
+    // Accuracy is top-1 for classification; a table of lane models scores TuSimple's, one of
+    // detection models COCO's mAP@0.5.
+    let all = |task: TaskKind| spec.rows.iter().all(|r| r.model.entry().task == task);
+    let score_name = if all(TaskKind::LaneDetection) {
+        Some("TuSimple lane accuracy")
+    } else if all(TaskKind::Detection) {
+        Some("COCO box mAP@0.5")
+    } else {
+        None
+    };
     for column in &columns {
         let mut text = column.header();
         if let Some((label, definition)) = column.definition() {
             let _ = write!(text, "[^{label}]");
             if !definitions.iter().any(|(l, _)| *l == label) {
-                let definition = if lanes {
-                    definition.replace("top-1 test accuracy", "TuSimple lane accuracy")
-                } else {
-                    definition.to_owned()
+                let definition = match score_name {
+                    Some(name) => definition.replace("top-1 test accuracy", name),
+                    None => definition.to_owned(),
                 };
                 definitions.push((label.to_owned(), definition));
             }

@@ -452,6 +452,9 @@ impl Executor {
             recorder.set(Metric::LaneFpHardprune, fp);
             recorder.set(Metric::LaneFnHardprune, fn_);
         }
+        if let Some(map) = eval.map_50_95 {
+            recorder.set(Metric::MapHardprune, map);
+        }
         Ok(net)
     }
 
@@ -494,6 +497,9 @@ impl Executor {
         if let Some((fp, fn_)) = eval.false_rates {
             out.recorder.set(Metric::LaneFpRetrain, fp);
             out.recorder.set(Metric::LaneFnRetrain, fn_);
+        }
+        if let Some(map) = eval.map_50_95 {
+            out.recorder.set(Metric::MapRetrain, map);
         }
         Ok(net)
     }

@@ -64,13 +64,6 @@ impl Loaded {
         if !row.model.buildable() {
             return Some(format!("model `{}` not implemented yet", row.model.name()));
         }
-        if !row.model.implemented() {
-            return Some(format!(
-                "model `{}`: its {} task (loss, data, metric) is not implemented yet",
-                row.model.name(),
-                row.model.entry().task.name()
-            ));
-        }
         (!self.row_selected(row)).then(|| {
             format!(
                 "group `{}` not selected by profile `{}`",
@@ -553,7 +546,7 @@ fn validate(loaded: &Loaded) -> Result<()> {
             }
             if matches!(
                 row.dataset.entry().storage,
-                Storage::ImageFolder | Storage::Lanes(_)
+                Storage::ImageFolder | Storage::Lanes(_) | Storage::Detection(_)
             ) {
                 return fail(format!(
                     "{at}: key `data.holdout_first`: `{}` is read from image files; holdouts \
@@ -565,10 +558,16 @@ fn validate(loaded: &Loaded) -> Result<()> {
         if let Some(0) = row.data.test_limit {
             return fail(format!("{at}: key `data.test_limit`: must be at least 1"));
         }
-        if row.data.augment.is_some() && !matches!(row.dataset.entry().storage, Storage::Lanes(_)) {
+        if row.data.augment.is_some()
+            && !matches!(
+                row.dataset.entry().storage,
+                Storage::Lanes(_) | Storage::Detection(_)
+            )
+        {
             return fail(format!(
-                "{at}: key `data.augment`: `{}` is not a lane data set (the option switches \
-                 UFLD's augmentation; CIFAR-format sets always train with theirs)",
+                "{at}: key `data.augment`: `{}` is not a lane or detection data set (the option \
+                 switches UFLD's or YOLOv3's augmentation; CIFAR-format sets always train with \
+                 theirs)",
                 row.dataset.name()
             ));
         }
@@ -596,7 +595,29 @@ fn validate(loaded: &Loaded) -> Result<()> {
             ));
         }
         let (model, data) = (row.model.input_shape(), row.dataset.image_shape());
-        if model != data {
+        if let Architecture::Yolo(config) = row.model.entry().architecture {
+            // Fully convolutional: any square input whose side is a multiple of 32.
+            if data[0] != 3 || data[1] != data[2] || data[1] % 32 != 0 {
+                return fail(format!(
+                    "{at}: key `dataset`: {} takes square RGB inputs whose side is a multiple \
+                     of 32; data set `{}` has {}x{}x{}",
+                    row.model.name(),
+                    row.dataset.name(),
+                    data[0],
+                    data[1],
+                    data[2]
+                ));
+            }
+            let classes = row.dataset.entry().classes;
+            if classes > config.classes {
+                return fail(format!(
+                    "{at}: key `dataset`: `{}` has {classes} classes; {} detects {}",
+                    row.dataset.name(),
+                    row.model.name(),
+                    config.classes
+                ));
+            }
+        } else if model != data {
             return fail(format!(
                 "{at}: key `model`: {} takes {}x{}x{} images but data set `{}` has {}x{}x{}",
                 row.model.name(),

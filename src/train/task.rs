@@ -3,12 +3,13 @@
 //! training loop asks it for each and names none.
 
 use crate::base::rng;
-use crate::catalog::{ModelKind, TaskKind};
+use crate::catalog::{Architecture, ModelKind, TaskKind};
 use crate::data::batches::{self, PREFETCH_DEPTH, prefetched};
 use crate::data::{Dataset, Examples};
 use crate::error::{Error, Result};
 use crate::metrics::Metric;
 use crate::models::{Dropout, Net};
+use crate::train::detection::task::{DetectionBatch, ObjectDetection};
 use crate::train::lanes::task::{LaneBatch, LaneDetection};
 use burn::nn::loss::CrossEntropyLoss;
 use burn::tensor::{Device, Int, Tensor};
@@ -48,6 +49,7 @@ pub trait Task {
         Ok(Evaluation {
             score: self.evaluate(model, split, batch_size)?,
             false_rates: None,
+            map_50_95: None,
         })
     }
 }
@@ -59,6 +61,8 @@ pub struct Evaluation {
     pub score: f64,
     /// False-positive and false-negative rates (%), for tasks that count them.
     pub false_rates: Option<(f64, f64)>,
+    /// COCO's mAP@0.5:0.95 (%), for detection (whose score is mAP@0.5).
+    pub map_50_95: Option<f64>,
 }
 
 /// Image classification: cross-entropy on logits, top-1 accuracy (%).
@@ -150,6 +154,8 @@ pub enum ModelTask {
     Classification(Classification),
     /// Lane detection (UFLD on TuSimple-format data).
     Lanes(LaneDetection),
+    /// Object detection (YOLOv3 on COCO-format data).
+    Detection(ObjectDetection),
 }
 
 /// A training batch of a [`ModelTask`].
@@ -159,16 +165,23 @@ pub enum TaskBatch {
     Labelled(LabelledBatch),
     /// Frames with row-anchor and segmentation targets.
     Lanes(LaneBatch),
+    /// Letterboxed images with their boxes.
+    Detection(DetectionBatch),
 }
 
 impl ModelTask {
-    /// The task of `model`, its loss on `device`; detection (Table 3) has none yet.
+    /// The task of `model`, its loss on `device`.
     pub fn of(model: ModelKind, device: &Device) -> Result<ModelTask> {
-        match model.entry().task {
-            TaskKind::Classification => Ok(ModelTask::Classification(Classification::new(device))),
-            TaskKind::LaneDetection => Ok(ModelTask::Lanes(LaneDetection)),
-            other => Err(Error::RunFailed(format!(
-                "{}: no training task for {} yet",
+        match (model.entry().task, model.entry().architecture) {
+            (TaskKind::Classification, _) => {
+                Ok(ModelTask::Classification(Classification::new(device)))
+            }
+            (TaskKind::LaneDetection, _) => Ok(ModelTask::Lanes(LaneDetection)),
+            (TaskKind::Detection, Architecture::Yolo(config)) => {
+                Ok(ModelTask::Detection(ObjectDetection::new(config)))
+            }
+            (other, _) => Err(Error::RunFailed(format!(
+                "{}: no training task for {} with this architecture",
                 model.name(),
                 other.name()
             ))),
@@ -180,7 +193,7 @@ impl ModelTask {
     pub fn with_dropout(self, p: f64) -> ModelTask {
         match self {
             ModelTask::Classification(task) => ModelTask::Classification(task.with_dropout(p)),
-            lanes => lanes,
+            other => other,
         }
     }
 }
@@ -188,12 +201,16 @@ impl ModelTask {
 impl Task for ModelTask {
     type Batch = TaskBatch;
 
-    /// The data set's kind of batch: lane sets give lane batches, the others labelled images
-    /// (the loader refuses a model whose task is not its data set's).
+    /// The data set's kind of batch: lane sets give lane batches, detection sets detection
+    /// batches, the others labelled images (the loader refuses a model whose task is not its
+    /// data set's).
     fn train_batch(data: &Dataset, indices: &[usize], augment_seed: u64) -> Result<TaskBatch> {
         match data.train {
             Examples::Lanes(_) => {
                 LaneDetection::train_batch(data, indices, augment_seed).map(TaskBatch::Lanes)
+            }
+            Examples::Detection(_) => {
+                ObjectDetection::train_batch(data, indices, augment_seed).map(TaskBatch::Detection)
             }
             _ => Classification::train_batch(data, indices, augment_seed).map(TaskBatch::Labelled),
         }
@@ -205,6 +222,7 @@ impl Task for ModelTask {
                 task.loss(model, batch)
             }
             (ModelTask::Lanes(task), TaskBatch::Lanes(batch)) => task.loss(model, batch),
+            (ModelTask::Detection(task), TaskBatch::Detection(batch)) => task.loss(model, batch),
             (task, _) => unreachable!("{task:?} got another task's batch"),
         }
     }
@@ -213,6 +231,7 @@ impl Task for ModelTask {
         match self {
             ModelTask::Classification(task) => task.score_metric(),
             ModelTask::Lanes(task) => task.score_metric(),
+            ModelTask::Detection(task) => task.score_metric(),
         }
     }
 
@@ -220,6 +239,7 @@ impl Task for ModelTask {
         match self {
             ModelTask::Classification(task) => task.evaluate(model, split, batch_size),
             ModelTask::Lanes(task) => task.evaluate(model, split, batch_size),
+            ModelTask::Detection(task) => task.evaluate(model, split, batch_size),
         }
     }
 
@@ -227,6 +247,7 @@ impl Task for ModelTask {
         match self {
             ModelTask::Classification(task) => task.describe_score(score),
             ModelTask::Lanes(task) => task.describe_score(score),
+            ModelTask::Detection(task) => task.describe_score(score),
         }
     }
 
@@ -239,6 +260,7 @@ impl Task for ModelTask {
         match self {
             ModelTask::Classification(task) => task.evaluate_detail(model, split, batch_size),
             ModelTask::Lanes(task) => task.evaluate_detail(model, split, batch_size),
+            ModelTask::Detection(task) => task.evaluate_detail(model, split, batch_size),
         }
     }
 }

@@ -5,6 +5,7 @@ mod claims;
 mod cli;
 mod common;
 mod detection;
+mod detection_pipeline;
 mod graph;
 mod idx;
 mod imagefolder;

@@ -134,6 +134,7 @@ impl Task for LaneDetection {
         Ok(Evaluation {
             score: 100.0 * mean.accuracy,
             false_rates: Some((100.0 * mean.fp, 100.0 * mean.fn_)),
+            map_50_95: None,
         })
     }
 

@@ -1,0 +1,145 @@
+//! The detection path end to end: a COCO-format copy fetched (checked and linked) or drawn,
+//! YOLOv3-tiny trained, pruned with SLR and retrained through the runner, and a report with
+//! COCO's mAP@0.5 and mAP@0.5:0.95 columns.
+
+use super::common::{reproduce, write};
+use slr_repro::data::fetch::{Source, fetch};
+use slr_repro::data::synthetic_coco::generate;
+use slr_repro::spec::DatasetKind;
+use std::path::Path;
+
+/// A tiny COCO 2014 copy: synthetic images under COCO's folder and file names, with Darknet's
+/// `5k.txt` naming one of the two `val2014` images.
+fn coco_copy(dir: &Path) {
+    generate(dir, 3, 2, 9).unwrap();
+    std::fs::rename(dir.join("train"), dir.join("train2014")).unwrap();
+    std::fs::rename(dir.join("val"), dir.join("val2014")).unwrap();
+    let annotations = dir.join("annotations");
+    for (from, to) in [("train", "train2014"), ("val", "val2014")] {
+        std::fs::rename(
+            annotations.join(format!("instances_{from}.json")),
+            annotations.join(format!("instances_{to}.json")),
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.join("5k.txt"), "/images/val2014/4.png\n").unwrap();
+}
+
+#[test]
+fn a_coco_copy_is_checked_then_linked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (copy, data) = (tmp.path().join("copy"), tmp.path().join("data"));
+    coco_copy(&copy);
+    // Without --from there is nothing to get it from: the hint names the folders.
+    let err = fetch(&data, DatasetKind::Coco2014, None).unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    assert!(err.to_string().contains("train2014/"), "{err}");
+    assert_eq!(
+        fetch(&data, DatasetKind::Coco2014, Some(&copy)).unwrap(),
+        Source::Local(copy.clone())
+    );
+    let linked = data.join("coco2014");
+    assert!(std::fs::symlink_metadata(&linked).unwrap().is_symlink());
+    // The 5k list: 1 held-out image, the other val2014 image trains.
+    let (train, test) =
+        slr_repro::data::coco_splits(&linked, slr_repro::catalog::COCO2014_FILES).unwrap();
+    assert_eq!((train.images.len(), test.images.len()), (4, 1));
+    assert_eq!(test.images[0].id, 4);
+    // An image that is not one: refused, naming it.
+    std::fs::write(copy.join("val2014/3.png"), b"not a png").unwrap();
+    let err = fetch(&data, DatasetKind::Coco2014, Some(&copy)).unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    assert!(
+        err.to_string()
+            .contains("val2014/3.png: cannot read the image"),
+        "{err}"
+    );
+    // Broken JSON: the file.
+    let instances = copy.join("annotations/instances_val2014.json");
+    std::fs::write(&instances, "{\"images\": [").unwrap();
+    let err = fetch(&data, DatasetKind::Coco2014, Some(&copy)).unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    assert!(
+        err.to_string()
+            .contains("instances_val2014.json: not a COCO instances file"),
+        "{err}"
+    );
+    // A missing instances file.
+    std::fs::remove_file(&instances).unwrap();
+    let err = fetch(&data, DatasetKind::Coco2014, Some(&copy)).unwrap_err();
+    assert!(err.to_string().contains("missing"), "{err}");
+    assert!(err.to_string().contains("instances_val2014.json"), "{err}");
+    // The synthetic set is drawn, never copied.
+    let err = fetch(&data, DatasetKind::SyntheticCoco, Some(&copy)).unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+}
+
+const DETECTION_SPEC: &str = r#"
+[table]
+id = "detection"
+title = "Detection"
+
+[report]
+columns = [
+  "method", "acc.dense", "acc.hardprune", "map.hardprune", "acc.retrain", "map.retrain",
+  "compression.pruned_layers",
+]
+
+[defaults]
+model = "yolov3-tiny"
+dataset = "synthetic-coco"
+# The reference's DefaultAug through the runner (the data set's default, spelled out).
+data = { augment = true }
+seeds = [1]
+batch_size = 2
+test_batch_size = 2
+
+[defaults.pretrain]
+steps = 2
+optimizer = { kind = "adam", lr = 1e-3, momentum = 0.0 }
+schedule = { kind = "constant" }
+
+[defaults.train]
+steps = 2
+
+[defaults.retrain]
+steps = 1
+
+[[rows]]
+name = "dense"
+
+[[rows]]
+name = "slr"
+method = "slr"
+sparsity = { uniform = 0.8 }
+"#;
+
+#[test]
+fn yolov3_tiny_trains_prunes_and_reports_map_through_the_runner() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    // A small stand-in for `slr data fetch synthetic-coco` (which draws 400 images).
+    generate(&data.join("synthetic-coco"), 4, 2, 3).unwrap();
+    let spec = write(tmp.path(), "detection.toml", DETECTION_SPEC);
+    let (runs, reports) = (tmp.path().join("runs"), tmp.path().join("reports"));
+    reproduce(&spec, &data, &runs, &reports);
+    let report = std::fs::read_to_string(reports.join("detection.md")).unwrap();
+    for header in [
+        "mAP@0.5:0.95, hard prune (%)",
+        "mAP@0.5:0.95 after retraining (%)",
+    ] {
+        assert!(report.contains(header), "{header}:\n{report}");
+    }
+    // The accuracy footnotes say which score a detection table holds.
+    assert!(
+        report.contains("COCO box mAP@0.5 (%) right after hard pruning"),
+        "{report}"
+    );
+    assert!(!report.contains("top-1"), "{report}");
+    let slr = report
+        .lines()
+        .find(|l| l.starts_with("| slr "))
+        .expect("the slr row");
+    let cells: Vec<&str> = slr.split('|').map(str::trim).collect();
+    insta::assert_snapshot!(cells[2..].join(" | "));
+}
