@@ -5,7 +5,7 @@
 
 use super::coco::{self, CocoSplit};
 use super::fetch::Source;
-use super::lane_fetch::link;
+use super::lane_fetch::{draw, link};
 use super::synthetic_coco;
 use crate::catalog::{DatasetKind, DetectionFiles, Fetch, SYNTHETIC_COCO_SIZES};
 use crate::error::{Error, Result};
@@ -60,12 +60,9 @@ pub fn fetch(
                 return Ok(Source::Present);
             }
             let (train, test, seed) = SYNTHETIC_COCO_SIZES;
-            // Drawn into a scratch folder and renamed, so an interrupted fetch leaves nothing.
-            let scratch = data_root.join(format!(".{}-{}", kind.name(), std::process::id()));
-            let _ = std::fs::remove_dir_all(&scratch);
-            synthetic_coco::generate(&scratch, train, test, seed)?;
-            let _ = std::fs::remove_dir_all(&dest);
-            std::fs::rename(&scratch, &dest).map_err(Error::io(&dest))?;
+            draw(data_root, kind, |scratch| {
+                synthetic_coco::generate(scratch, train, test, seed)
+            })?;
             Ok(Source::Generated(seed))
         }
         (_, None) => Err(Error::Data(format!(

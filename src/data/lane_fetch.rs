@@ -26,12 +26,9 @@ pub fn fetch(
                 return Ok(Source::Present);
             }
             let (train, test, seed) = SYNTHETIC_LANES_SIZES;
-            // Drawn into a scratch folder and renamed, so an interrupted fetch leaves nothing.
-            let scratch = data_root.join(format!(".{}-{}", kind.name(), std::process::id()));
-            let _ = std::fs::remove_dir_all(&scratch);
-            synthetic_lanes::generate(&scratch, train, test, seed)?;
-            let _ = std::fs::remove_dir_all(&dest);
-            std::fs::rename(&scratch, &dest).map_err(Error::io(&dest))?;
+            draw(data_root, kind, |scratch| {
+                synthetic_lanes::generate(scratch, train, test, seed)
+            })?;
             Ok(Source::Generated(seed))
         }
         (_, None) => Err(Error::Data(format!(
@@ -65,6 +62,21 @@ fn check(dir: &Path, files: LaneFiles) -> Result<usize> {
         }
     }
     Ok(count)
+}
+
+/// Draws a synthetic set with `generate` into a scratch folder under `data_root`, then renames
+/// it to the set's folder, so an interrupted fetch leaves nothing.
+pub(super) fn draw(
+    data_root: &Path,
+    kind: DatasetKind,
+    generate: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
+    let dest = kind.folder(data_root);
+    let scratch = data_root.join(format!(".{}-{}", kind.name(), std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    generate(&scratch)?;
+    let _ = std::fs::remove_dir_all(&dest);
+    std::fs::rename(&scratch, &dest).map_err(Error::io(&dest))
 }
 
 /// Makes `dest` a link to `dir` (replacing an older link, never a real folder).
