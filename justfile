@@ -79,9 +79,10 @@ bench-jobs spec="lenet5-mnist" profile="smoke":
     awk '{t[$1]=$2; printf "--jobs %s: %.0f s\n", $1, $2} END {printf "speed-up: %.2fx\n", t[1]/t[2]}' "$out/times"
     rm -rf "$out"
 
-# The same training steps in slr and in PyTorch (venv from `just torch-venv`) on this CPU, one
-# table with the ratio; `just bench-torch-cpu tch` also measures the tch-cpu backend.
-bench-torch-cpu with="":
+# Further arguments go to scripts/bench-torch-cpu.py, e.g. `--model yolov3-tiny --batch 8 --out
+# reports/perf-cpu.md`; `just bench-torch-cpu tch` also measures the tch-cpu backend.
+# The same training steps in slr and in PyTorch on this CPU, one table with the ratio.
+bench-torch-cpu with="" *args:
     #!/usr/bin/env bash
     set -euo pipefail
     [ -x .venv-torch/bin/python ] || just torch-venv
@@ -90,8 +91,10 @@ bench-torch-cpu with="":
     if [ "{{with}}" = "tch" ]; then
       just build-tch
       extra=(--slr-tch "${CARGO_TARGET_DIR}-tch/release/slr")
+    elif [ -n "{{with}}" ]; then
+      extra=("{{with}}")
     fi
-    .venv-torch/bin/python scripts/bench-torch-cpu.py --slr "$CARGO_TARGET_DIR/release/slr" "${extra[@]}"
+    .venv-torch/bin/python scripts/bench-torch-cpu.py --slr "$CARGO_TARGET_DIR/release/slr" "${extra[@]}" {{args}}
 
 # Build `slr` with the libtorch backends against the venv's torch, in its own target folder
 # (switching libtorch rebuilds everything above torch-sys).

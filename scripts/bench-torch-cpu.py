@@ -3,12 +3,14 @@ prints the ratio (`just bench-torch-cpu`; needs PyPI's torch in .venv-torch, whi
 makes).
 
     .venv-torch/bin/python scripts/bench-torch-cpu.py --slr target/release/slr \
-        [--slr-tch ~/.cache/slr-target-tch/release/slr] [--threads 2] [--out FILE]
+        [--slr-tch ~/.cache/slr-target-tch/release/slr] [--model yolov3-tiny --batch 8] \
+        [--threads 2] [--out reports/perf-cpu.md]
 
-For each model (LeNet-5 is not in the PyTorch definitions, so the CIFAR ResNet-18) it runs
-`slr perf` on the `cpu` backend (and `tch-cpu` with --slr-tch), then scripts/torch_perf.py's
-measurement with the same batch, steps and thread count, and prints one Markdown table per slr
-backend.
+It runs `slr perf` on the `cpu` backend (and `tch-cpu` with --slr-tch), then
+scripts/torch_perf.py's measurement of the same model (the CIFAR/ImageNet ResNets and VGG-16 of
+scripts/torch_models.py, YOLOv3 and YOLOv3-tiny) with the same batch, steps and thread count,
+and prints one Markdown table per slr backend. --out keeps one section per model and batch in
+the file: this run's replaces its own, the others stay.
 """
 
 import argparse
@@ -53,12 +55,35 @@ def main():
     text = "".join(torch_perf.compare(o, theirs) + "\n" for o in ours)
     print(text, end="")
     if args.out:
-        with open(args.out, "w") as f:
-            f.write(document(args, text))
+        write_section(args.out, section(args, ours[0], text))
 
 
-def document(args, tables):
-    """The tables with what was measured, where and how (for reports/perf-cpu.md)."""
+HEADER = (
+    "# CPU: slr against PyTorch eager, same training step\n\n"
+    "Measured by `scripts/bench-torch-cpu.py` (`just bench-torch-cpu tch [--model M --batch B]`) "
+    "on random data of each model's task, SGD lr 0.01 momentum 0.5 Nesterov weight decay 5e-4. "
+    "ADMM step: the task's loss plus the penalty over the pruned layers (ratio 0.8); update: one "
+    "Z/U update; projection: the pruned layers (slr: O(n) selection by bisection over f32 bit "
+    "patterns; PyTorch: kthvalue). Ratios above 1 mean slr is faster. Timings on a 2-core "
+    "machine vary by about 10% between runs.\n"
+)
+
+
+def write_section(path, text):
+    """Puts `text` (a `## ` section) into the file at `path`, replacing the section with the same
+    title, after the others."""
+    title = text.split("\n", 1)[0]
+    sections = []
+    if os.path.exists(path):
+        body = open(path).read().split("\n## ")[1:]
+        sections = ["## " + s.rstrip("\n") + "\n" for s in body]
+    sections = [s for s in sections if s.split("\n", 1)[0] != title] + [text.rstrip("\n") + "\n"]
+    with open(path, "w") as f:
+        f.write(HEADER + "".join("\n" + s for s in sections))
+
+
+def section(args, ours, tables):
+    """The tables with what was measured, where and how."""
     import datetime
     import platform
 
@@ -68,17 +93,13 @@ def document(args, tables):
     )
     version = subprocess.run([args.slr, "--version"], capture_output=True, text=True).stdout.strip()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    loss = "YOLOv3's loss on 4 boxes per image" if args.model.startswith("yolo") else "cross-entropy"
     return (
-        "# CPU: slr against PyTorch eager, same training step\n\n"
-        f"Measured by `scripts/bench-torch-cpu.py` (`just bench-torch-cpu tch`) on {cpu}, "
-        f"{args.threads} threads (OMP_NUM_THREADS and slr --threads), "
+        f"## {args.model}, batch {args.batch}\n\n"
+        f"{cpu}, {args.threads} threads (OMP_NUM_THREADS and slr --threads), "
         f"{datetime.datetime.now(datetime.timezone.utc).date()}, {version} at commit {commit}. "
-        f"Model {args.model}, batch {args.batch}, random data, SGD lr 0.01 momentum 0.5 Nesterov "
-        f"weight decay 5e-4; {args.warmup} warm-up steps, then the mean of {args.steps} steps. "
-        "ADMM step: cross-entropy plus the penalty over the 16 pruned convolutions (ratio 0.8); "
-        "update: one Z/U update; projection: the 16 layers (slr: O(n) selection by bisection "
-        "over f32 bit patterns; PyTorch: kthvalue). Ratios above 1 mean slr is faster. "
-        "Timings on a 2-core machine vary by about 10% between runs.\n\n" + tables
+        f"Loss: {loss}; {ours['pruned_layers']} pruned layers ({ours['pruned_weights']} weights); "
+        f"{args.warmup} warm-up steps, then the mean of {args.steps} steps.\n\n" + tables
     )
 
 

@@ -1,7 +1,9 @@
-"""PyTorch eager counterpart of `slr perf`: the same model definition (scripts/torch_models.py),
-optimizer (SGD lr 0.01, momentum 0.5, Nesterov, weight decay 5e-4), random batch shape, ADMM/SLR
-penalty and a kthvalue-based projection of the same layers, timed the same way (warm-up, then
-steps between device synchronisations).
+"""PyTorch eager counterpart of `slr perf`: the same model definition (scripts/torch_models.py;
+YOLOv3 and YOLOv3-tiny from scripts/yolo_reference.py), optimizer (SGD lr 0.01, momentum 0.5,
+Nesterov, weight decay 5e-4), random batch shape, loss (cross-entropy; for YOLO the vectorised
+PyTorch-YOLOv3 loss on the same boxes as src/perf/batches.rs), ADMM penalty and a
+kthvalue-based projection of the same layers, timed the same way (warm-up, then steps between
+device synchronisations).
 
     python3 scripts/torch_perf.py --device cuda --model resnet18-cifar --batch 128 --json t.json
     python3 scripts/torch_perf.py --compare ours.json theirs.json   # side-by-side Markdown
@@ -9,6 +11,7 @@ steps between device synchronisations).
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -20,8 +23,70 @@ warnings.filterwarnings("ignore", message=".*NumPy.*")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
+# Darknet's anchors (input pixels) and each [yolo] layer's mask, coarsest first
+# (src/catalog/darknet.rs: yolov3-tiny.cfg's second mask is 1,2,3, as released).
+YOLO_ANCHORS = {
+    "yolov3": ([[10, 13], [16, 30], [33, 23], [30, 61], [62, 45], [59, 119], [116, 90], [156, 198], [373, 326]],
+               [[6, 7, 8], [3, 4, 5], [0, 1, 2]]),
+    "yolov3-tiny": ([[10, 14], [23, 27], [37, 58], [81, 82], [135, 169], [344, 319]], [[3, 4, 5], [1, 2, 3]]),
+}
+YOLO_INPUT, YOLO_CLASSES, BOXES_PER_IMAGE = 416, 80, 4
+
+
+def detection_targets(torch, batch, classes):
+    """src/perf/batches.rs `detection_targets`: rows (image, class, cx, cy, w, h)."""
+    def spread(step, j):
+        x = step * (j + 1)
+        return x - math.floor(x)
+
+    rows = []
+    for j in range(batch * BOXES_PER_IMAGE):
+        rows.append([j // BOXES_PER_IMAGE, j % classes,
+                     0.15 + 0.7 * spread(0.6180339887, j), 0.15 + 0.7 * spread(0.7548776662, j),
+                     0.04 + 0.3 * spread(0.5698402910, j), 0.04 + 0.3 * spread(0.4301597090, j)])
+    return torch.tensor(rows, dtype=torch.float32)
+
+
+def yolo_loss(torch, outputs, targets, kind):
+    """PyTorch-YOLOv3's build_targets + compute_loss (commit 1d621c8), vectorised as there:
+    the loss scripts/yolo_loss_reference.py spells out per box and src/train/detection/loss.rs
+    is checked against."""
+    from yolo_loss_reference import ciou
+
+    anchors, masks = YOLO_ANCHORS[kind]
+    bce = torch.nn.BCEWithLogitsLoss()
+    dev = outputs[0].device
+    targets = targets.to(dev)
+    lbox, lobj, lcls = (torch.zeros(1, device=dev) for _ in range(3))
+    for out, mask in zip(outputs, masks):
+        b, _, gh, gw = out.shape
+        p = out.view(b, 3, YOLO_CLASSES + 5, gh, gw).permute(0, 1, 3, 4, 2)
+        anchor_wh = torch.tensor([anchors[m] for m in mask], dtype=torch.float32, device=dev) / (YOLO_INPUT / gw)
+        t = targets[:, 2:6] * torch.tensor([gw, gh, gw, gh], dtype=torch.float32, device=dev)
+        r = t[None, :, 2:4] / anchor_wh[:, None]
+        a, k = (torch.max(r, 1 / r).max(2).values < 4).nonzero(as_tuple=True)  # anchor-major
+        t, image, cls = t[k], targets[k, 0].long(), targets[k, 1].long()
+        gi, gj = t[:, 0].long().clamp(0, gw - 1), t[:, 1].long().clamp(0, gh - 1)
+        tobj = torch.zeros_like(p[..., 0])
+        if len(k):
+            ps = p[image, a, gj, gi]
+            pbox = torch.cat((ps[:, :2].sigmoid(), torch.exp(ps[:, 2:4]) * anchor_wh[a]), 1)
+            tbox = torch.cat((t[:, :2] - torch.stack((gi, gj), 1), t[:, 2:4]), 1)
+            iou = ciou(pbox, tbox)
+            lbox = lbox + (1.0 - iou).mean()
+            tobj[image, a, gj, gi] = iou.detach().clamp(0).type(tobj.dtype)
+            onehot = torch.zeros(len(k), YOLO_CLASSES, device=dev)
+            onehot[range(len(k)), cls] = 1
+            lcls = lcls + bce(ps[:, 5:], onehot)
+        lobj = lobj + bce(p[..., 4], tobj)
+    return (lbox * 0.05 + lobj + lcls * 0.5).squeeze()
+
+
 def prunable(kind, model):
     """The layers slr-repro prunes by default (models::default_prunable)."""
+    if kind in YOLO_ANCHORS:
+        # Every batch-normalised convolution: all but the detection outputs.
+        return [f"layers.{i}.conv.weight" for i, m in enumerate(model.layers) if getattr(m, "bn", None) is not None]
     names = []
     for name, p in model.named_parameters():
         if p.dim() != 4:
@@ -45,7 +110,6 @@ def project(torch, w, ratio):
 
 def measure(kind, device, batch, warmup, steps, ratio, threads=None, seed=1):
     import torch
-    from torch_models import build
 
     if threads:
         torch.set_num_threads(threads)
@@ -55,23 +119,42 @@ def measure(kind, device, batch, warmup, steps, ratio, threads=None, seed=1):
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
 
+    gen = torch.Generator().manual_seed(seed)
+    if kind in YOLO_ANCHORS:
+        import yolo_reference
+
+        spec = getattr(yolo_reference, kind.replace("-", "_"))(YOLO_CLASSES)
+
+        def build(_):
+            return yolo_reference.Darknet(spec)
+
+        images = torch.rand(batch, 3, YOLO_INPUT, YOLO_INPUT, generator=gen).to(dev)
+        targets = detection_targets(torch, batch, YOLO_CLASSES)
+
+        def task_loss(model):
+            return yolo_loss(torch, model(images), targets, kind)
+    else:
+        from torch_models import build
+
+        side = 224 if kind.endswith("imagenet") else 32
+        classes = 1000 if kind.endswith("imagenet") else 10
+        images = (torch.rand(batch, 3, side, side, generator=gen) * 2 - 1).to(dev)
+        labels = torch.randint(0, classes, (batch,), generator=gen).to(dev)
+        ce = torch.nn.CrossEntropyLoss()
+
+        def task_loss(model):
+            return ce(model(images), labels)
+
     def fresh():
         torch.manual_seed(seed)
         return build(kind).to(dev).train()
-
-    gen = torch.Generator().manual_seed(seed)
-    side = 224 if kind.endswith("imagenet") else 32
-    classes = 1000 if kind.endswith("imagenet") else 10
-    images = (torch.rand(batch, 3, side, side, generator=gen) * 2 - 1).to(dev)
-    labels = torch.randint(0, classes, (batch,), generator=gen).to(dev)
-    ce = torch.nn.CrossEntropyLoss()
 
     def run(model, count, penalty=None):
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.5, nesterov=True, weight_decay=5e-4)
         loss = None
         for _ in range(count):
             opt.zero_grad(set_to_none=True)
-            loss = ce(model(images), labels)
+            loss = task_loss(model)
             if penalty is not None:
                 loss = loss + penalty(model)
             loss.backward()

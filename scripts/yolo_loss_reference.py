@@ -13,7 +13,6 @@ import sys
 
 import torch
 
-torch.manual_seed(2021)
 INPUT = 128
 CLASSES = 3
 ANCHORS = [[10, 14], [23, 27], [37, 58], [81, 82], [135, 169], [344, 319]]
@@ -28,7 +27,6 @@ TARGETS = [
     [1, 0, 0.10, 0.90, 0.01, 0.01],  # matches no anchor
 ]
 fields = CLASSES + 5
-outputs = [torch.randn(2, 3 * fields, g, g) * 0.7 for g in GRIDS]
 
 
 def ciou(p, t, eps=1e-9):
@@ -92,29 +90,36 @@ def loss(outputs):
     return lbox * 0.05 + lobj * 1.0 + lcls * 0.5, (lbox, lobj, lcls)
 
 
-leaves = [o.clone().requires_grad_(True) for o in outputs]
-total, (lbox, lobj, lcls) = loss(leaves)
-total.backward()
-fixture = {
-    "source": "scripts/yolo_loss_reference.py (torch %s)" % torch.__version__,
-    "input": INPUT,
-    "classes": CLASSES,
-    "grids": GRIDS,
-    "targets": TARGETS,
-    "outputs": [[round(v, 6) for v in o.flatten().tolist()] for o in outputs],
-    "lbox": lbox.item(),
-    "lobj": lobj.item(),
-    "lcls": lcls.item(),
-    "loss": total.item(),
-    "grad_sum_abs": [l.grad.abs().sum().item() for l in leaves],
-}
-# The outputs are rounded to 6 decimals in the file: recompute on the rounded values.
-rounded = [torch.tensor(o, dtype=torch.float32).view(2, 3 * fields, g, g) for o, g in zip(fixture["outputs"], GRIDS)]
-leaves = [o.clone().requires_grad_(True) for o in rounded]
-total, (lbox, lobj, lcls) = loss(leaves)
-total.backward()
-fixture.update(
-    lbox=lbox.item(), lobj=lobj.item(), lcls=lcls.item(), loss=total.item(),
-    grad_sum_abs=[l.grad.abs().sum().item() for l in leaves],
-)
-json.dump(fixture, sys.stdout)
+def main():
+    torch.manual_seed(2021)
+    outputs = [torch.randn(2, 3 * fields, g, g) * 0.7 for g in GRIDS]
+    leaves = [o.clone().requires_grad_(True) for o in outputs]
+    total, (lbox, lobj, lcls) = loss(leaves)
+    total.backward()
+    fixture = {
+        "source": "scripts/yolo_loss_reference.py (torch %s)" % torch.__version__,
+        "input": INPUT,
+        "classes": CLASSES,
+        "grids": GRIDS,
+        "targets": TARGETS,
+        "outputs": [[round(v, 6) for v in o.flatten().tolist()] for o in outputs],
+        "lbox": lbox.item(),
+        "lobj": lobj.item(),
+        "lcls": lcls.item(),
+        "loss": total.item(),
+        "grad_sum_abs": [l.grad.abs().sum().item() for l in leaves],
+    }
+    # The outputs are rounded to 6 decimals in the file: recompute on the rounded values.
+    rounded = [torch.tensor(o, dtype=torch.float32).view(2, 3 * fields, g, g) for o, g in zip(fixture["outputs"], GRIDS)]
+    leaves = [o.clone().requires_grad_(True) for o in rounded]
+    total, (lbox, lobj, lcls) = loss(leaves)
+    total.backward()
+    fixture.update(
+        lbox=lbox.item(), lobj=lobj.item(), lcls=lcls.item(), loss=total.item(),
+        grad_sum_abs=[l.grad.abs().sum().item() for l in leaves],
+    )
+    json.dump(fixture, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,7 +1,6 @@
 //! The command line: reproduce, plan, where, report, figures, data fetch.
 
 use crate::base::backend::{self, Backend};
-use crate::catalog::TaskKind;
 use crate::data::fetch;
 use crate::error::{Error, Result};
 use crate::perf::{self, estimate};
@@ -128,7 +127,8 @@ pub enum Command {
         #[command(flatten)]
         spec: SpecArgs,
     },
-    /// Measure one training step on a backend (random data): dense step and images/s, the ADMM
+    /// Measure one training step on a backend (random data of the model's task: labelled images,
+    /// letterboxed images with boxes, lane frames): dense step and images/s, the ADMM
     /// and SLR step and update, the projection, a gradient check against a reference backend
     /// and a determinism check.
     Perf {
@@ -418,10 +418,9 @@ pub fn run(cli: Cli) -> Result<()> {
                     "--batch, --steps and --check-batch must be at least 1".into(),
                 ));
             }
-            // Steps of random images and labels: classification models only.
-            if !model.buildable() || model.entry().task != TaskKind::Classification {
+            if !model.buildable() {
                 return Err(Error::Usage(format!(
-                    "--model {}: `slr perf` measures the implemented classification models",
+                    "--model {}: `slr perf` measures the implemented models",
                     model.name()
                 )));
             }

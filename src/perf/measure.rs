@@ -5,15 +5,16 @@
 //! things in PyTorch; `scripts/gpu-check.sh` and `scripts/bench-torch-cpu.py` put both side
 //! by side.
 
+use super::batches::random_task_batch;
 use crate::base::Backend;
-use crate::base::rng::SplitMix64;
 use crate::error::{Error, Result};
 use crate::models::{Net, params};
 use crate::prune::{Dense, Pruner, layers, train_pruner};
 use crate::spec::{CountRule, MethodSpec, ModelKind, SgdSpec, derive_seed, layer_ratios};
 use crate::train::optim::Sgd;
-use crate::train::{Classification, Task, train_step};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use crate::train::task::TaskBatch;
+use crate::train::{ModelTask, Task, train_step};
+use burn::tensor::Device;
 use serde::{Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -135,29 +136,6 @@ fn paper_sgd() -> SgdSpec {
     }
 }
 
-/// A batch of uniform [-1, 1) images and labels from `seed`, built on the host so every
-/// backend sees the same values.
-pub fn random_batch(
-    kind: ModelKind,
-    batch: usize,
-    seed: u64,
-    device: &Device,
-) -> (Tensor<4>, Tensor<1, Int>) {
-    let [c, h, w] = kind.input_shape();
-    let classes = kind.classes();
-    let mut rng = SplitMix64::new(seed);
-    let pixels: Vec<f32> = (0..batch * c * h * w)
-        .map(|_| (rng.next_f64() * 2.0 - 1.0) as f32)
-        .collect();
-    let labels: Vec<i64> = (0..batch)
-        .map(|_| rng.below(classes as u64) as i64)
-        .collect();
-    (
-        Tensor::from_data(TensorData::new(pixels, [batch, c, h, w]), device),
-        Tensor::from_data(TensorData::new(labels, [batch]), device),
-    )
-}
-
 fn sync(device: &Device) -> Result<()> {
     device
         .sync()
@@ -173,6 +151,19 @@ fn timed<T>(device: &Device, f: impl FnOnce() -> T) -> Result<(T, f64)> {
     Ok((value, started.elapsed().as_secs_f64() * 1e3))
 }
 
+/// The task of `model` and a random batch of it on `device` (the training device).
+fn task_and_batch(
+    model: ModelKind,
+    batch: usize,
+    seed: u64,
+    device: &Device,
+) -> Result<(ModelTask, TaskBatch)> {
+    let task = ModelTask::of(model, device)?;
+    let batch = random_task_batch(model, batch, seed, device)
+        .ok_or_else(|| Error::Backend(format!("{}: no random batch for its task", model.name())))?;
+    Ok((task, batch))
+}
+
 /// Runs `warmup + steps` training steps; returns the model, the last loss and the mean time
 /// of the timed steps in milliseconds.
 pub(crate) fn run_steps(
@@ -184,17 +175,16 @@ pub(crate) fn run_steps(
     warmup: usize,
 ) -> Result<(Net, f64, f64)> {
     let training = device.clone().autodiff();
-    let batch = random_batch(options.model, options.batch, options.seed, &training);
-    let task = Classification::new(&training);
+    let (task, batch) = task_and_batch(options.model, options.batch, options.seed, &training)?;
     let mut sgd = Sgd::new(paper_sgd());
     let mut loss = None;
     for _ in 0..warmup {
-        let (next, _, l) = train_step(net, batch.clone().into(), &task, pruner, &mut sgd, 0.01);
+        let (next, _, l) = train_step(net, batch.clone(), &task, pruner, &mut sgd, 0.01);
         (net, loss) = (next, Some(l));
     }
     let (net, ms) = timed(device, || {
         for _ in 0..steps {
-            let (next, _, l) = train_step(net, batch.clone().into(), &task, pruner, &mut sgd, 0.01);
+            let (next, _, l) = train_step(net, batch.clone(), &task, pruner, &mut sgd, 0.01);
             (net, loss) = (next, Some(l));
         }
         net
@@ -289,12 +279,12 @@ pub fn measure(backend: Backend, options: &PerfOptions) -> Result<PerfReport> {
 }
 
 /// Flattened gradients of every parameter after one forward/backward on `device`.
-fn gradients(options: &PerfOptions, device: &Device) -> (f64, BTreeMap<String, Vec<f64>>) {
+fn gradients(options: &PerfOptions, device: &Device) -> Result<(f64, BTreeMap<String, Vec<f64>>)> {
     let training = device.clone().autodiff();
     let net = initial_model(options, &training);
-    let (images, labels) =
-        random_batch(options.model, options.check_batch, options.seed, &training);
-    let loss = Classification::new(&training).loss(&net, (images, labels).into());
+    let (task, batch) =
+        task_and_batch(options.model, options.check_batch, options.seed, &training)?;
+    let loss = task.loss(&net, batch);
     let grads = loss.backward();
     let loss = loss.inner().into_scalar::<f64>();
     let flat = params::gradients(&net, &grads)
@@ -308,12 +298,12 @@ fn gradients(options: &PerfOptions, device: &Device) -> (f64, BTreeMap<String, V
             (name, values)
         })
         .collect();
-    (loss, flat)
+    Ok((loss, flat))
 }
 
 fn grad_check(backend: Backend, reference: Backend, options: &PerfOptions) -> Result<GradCheck> {
-    let (loss, grads) = gradients(options, &backend.device());
-    let (loss_reference, reference_grads) = gradients(options, &reference.device());
+    let (loss, grads) = gradients(options, &backend.device())?;
+    let (loss_reference, reference_grads) = gradients(options, &reference.device())?;
     let mut worst = (0.0f64, String::new());
     for (name, g) in &grads {
         let Some(r) = reference_grads.get(name) else {

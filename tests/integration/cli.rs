@@ -313,3 +313,49 @@ fn perf_measures_a_step_checks_gradients_and_determinism() {
         stderr(&bad)
     );
 }
+
+/// `slr perf` on a detection model: random letterboxed images with boxes through YOLOv3's
+/// loss, and the ADMM/SLR steps over its 11 batch-normalised convolutions.
+#[test]
+fn perf_measures_a_detection_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let json = tmp.path().join("perf.json");
+    let out = slr(
+        &[
+            "perf",
+            "--model",
+            "yolov3-tiny",
+            "--batch",
+            "1",
+            "--warmup",
+            "0",
+            "--steps",
+            "1",
+            "--reference",
+            "cpu",
+            "--check-batch",
+            "1",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["pruned_layers"], 11);
+    // 3x3 convs 3-16-32-64-128-256-512-1024, 1x1 1024-256, 3x3 256-512, 1x1 256-128 and 3x3
+    // (128 + 256)-256.
+    let weights = 9 * (3 * 16 + 16 * 32 + 32 * 64 + 64 * 128 + 128 * 256 + 256 * 512)
+        + 9 * 512 * 1024
+        + 1024 * 256
+        + 9 * 256 * 512
+        + 256 * 128
+        + 9 * 384 * 256;
+    assert_eq!(report["pruned_weights"], weights);
+    // Weight and BatchNorm scale and shift of the 11, weight and bias of the 2 outputs.
+    assert_eq!(report["grad_check"]["params"], 11 * 3 + 2 * 2);
+    assert_eq!(report["grad_check"]["grad_rel_err_max"], 0.0);
+    assert_eq!(report["determinism"]["weight_max_abs_diff"], 0.0);
+    assert!(report["slr_step_ms"].as_f64().unwrap() > 0.0);
+}
