@@ -363,4 +363,15 @@ impl ModelKind {
     pub fn forward_flops(self) -> f64 {
         super::flops::forward_flops(self.entry())
     }
+
+    /// Forward FLOPs of one image of `dataset`: YOLO is fully convolutional and runs at its
+    /// data set's input (a 128x128 set costs (128/416)^2 of COCO's 416x416); the other models
+    /// have one input size.
+    pub fn forward_flops_on(self, dataset: super::DatasetKind) -> f64 {
+        let mut entry = self.entry();
+        if let Architecture::Yolo(_) = entry.architecture {
+            entry.input = dataset.image_shape();
+        }
+        super::flops::forward_flops(entry)
+    }
 }

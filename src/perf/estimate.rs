@@ -12,7 +12,7 @@ use crate::spec::{BudgetSpec, DataSpec, ModelKind, Run, Stage, StageConfig};
 /// FLOPs of one stage of `run`: training passes, per-epoch test evaluations (two with the
 /// per-epoch hard-prune evaluation) and the prune stage's evaluation.
 pub fn stage_flops(run: &Run, stage: &Stage) -> f64 {
-    let forward = run.model.forward_flops();
+    let forward = run.model.forward_flops_on(run.dataset);
     // Images trained on and evaluated over a budget, `evals` test passes per epoch.
     let training = |data: &DataSpec, budget: &BudgetSpec, batch: usize, evals: usize| {
         let (train, test) = data.split_sizes(run.dataset);

@@ -151,6 +151,29 @@ fn forward_flops_match_hand_counts_and_published_macs() {
 }
 
 #[test]
+fn yolo_flops_match_darknet_and_scale_with_the_data_sets_input() {
+    use slr_repro::catalog::DatasetKind;
+    // Darknet's own counts at 416x416: 65.86 (YOLOv3) and 5.56 (YOLOv3-tiny) BFLOPs.
+    let v3 = ModelKind::Yolov3.forward_flops() / 1e9;
+    let tiny = ModelKind::Yolov3Tiny.forward_flops() / 1e9;
+    assert!((v3 - 65.86).abs() < 0.7, "{v3}");
+    assert!((tiny - 5.56).abs() < 0.06, "{tiny}");
+    // Every map of a 128x128 input is 128/416 of a 416x416 one's side.
+    let coco = ModelKind::Yolov3Tiny.forward_flops_on(DatasetKind::Coco2014);
+    let smoke = ModelKind::Yolov3Tiny.forward_flops_on(DatasetKind::SyntheticCoco);
+    assert_eq!(coco, ModelKind::Yolov3Tiny.forward_flops());
+    assert!(
+        (smoke / coco - (128.0f64 / 416.0).powi(2)).abs() < 1e-12,
+        "{smoke} {coco}"
+    );
+    // Classification models have one input.
+    assert_eq!(
+        ModelKind::Lenet5.forward_flops_on(DatasetKind::Mnist),
+        ModelKind::Lenet5.forward_flops()
+    );
+}
+
+#[test]
 fn stage_flops_of_the_lenet_paper_profile() {
     use slr_repro::perf::estimate::stage_flops;
     use slr_repro::spec::{self, StageKind};
