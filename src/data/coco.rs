@@ -44,6 +44,8 @@ pub struct CocoImage {
     pub size: [u32; 2],
     /// Its boxes, in annotation order.
     pub boxes: Vec<CocoBox>,
+    /// Its boxes of zero width or height, left out.
+    pub degenerate: usize,
 }
 
 /// A split as read: its images (ascending id), the category id of each class, and what was
@@ -54,18 +56,28 @@ pub struct CocoSplit {
     pub images: Vec<CocoImage>,
     /// `categories[class]` is COCO's category id.
     pub categories: Vec<u64>,
-    /// Boxes of zero width or height, left out.
-    pub degenerate: usize,
-    /// Crowd regions (kept for evaluation only).
-    pub crowd: usize,
 }
 
 impl CocoSplit {
     /// Boxes that are training targets (not crowd).
     pub fn targets(&self) -> usize {
+        self.boxes(|b| !b.crowd)
+    }
+
+    /// Crowd regions (kept for evaluation only).
+    pub fn crowd(&self) -> usize {
+        self.boxes(|b| b.crowd)
+    }
+
+    /// Boxes of zero width or height, left out.
+    pub fn degenerate(&self) -> usize {
+        self.images.iter().map(|image| image.degenerate).sum()
+    }
+
+    fn boxes(&self, which: impl Fn(&CocoBox) -> bool) -> usize {
         self.images
             .iter()
-            .map(|image| image.boxes.iter().filter(|b| !b.crowd).count())
+            .map(|image| image.boxes.iter().filter(|b| which(b)).count())
             .sum()
     }
 }
@@ -135,12 +147,12 @@ pub fn read_split(annotations: &Path, image_dir: &Path) -> Result<CocoSplit> {
             path: image_dir.join(&record.file_name),
             size: [record.width, record.height],
             boxes: Vec::new(),
+            degenerate: 0,
         };
         if images.insert(record.id, image).is_some() {
             return Err(corrupt(format!("image id {} appears twice", record.id)));
         }
     }
-    let (mut degenerate, mut crowd) = (0, 0);
     for ann in parsed.annotations {
         let image = images.get_mut(&ann.image_id).ok_or_else(|| {
             corrupt(format!(
@@ -164,10 +176,9 @@ pub fn read_split(annotations: &Path, image_dir: &Path) -> Result<CocoSplit> {
         })?;
         let is_crowd = ann.iscrowd != 0;
         if bbox[2] <= 0.0 || bbox[3] <= 0.0 {
-            degenerate += 1;
+            image.degenerate += 1;
             continue;
         }
-        crowd += usize::from(is_crowd);
         image.boxes.push(CocoBox {
             class,
             bbox,
@@ -177,8 +188,6 @@ pub fn read_split(annotations: &Path, image_dir: &Path) -> Result<CocoSplit> {
     Ok(CocoSplit {
         images: images.into_values().collect(),
         categories: category_ids,
-        degenerate,
-        crowd,
     })
 }
 
@@ -202,9 +211,9 @@ fn clip_box(bbox: [f64; 4], [width, height]: [u32; 2]) -> std::result::Result<[f
     Ok([x1, y1, (x2 - x1).max(0.0), (y2 - y1).max(0.0)])
 }
 
-/// Keeps the images whose file name is (`keep = true`) or is not (`keep = false`) in the
-/// Darknet split list `list` (one image path per line, e.g. `5k.txt`; only file names count).
-pub fn filter_by_list(split: CocoSplit, list: &Path, keep: bool) -> Result<CocoSplit> {
+/// The images of `split` whose file name is in the Darknet split list `list` (one image path
+/// per line, e.g. `5k.txt`; only file names count), and the others.
+pub fn partition_by_list(split: CocoSplit, list: &Path) -> Result<(CocoSplit, CocoSplit)> {
     let text = std::fs::read_to_string(list).map_err(Error::io(list))?;
     let names: std::collections::HashSet<&str> = text
         .lines()
@@ -218,19 +227,15 @@ pub fn filter_by_list(split: CocoSplit, list: &Path, keep: bool) -> Result<CocoS
             message: "the split list names no image".into(),
         });
     }
-    let images = split
-        .images
-        .into_iter()
-        .filter(|image| {
-            let name = image
-                .path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("");
-            names.contains(name) == keep
-        })
-        .collect();
-    Ok(CocoSplit { images, ..split })
+    let (listed, rest) = split.images.into_iter().partition(|image| {
+        let name = image.path.file_name().and_then(|n| n.to_str());
+        name.is_some_and(|name| names.contains(name))
+    });
+    let with = |images| CocoSplit {
+        images,
+        categories: split.categories.clone(),
+    };
+    Ok((with(listed), with(rest)))
 }
 
 /// Checks every image file of `split` exists and its header states the annotated size; the
@@ -304,7 +309,10 @@ mod tests {
                 },
             ]
         );
-        assert_eq!((split.degenerate, split.crowd, split.targets()), (1, 1, 1));
+        assert_eq!(
+            (split.degenerate(), split.crowd(), split.targets()),
+            (1, 1, 1)
+        );
     }
 
     #[test]
@@ -358,19 +366,19 @@ mod tests {
             path: PathBuf::from("val2014").join(name),
             size: [1, 1],
             boxes: vec![],
+            degenerate: id as usize,
         };
         let split = CocoSplit {
             images: vec![image(1, "a.jpg"), image(2, "b.jpg")],
             categories: vec![1],
-            degenerate: 0,
-            crowd: 0,
         };
-        let kept = filter_by_list(split.clone(), &list, true).unwrap();
+        let (kept, rest) = partition_by_list(split, &list).unwrap();
         assert_eq!(
             kept.images.iter().map(|i| i.id).collect::<Vec<_>>(),
             vec![1]
         );
-        let rest = filter_by_list(split, &list, false).unwrap();
+        // Skipped boxes are counted with their images.
+        assert_eq!((kept.degenerate(), rest.degenerate()), (1, 2));
         assert_eq!(
             rest.images.iter().map(|i| i.id).collect::<Vec<_>>(),
             vec![2]

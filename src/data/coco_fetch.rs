@@ -30,12 +30,9 @@ pub fn read_splits(dir: &Path, files: DetectionFiles) -> Result<(CocoSplit, Coco
     }
     match files.test_list.map(|list| dir.join(list)) {
         Some(list) if list.exists() => {
-            let rest = coco::filter_by_list(test.clone(), &list, false)?;
-            let held_out = coco::filter_by_list(test, &list, true)?;
+            let (held_out, rest) = coco::partition_by_list(test, &list)?;
             let mut train = train;
             train.images.extend(rest.images);
-            train.degenerate += rest.degenerate;
-            train.crowd += rest.crowd;
             Ok((train, held_out))
         }
         _ => Ok((train, test)),
@@ -79,8 +76,8 @@ pub fn fetch(
                      {} boxes of zero width or height skipped, {} categories",
                     dir.display(),
                     split.targets(),
-                    split.crowd,
-                    split.degenerate,
+                    split.crowd(),
+                    split.degenerate(),
                     split.categories.len()
                 );
             }
