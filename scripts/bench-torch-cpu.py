@@ -99,7 +99,8 @@ def section(args, ours, tables):
         f"{cpu}, {args.threads} threads (OMP_NUM_THREADS and slr --threads), "
         f"{datetime.datetime.now(datetime.timezone.utc).date()}, {version} at commit {commit}. "
         f"Loss: {loss}; {ours['pruned_layers']} pruned layers ({ours['pruned_weights']} weights); "
-        f"{args.warmup} warm-up steps, then the mean of {args.steps} steps.\n\n" + tables
+        f"{args.warmup} warm-up step{'s' if args.warmup != 1 else ''}, then the mean of {args.steps} steps.\n\n"
+        + tables
     )
 
 
