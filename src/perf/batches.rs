@@ -14,14 +14,31 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 /// exercise every part of the loss).
 pub const BOXES_PER_IMAGE: usize = 4;
 
-/// `count` uniform values in `[low, low + 1)` from `rng`.
-fn uniform(rng: &mut SplitMix64, count: usize, low: f64) -> Vec<f32> {
-    (0..count).map(|_| (rng.next_f64() + low) as f32).collect()
+/// Images of `shape` with pixels uniform in `[low, high)` from `rng` (drawn in f64, then
+/// rounded once).
+fn images(
+    rng: &mut SplitMix64,
+    shape: [usize; 4],
+    [low, high]: [f64; 2],
+    device: &Device,
+) -> Tensor<4> {
+    let pixels: Vec<f32> = (0..shape.iter().product())
+        .map(|_| (rng.next_f64() * (high - low) + low) as f32)
+        .collect();
+    Tensor::from_data(TensorData::new(pixels, shape), device)
 }
 
-/// `count` uniform integers in `0..bound` from `rng`.
-fn integers(rng: &mut SplitMix64, count: usize, bound: usize) -> Vec<i64> {
-    (0..count).map(|_| rng.below(bound as u64) as i64).collect()
+/// Integers of `shape` uniform in `0..bound` from `rng`.
+fn integers<const D: usize>(
+    rng: &mut SplitMix64,
+    shape: [usize; D],
+    bound: usize,
+    device: &Device,
+) -> Tensor<D, Int> {
+    let values: Vec<i64> = (0..shape.iter().product())
+        .map(|_| rng.below(bound as u64) as i64)
+        .collect();
+    Tensor::from_data(TensorData::new(values, shape), device)
 }
 
 /// A batch of uniform [-1, 1) images and labels from `seed`.
@@ -33,15 +50,8 @@ pub fn random_batch(
 ) -> (Tensor<4>, Tensor<1, Int>) {
     let [c, h, w] = kind.input_shape();
     let mut rng = SplitMix64::new(seed);
-    let pixels: Vec<f32> = uniform(&mut rng, batch * c * h * w, 0.0)
-        .into_iter()
-        .map(|x| 2.0 * x - 1.0)
-        .collect();
-    let labels = integers(&mut rng, batch, kind.classes());
-    (
-        Tensor::from_data(TensorData::new(pixels, [batch, c, h, w]), device),
-        Tensor::from_data(TensorData::new(labels, [batch]), device),
-    )
+    let images = images(&mut rng, [batch, c, h, w], [-1.0, 1.0], device);
+    (images, integers(&mut rng, [batch], kind.classes(), device))
 }
 
 /// The boxes of a random detection batch: [`BOXES_PER_IMAGE`] per image, box `j` (counted over
@@ -76,45 +86,29 @@ pub fn random_task_batch(
 ) -> Option<TaskBatch> {
     let entry = kind.entry();
     let [c, h, w] = entry.input;
+    let mut rng = SplitMix64::new(seed);
     match (entry.task, entry.architecture) {
         (TaskKind::Classification, _) => Some(TaskBatch::Labelled(
             random_batch(kind, batch, seed, device).into(),
         )),
         (TaskKind::Detection, Architecture::Yolo(config)) => {
-            let mut rng = SplitMix64::new(seed);
-            let pixels = uniform(&mut rng, batch * c * h * w, 0.0);
             Some(TaskBatch::Detection(DetectionBatch {
-                images: Tensor::from_data(TensorData::new(pixels, [batch, c, h, w]), device),
+                images: images(&mut rng, [batch, c, h, w], [0.0, 1.0], device),
                 targets: detection_targets(batch, config.classes),
                 input: h,
             }))
         }
+        // Cell `griding_num` is "no lane"; segmentation class 0 is background.
         (TaskKind::LaneDetection, Architecture::Ufld(config)) => {
-            let mut rng = SplitMix64::new(seed);
-            let pixels = uniform(&mut rng, batch * c * h * w, -0.5)
-                .into_iter()
-                .map(|x| 2.0 * x)
-                .collect();
-            let cells_shape = [batch, config.row_anchors, config.lanes];
-            // Cell `griding_num` is "no lane"; segmentation class 0 is background.
-            let cells = integers(
-                &mut rng,
-                cells_shape.iter().product(),
-                config.griding_num + 1,
-            );
-            let segmentation_shape = [batch, h / 8, w / 8];
-            let segmentation = integers(
-                &mut rng,
-                segmentation_shape.iter().product(),
-                config.lanes + 1,
-            );
             Some(TaskBatch::Lanes(LaneBatch {
-                images: Tensor::from_data(TensorData::new(pixels, [batch, c, h, w]), device),
-                cells: Tensor::from_data(TensorData::new(cells, cells_shape), device),
-                segmentation: Tensor::from_data(
-                    TensorData::new(segmentation, segmentation_shape),
+                images: images(&mut rng, [batch, c, h, w], [-1.0, 1.0], device),
+                cells: integers(
+                    &mut rng,
+                    [batch, config.row_anchors, config.lanes],
+                    config.griding_num + 1,
                     device,
                 ),
+                segmentation: integers(&mut rng, [batch, h / 8, w / 8], config.lanes + 1, device),
             }))
         }
         _ => None,

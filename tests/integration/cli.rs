@@ -265,35 +265,37 @@ fn stage_locks_exclude_a_second_process_and_expire_with_it() {
     let _lock = slr_repro::run::store::StageLock::acquire(&dir).unwrap();
 }
 
-#[test]
-fn perf_measures_a_step_checks_gradients_and_determinism() {
+/// `slr perf` with `args`, no warm-up, one timed step and a gradient check against `cpu`: its
+/// Markdown table and its JSON report.
+fn perf(args: &[&str]) -> (String, serde_json::Value) {
     let tmp = tempfile::tempdir().unwrap();
     let json = tmp.path().join("perf.json");
-    let out = slr(
-        &[
-            "perf",
-            "--model",
-            "lenet5",
-            "--batch",
-            "8",
-            "--warmup",
-            "0",
-            "--steps",
-            "1",
-            "--reference",
-            "cpu",
-            "--threads",
-            "2",
-            "--json",
-            json.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let common = [
+        "perf",
+        "--warmup",
+        "0",
+        "--steps",
+        "1",
+        "--reference",
+        "cpu",
+    ];
+    let json_args = ["--json", json.to_str().unwrap()];
+    let all: Vec<&str> = common
+        .iter()
+        .chain(args)
+        .chain(&json_args)
+        .copied()
+        .collect();
+    let out = slr(&all, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let table = String::from_utf8_lossy(&out.stdout);
+    let report = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    (String::from_utf8_lossy(&out.stdout).into_owned(), report)
+}
+
+#[test]
+fn perf_measures_a_step_checks_gradients_and_determinism() {
+    let (table, report) = perf(&["--model", "lenet5", "--batch", "8", "--threads", "2"]);
     assert!(table.contains("| dense step |"), "{table}");
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     // LeNet-5's four weights: 20x1x5x5 + 50x20x5x5 + 800x500 + 500x10.
     assert_eq!(report["pruned_layers"], 4);
     assert_eq!(report["pruned_weights"], 500 + 25_000 + 400_000 + 5_000);
@@ -318,31 +320,14 @@ fn perf_measures_a_step_checks_gradients_and_determinism() {
 /// loss, and the ADMM/SLR steps over its 11 batch-normalised convolutions.
 #[test]
 fn perf_measures_a_detection_step() {
-    let tmp = tempfile::tempdir().unwrap();
-    let json = tmp.path().join("perf.json");
-    let out = slr(
-        &[
-            "perf",
-            "--model",
-            "yolov3-tiny",
-            "--batch",
-            "1",
-            "--warmup",
-            "0",
-            "--steps",
-            "1",
-            "--reference",
-            "cpu",
-            "--check-batch",
-            "1",
-            "--json",
-            json.to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let (_, report) = perf(&[
+        "--model",
+        "yolov3-tiny",
+        "--batch",
+        "1",
+        "--check-batch",
+        "1",
+    ]);
     assert_eq!(report["pruned_layers"], 11);
     // 3x3 convs 3-16-32-64-128-256-512-1024, 1x1 1024-256, 3x3 256-512, 1x1 256-128 and 3x3
     // (128 + 256)-256.

@@ -74,6 +74,17 @@ fn a_coco_copy_is_checked_then_linked() {
     assert_eq!(err.exit_code(), 2);
 }
 
+/// The cells of the report's row `name` (cell 0 is empty: the text before the first `|`).
+fn row_cells<'a>(report: &'a str, name: &str) -> Vec<&'a str> {
+    report
+        .lines()
+        .find(|l| l.starts_with(&format!("| {name} ")))
+        .unwrap_or_else(|| panic!("the {name} row:\n{report}"))
+        .split('|')
+        .map(str::trim)
+        .collect()
+}
+
 const DETECTION_SPEC: &str = r#"
 [table]
 id = "detection"
@@ -136,11 +147,7 @@ fn yolov3_tiny_trains_prunes_and_reports_map_through_the_runner() {
         "{report}"
     );
     assert!(!report.contains("top-1"), "{report}");
-    let slr = report
-        .lines()
-        .find(|l| l.starts_with("| slr "))
-        .expect("the slr row");
-    let cells: Vec<&str> = slr.split('|').map(str::trim).collect();
+    let cells = row_cells(&report, "slr");
     insta::assert_snapshot!(cells[2..].join(" | "));
 }
 
@@ -183,11 +190,7 @@ fn yolov3_tiny_learns_to_detect_shapes() {
     let (runs, reports) = (tmp.path().join("runs"), tmp.path().join("reports"));
     reproduce(&spec, &data, &runs, &reports);
     let report = std::fs::read_to_string(reports.join("learning.md")).unwrap();
-    let dense = report
-        .lines()
-        .find(|l| l.starts_with("| dense "))
-        .expect("the dense row");
-    let cells: Vec<&str> = dense.split('|').map(str::trim).collect();
+    let cells = row_cells(&report, "dense");
     let map: f64 = cells[3].split(' ').next().unwrap().parse().unwrap();
     assert!(map > 30.0, "mAP@0.5 {map}% after 96 steps:\n{report}");
     insta::assert_snapshot!(cells[3]);
