@@ -111,7 +111,8 @@ build-tch:
 
 # The GPU bundle (bundle/, under 64 MiB): the `tch` binary linked against the venv's cu130 torch
 # (which has libtorch_cuda.so), stripped and xz-compressed (42 MB -> 8 MB), plus Fashion-MNIST
-# (gz) for one real epoch; nothing from libtorch. On the GPU machine: `bash scripts/gpu-check.sh` (it sets LD_LIBRARY_PATH to
+# (gz) for the real epochs and the two-worker run, and versions.txt (commit, burn, rustc);
+# nothing from libtorch. On the GPU machine: `bash scripts/gpu-check.sh` (it sets LD_LIBRARY_PATH to
 # that machine's torch/lib).
 gpu-bundle:
     #!/usr/bin/env bash
@@ -122,7 +123,10 @@ gpu-bundle:
     rm -rf bundle && mkdir -p bundle/data/fashion-mnist
     strip -o bundle/slr "${CARGO_TARGET_DIR}-tch/release/slr"
     xz -T2 -6 -f bundle/slr
-    cargo run --release -- data fetch fashion-mnist
+    LD_LIBRARY_PATH="$torch_lib" "${CARGO_TARGET_DIR}-tch/release/slr" data fetch fashion-mnist
+    { echo "slr $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo ' + uncommitted changes')"
+      echo "burn $(awk '/^name = "burn"$/ { getline; print $3 }' Cargo.lock | tr -d '"')"
+      rustc --version; } > bundle/versions.txt
     for f in data/fashion-mnist/*-ubyte; do gzip -1 -c "$f" > "bundle/data/fashion-mnist/$(basename "$f").gz"; done
     du -sh bundle bundle/slr.xz
     size=$(du -sb bundle | cut -f1)

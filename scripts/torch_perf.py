@@ -234,6 +234,8 @@ def measure(kind, device, batch, warmup, steps, ratio, threads=None, seed=1):
 
 def compare(ours, theirs):
     """Markdown table of slr (ours) against PyTorch (theirs)."""
+    ours, theirs = ({**m, "steps_per_s": 1e3 / m["dense_step_ms"]} for m in (ours, theirs))
+
     def row(label, key, fmt="{:.2f}", better_low=True):
         a, b = ours.get(key), theirs.get(key)
         if a is None or b is None:
@@ -248,6 +250,7 @@ def compare(ours, theirs):
     for item in [
         row("dense step (ms)", "dense_step_ms"),
         row("images/s", "images_per_s", "{:.0f}", better_low=False),
+        row("training steps/s", "steps_per_s", "{:.1f}", better_low=False),
         row("ADMM step (ms)", "admm_step_ms"),
         row("ADMM update (ms)", "admm_update_ms"),
         row("projection of pruned layers (ms)", "projection_ms"),
