@@ -2,6 +2,7 @@
 //! (uniform in +-1/sqrt(fan_in) for weights and biases).
 
 use super::Dropout;
+use super::conv;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
@@ -47,8 +48,8 @@ impl LeNet5 {
         dropout: Option<Dropout>,
     ) -> Tensor<2> {
         let activate = |x: Tensor<4>| if conv_relu { relu(x) } else { x };
-        let x = self.pool.forward(activate(self.conv1.forward(x)));
-        let x = self.pool.forward(activate(self.conv2.forward(x)));
+        let x = self.pool.forward(activate(conv::forward(&self.conv1, x)));
+        let x = self.pool.forward(activate(conv::forward(&self.conv2, x)));
         let x: Tensor<2> = x.flatten(1, 3);
         let hidden = relu(self.fc1.forward(x));
         let hidden = match dropout {

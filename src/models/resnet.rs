@@ -4,6 +4,7 @@
 //! (torchvision's `weight`/`bias`); a downsample is `downsample.conv` / `downsample.bn`
 //! (torchvision's `downsample.0` / `downsample.1`).
 
+use super::conv;
 use crate::catalog::ResNetConfig;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -42,7 +43,7 @@ impl Downsample {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.bn.forward(self.conv.forward(x))
+        self.bn.forward(conv::forward(&self.conv, x))
     }
 }
 
@@ -86,8 +87,8 @@ impl Block {
                     Some(d) => d.forward(x.clone()),
                     None => x.clone(),
                 };
-                let out = relu(b.bn1.forward(b.conv1.forward(x)));
-                let out = b.bn2.forward(b.conv2.forward(out));
+                let out = relu(b.bn1.forward(conv::forward(&b.conv1, x)));
+                let out = b.bn2.forward(conv::forward(&b.conv2, out));
                 relu(out + identity)
             }
             Block::Bottleneck(b) => {
@@ -95,9 +96,9 @@ impl Block {
                     Some(d) => d.forward(x.clone()),
                     None => x.clone(),
                 };
-                let out = relu(b.bn1.forward(b.conv1.forward(x)));
-                let out = relu(b.bn2.forward(b.conv2.forward(out)));
-                let out = b.bn3.forward(b.conv3.forward(out));
+                let out = relu(b.bn1.forward(conv::forward(&b.conv1, x)));
+                let out = relu(b.bn2.forward(conv::forward(&b.conv2, out)));
+                let out = b.bn3.forward(conv::forward(&b.conv3, out));
                 relu(out + identity)
             }
         }
@@ -200,7 +201,7 @@ impl ResNet {
 
     /// Logits for `[batch, 3, h, w]` images.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut x = relu(self.bn1.forward(self.conv1.forward(x)));
+        let mut x = relu(self.bn1.forward(conv::forward(&self.conv1, x)));
         if let Some(pool) = &self.maxpool {
             x = pool.forward(x);
         }

@@ -8,6 +8,7 @@
 //! checkpoint wrapper the importer strips); `cls.0` / `cls.1` are their `cls.0` / `cls.2` and
 //! `aux_out` their `aux_combine.4` (burn numbers a list without the ReLU between).
 
+use super::conv;
 use super::resnet::{Block, imagenet_stem, run_blocks, stages};
 use crate::catalog::{RESNET18_IMAGENET, UfldConfig};
 use burn::module::Module;
@@ -40,7 +41,7 @@ impl ConvBnRelu {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(self.bn.forward(self.conv.forward(x)))
+        relu(self.bn.forward(conv::forward(&self.conv, x)))
     }
 }
 
@@ -121,7 +122,7 @@ impl Ufld {
 
     /// The head's logits and, with `aux`, the segmentation branch's.
     pub fn forward(&self, x: Tensor<4>, aux: bool) -> LaneOutput {
-        let x = relu(self.bn1.forward(self.conv1.forward(x)));
+        let x = relu(self.bn1.forward(conv::forward(&self.conv1, x)));
         let x = run_blocks(&self.layer1, self.maxpool.forward(x));
         let x2 = run_blocks(&self.layer2, x);
         let x3 = run_blocks(&self.layer3, x2.clone());
@@ -131,10 +132,10 @@ impl Ufld {
             let a3 = upsample(chain(&self.aux_header3, x3), 2);
             let a4 = upsample(chain(&self.aux_header4, fea.clone()), 4);
             let combined = chain(&self.aux_combine, Tensor::cat(vec![a2, a3, a4], 1));
-            self.aux_out.forward(combined)
+            conv::forward(&self.aux_out, combined)
         });
         let batch = fea.dims()[0];
-        let pooled: Tensor<2> = self.pool.forward(fea).reshape([batch as i32, -1]);
+        let pooled: Tensor<2> = conv::forward(&self.pool, fea).reshape([batch as i32, -1]);
         let hidden = relu(self.cls[0].forward(pooled));
         let [cells, rows, lanes] = self.cls_dim;
         let cls = self.cls[1]

@@ -2,6 +2,7 @@
 //! BatchNorm and ReLU, 2x2 max-pools, a 512 -> 10 classifier. Parameter names are
 //! `features.<i>.conv.*`, `features.<i>.bn.*` (i counts convolutions) and `classifier.*`.
 
+use super::conv;
 use crate::catalog::VGG16_CHANNELS;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -72,7 +73,7 @@ impl Vgg16 {
             if channels == 0 {
                 x = self.pool.forward(x);
             } else if let Some(layer) = layers.next() {
-                x = relu(layer.bn.forward(layer.conv.forward(x)));
+                x = relu(layer.bn.forward(conv::forward(&layer.conv, x)));
             }
         }
         self.classifier.forward(x.flatten(1, 3))

@@ -1,6 +1,9 @@
-//! Backend selection: the only module that touches burn's deprecated libtorch constructors.
-//! A backend is parsed once, where it enters (spec `runtime.backend`, `SLR_BACKEND`,
-//! `--backend`), and travels typed from there.
+//! Backend selection: with its child [`torch_conv`] (libtorch's convolution gradients), the only
+//! module that touches burn's deprecated libtorch API. A backend is parsed once, where it enters
+//! (spec `runtime.backend`, `SLR_BACKEND`, `--backend`), and travels typed from there.
+
+#[cfg(feature = "tch")]
+pub mod torch_conv;
 
 use crate::error::{Error, Result};
 use burn::tensor::Device;
