@@ -6,8 +6,8 @@
 //! swapped and the output gradient as its kernel, 416x416 for YOLOv3-tiny's first layer. On an
 //! H200 that cost 152.8 ms of a 179 ms YOLOv3-tiny step where libtorch's weight gradients take
 //! 2.1 ms (`scripts/gpu_diagnose.py`, reports/perf.md). This backend extension runs the forward
-//! as `at::conv2d` and the backward through libtorch's autograd, the kernels PyTorch runs;
-//! other backends never reach it (see [`is_libtorch`]).
+//! as `at::conv2d` recorded by libtorch's autograd and the backward through that graph, the
+//! kernels PyTorch runs; other backends never reach it (see [`is_libtorch`]).
 #![allow(deprecated)] // burn-tch is deprecated in burn 0.22; this is one of its two users.
 
 use burn::backend::autodiff::Autodiff;
@@ -33,15 +33,24 @@ pub trait TorchConv: Backend {
     ) -> FloatTensor<Self>;
 }
 
-/// The gradients of [`TorchConv::torch_conv2d`] on the backend that runs it.
+/// [`TorchConv::torch_conv2d`] with its gradients, on the backend that runs it.
 pub trait TorchConvGrad: Backend {
-    /// Gradients of the input and of the weight (each only where asked for).
-    fn torch_conv2d_grads(
+    /// What the backward needs, kept from the forward.
+    type Saved: Clone + Send + core::fmt::Debug + 'static;
+
+    /// The convolution, keeping what its backward needs; `wanted`: whether the input's and the
+    /// weight's gradients will be asked for.
+    fn torch_conv2d_saved(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
-        output_grad: FloatTensor<Self>,
         options: ConvOptions<2>,
         wanted: [bool; 2],
+    ) -> (FloatTensor<Self>, Self::Saved);
+
+    /// Gradients of the input and of the weight (those `wanted` in the forward).
+    fn torch_conv2d_grads(
+        saved: Self::Saved,
+        output_grad: FloatTensor<Self>,
     ) -> [Option<FloatTensor<Self>>; 2];
 }
 
@@ -63,38 +72,75 @@ impl TorchConv for LibTorch {
     }
 }
 
+/// A libtorch convolution recorded by libtorch's autograd.
+#[derive(Clone, Debug)]
+pub struct SavedConv {
+    /// The forward's input and weight as burn holds them: kept so that burn-tch, which
+    /// reuses a tensor in place when nothing else refers to it, never overwrites what
+    /// libtorch's graph saved.
+    inputs: [TchTensor; 2],
+    /// The detached leaves whose gradients libtorch computes.
+    leaves: [TchTensor; 2],
+    /// The output with its libtorch graph.
+    output: TchTensor,
+    wanted: [bool; 2],
+}
+
 impl TorchConvGrad for LibTorch {
-    /// tch 0.22 binds no `at::convolution_backward`, so libtorch's autograd computes the
-    /// gradients: the convolution again on detached leaves, then the backward of
-    /// `sum(y * output_grad)`, which hands the convolution's backward `output_grad` exactly
-    /// (times 1) and runs the kernels PyTorch's autograd runs (cuDNN's on a GPU). The extra
-    /// forward convolution costs far less than the generic weight gradient it replaces.
-    fn torch_conv2d_grads(
+    type Saved = SavedConv;
+
+    fn torch_conv2d_saved(
         x: TchTensor,
         weight: TchTensor,
-        output_grad: TchTensor,
         options: ConvOptions<2>,
         wanted: [bool; 2],
-    ) -> [Option<TchTensor>; 2] {
+    ) -> (TchTensor, SavedConv) {
         tch::with_grad(|| {
-            let x = x.tensor.detach().set_requires_grad(wanted[0]);
-            let weight = weight.tensor.detach().set_requires_grad(wanted[1]);
-            let y = tch::Tensor::conv2d(
-                &x,
-                &weight,
+            let leaves = [&x, &weight].map(|t| t.tensor.detach());
+            for (leaf, wanted) in leaves.iter().zip(wanted) {
+                let _ = leaf.set_requires_grad(wanted);
+            }
+            let output = TchTensor::new(tch::Tensor::conv2d(
+                &leaves[0],
+                &leaves[1],
                 None::<tch::Tensor>,
                 long(options.stride),
                 long(options.padding_begin()),
                 long(options.dilation),
                 options.groups as i64,
-            );
-            let objective = y.multiply(&output_grad.tensor).sum(None::<tch::Kind>);
-            let inputs: Vec<&tch::Tensor> = [&x, &weight]
-                .into_iter()
+            ));
+            let saved = SavedConv {
+                inputs: [x, weight],
+                leaves: leaves.map(TchTensor::new),
+                output: output.clone(),
+                wanted,
+            };
+            (TchTensor::new(output.tensor.detach()), saved)
+        })
+    }
+
+    /// tch 0.22 binds no `at::convolution_backward`, so libtorch's autograd runs it: the
+    /// backward of `sum(y * output_grad)` hands the convolution's backward node `output_grad`
+    /// exactly (times 1), and that node runs the kernels PyTorch's autograd runs (cuDNN's on a
+    /// GPU), for the wanted gradients only.
+    fn torch_conv2d_grads(saved: SavedConv, output_grad: TchTensor) -> [Option<TchTensor>; 2] {
+        let SavedConv {
+            inputs: _inputs,
+            leaves,
+            output,
+            wanted,
+        } = saved;
+        tch::with_grad(|| {
+            let objective = output
+                .tensor
+                .multiply(&output_grad.tensor)
+                .sum(None::<tch::Kind>);
+            let asked: Vec<&tch::Tensor> = leaves
+                .iter()
                 .zip(wanted)
-                .filter_map(|(t, w)| w.then_some(t))
+                .filter_map(|(leaf, w)| w.then_some(&leaf.tensor))
                 .collect();
-            let mut grads = tch::Tensor::run_backward(&[objective], &inputs, false, false)
+            let mut grads = tch::Tensor::run_backward(&[objective], &asked, false, false)
                 .into_iter()
                 .map(TchTensor::new);
             wanted.map(|w| if w { grads.next() } else { None })
@@ -106,19 +152,12 @@ impl TorchConvGrad for LibTorch {
 struct TorchConvBackward;
 
 impl<B: Backend + TorchConvGrad> Backward<B, 2> for TorchConvBackward {
-    type State = (FloatTensor<B>, FloatTensor<B>, ConvOptions<2>);
+    type State = B::Saved;
 
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x, node_weight] = ops.parents;
         let output_grad = grads.consume::<B>(&ops.node);
-        let (x, weight, options) = ops.state;
-        let [grad_x, grad_weight] = B::torch_conv2d_grads(
-            x,
-            weight,
-            output_grad,
-            options,
-            [node_x.is_some(), node_weight.is_some()],
-        );
+        let [grad_x, grad_weight] = B::torch_conv2d_grads(ops.state, output_grad);
         if let (Some(node), Some(grad)) = (node_x, grad_x) {
             grads.register::<B>(node.id, grad);
         }
@@ -140,9 +179,14 @@ impl<B: Backend + TorchConv + TorchConvGrad, C: CheckpointStrategy> TorchConv fo
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let (x, weight) = (x.into_primitive(), weight.into_primitive());
-                let output = B::torch_conv2d(x.clone(), weight.clone(), options.clone());
-                prep.finish((x, weight, options), output)
+                let wanted = [x.is_tracked(), weight.is_tracked()];
+                let (output, saved) = B::torch_conv2d_saved(
+                    x.into_primitive(),
+                    weight.into_primitive(),
+                    options,
+                    wanted,
+                );
+                prep.finish(saved, output)
             }
             OpsKind::UnTracked(prep) => prep.finish(B::torch_conv2d(
                 x.into_primitive(),
