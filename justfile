@@ -96,6 +96,30 @@ bench-torch-cpu with="" *args:
     fi
     .venv-torch/bin/python scripts/bench-torch-cpu.py --slr "$CARGO_TARGET_DIR/release/slr" "${extra[@]}" {{args}}
 
+# The tch-cpu training step with libtorch's convolution gradients (the default) and with burn's
+# generic ones (SLR_TCH_CONV_GRAD=burn), alternated `rounds` times on 2 threads (reports/perf-cpu.md).
+bench-conv-grad model="resnet18-cifar" batch="32" rounds="2":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    just build-tch
+    export LD_LIBRARY_PATH="$(.venv-torch/bin/python -c 'import os, torch; print(os.path.dirname(torch.__file__))')/lib"
+    summary='import json, sys
+    path, round, grad = sys.argv[1:]
+    d = json.load(open(path))
+    ms, det = d["dense_step_ms"], d["determinism"]
+    loss, weight = det["loss_abs_diff"], det["weight_max_abs_diff"]
+    print(f"round {round}, {grad:8} gradients: dense step {ms:.1f} ms, determinism {loss:.1e} / {weight:.1e}")'
+    out=$(mktemp -d)
+    for round in $(seq {{rounds}}); do
+      for grad in libtorch burn; do
+        SLR_TCH_CONV_GRAD=$grad OMP_NUM_THREADS=2 "${CARGO_TARGET_DIR}-tch/release/slr" perf \
+          --backend tch-cpu --model {{model}} --batch {{batch}} --warmup 2 --steps 10 --threads 2 \
+          --json "$out/$grad-$round.json" > /dev/null
+        python3 -c "$summary" "$out/$grad-$round.json" "$round" "$grad"
+      done
+    done
+    rm -rf "$out"
+
 # Build `slr` with the libtorch backends against the venv's torch, in its own target folder
 # (switching libtorch rebuilds everything above torch-sys).
 build-tch:

@@ -91,7 +91,11 @@ def section(args, ours, tables):
         (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
         platform.processor(),
     )
-    version = subprocess.run([args.slr, "--version"], capture_output=True, text=True).stdout.strip()
+    import torch
+
+    # A `tch` build cannot start without torch's libraries on its path.
+    env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(os.path.dirname(torch.__file__), "lib"))
+    version = subprocess.run([args.slr, "--version"], capture_output=True, text=True, env=env).stdout.strip()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     loss = "YOLOv3's loss on 4 boxes per image" if args.model.startswith("yolo") else "cross-entropy"
     return (

@@ -8,7 +8,8 @@
 #       training steps for our binary and for a PyTorch eager loop with the same model,
 #       optimizer and batch, and the ratio; the ADMM and SLR step overhead and update; the
 #       projection of the pruned layers against PyTorch's kthvalue projection; the same steps
-#       twice from one seed (determinism on the GPU),
+#       twice from one seed (determinism on the GPU), and our step again with burn's generic
+#       convolution gradients (SLR_TCH_CONV_GRAD=burn) beside libtorch's own,
 #   (c) two real epochs of ResNet-18 on the Fashion-MNIST CIFAR stand-in, then the same run
 #       stopped by SIGTERM in the middle of its second epoch and resumed, checked against the
 #       uninterrupted run,
@@ -83,6 +84,11 @@ for spec in "resnet18-cifar $BATCH 16" "yolov3-tiny $YOLO_BATCH 2"; do
     --json "$OUT/slr-perf-$model.json"
   part "torch-perf-$model" 90 python3 scripts/torch_perf.py --device "$DEVICE" --model "$model" \
     --batch "$batch" --warmup "$WARMUP" --steps "$STEPS" --json "$OUT/torch-perf-$model.json"
+  # The same step with burn's generic convolution gradients (the path measured before
+  # torch_conv): speed and determinism of the two paths side by side.
+  part "slr-perf-$model-burn-grad" 150 env SLR_TCH_CONV_GRAD=burn "$BIN" perf --backend "$BACKEND" \
+    --model "$model" --batch "$batch" --warmup "$WARMUP" --steps "$STEPS" \
+    --json "$OUT/slr-perf-$model-burn-grad.json"
 done
 
 # (c) Two epochs uninterrupted (the first one is the real-epoch time), then the same run with a

@@ -1,6 +1,7 @@
 """The table of scripts/gpu-check.sh, from what it wrote under OUT: versions, each part's state,
-slr against PyTorch per model (scripts/torch_perf.py's --compare), the real epoch, the SIGTERM
-and resume check against the uninterrupted run, and the two-worker run.
+slr against PyTorch per model (scripts/torch_perf.py's --compare), our step with libtorch's and
+with burn's convolution gradients, the real epoch, the SIGTERM and resume check against the
+uninterrupted run, and the two-worker run.
 
     python3 scripts/gpu_check_table.py gpu-check-out
 """
@@ -124,6 +125,26 @@ def jobs_lines(out):
     ]
 
 
+def conv_grad_lines(out):
+    """Our step with libtorch's convolution gradients (the default) beside burn's generic ones
+    (SLR_TCH_CONV_GRAD=burn): milliseconds and the determinism check of each."""
+    lines = []
+    for model in ("resnet18-cifar", "yolov3-tiny"):
+        paths = [read_json(os.path.join(out, f"slr-perf-{model}{tail}.json")) for tail in ("", "-burn-grad")]
+        if not all(paths):
+            continue
+        cells = [
+            f"{p['dense_step_ms']:.2f} ms, determinism {p['determinism']['loss_abs_diff']:.1e} / "
+            f"{p['determinism']['weight_max_abs_diff']:.1e}"
+            for p in paths
+        ]
+        lines.append(
+            f"| {model} step, convolution gradients libtorch's against burn's generic ones "
+            f"(SLR_TCH_CONV_GRAD=burn) | {cells[0]}; {cells[1]} |"
+        )
+    return lines
+
+
 def main(out):
     with open(os.path.join(out, "versions.txt")) as f:
         print(f.read().strip())
@@ -143,7 +164,7 @@ def main(out):
     print()
     print("| check | result |")
     print("|---|---|")
-    for line in epoch_lines(out) + jobs_lines(out):
+    for line in conv_grad_lines(out) + epoch_lines(out) + jobs_lines(out):
         print(line)
 
 

@@ -318,6 +318,7 @@ pub fn init_logging() {
 
 /// Executes a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
+    backend::ConvGrad::from_env()?;
     match cli.command {
         Command::Reproduce {
             spec,

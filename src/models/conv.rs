@@ -9,39 +9,46 @@ use burn::tensor::Tensor;
 /// `conv` applied to `x` (`[batch, channels, h, w]`).
 pub fn forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     #[cfg(feature = "tch")]
-    let x = match libtorch::forward(conv, x) {
-        Ok(out) => return out,
-        Err(x) => x,
-    };
+    if let Some(options) = libtorch::options(conv, &x) {
+        return libtorch::forward(conv, x, options);
+    }
     conv.forward(x)
 }
 
 #[cfg(feature = "tch")]
 mod libtorch {
-    use crate::base::backend::torch_conv;
+    use crate::base::backend::{ConvGrad, torch_conv};
     use burn::nn::PaddingConfig2d;
     use burn::nn::conv::Conv2d;
     use burn::tensor::Tensor;
     use burn::tensor::ops::ConvOptions;
 
-    /// The convolution through libtorch's kernels, or `x` back when it is not on libtorch or
-    /// its padding is not symmetric.
-    pub(super) fn forward(conv: &Conv2d, x: Tensor<4>) -> Result<Tensor<4>, Tensor<4>> {
-        let Some(padding) = symmetric_padding(&conv.padding) else {
-            return Err(x);
-        };
-        if !torch_conv::is_libtorch(&x.device()) {
-            return Err(x);
+    /// The options of `conv` for libtorch's kernels, or `None` (burn's path) when `x` is not on
+    /// libtorch, the padding is not symmetric or `SLR_TCH_CONV_GRAD=burn` asks for burn's
+    /// gradients.
+    pub(super) fn options(conv: &Conv2d, x: &Tensor<4>) -> Option<ConvOptions<2>> {
+        let padding = symmetric_padding(&conv.padding)?;
+        if ConvGrad::current() == ConvGrad::Burn || !torch_conv::is_libtorch(&x.device()) {
+            return None;
         }
-        let options = ConvOptions::new(conv.stride, padding, conv.dilation, conv.groups);
+        Some(ConvOptions::new(
+            conv.stride,
+            padding,
+            conv.dilation,
+            conv.groups,
+        ))
+    }
+
+    /// `conv` applied to `x` through libtorch's kernels with `options` (from [`options`]).
+    pub(super) fn forward(conv: &Conv2d, x: Tensor<4>, options: ConvOptions<2>) -> Tensor<4> {
         let out = torch_conv::conv2d(x, conv.weight.val(), options);
-        Ok(match &conv.bias {
+        match &conv.bias {
             Some(bias) => {
                 let channels = bias.dims()[0];
                 out + bias.val().reshape([1, channels, 1, 1])
             }
             None => out,
-        })
+        }
     }
 
     /// `[top, left]` padding when it is the same on both sides (what every model here

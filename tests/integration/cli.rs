@@ -35,6 +35,21 @@ fn bad_spec_exits_2_naming_file_and_key() {
 }
 
 #[test]
+fn bad_convolution_gradient_choice_exits_2_naming_the_variable() {
+    let out = slr(&["plan", "lenet5-mnist"], &[("SLR_TCH_CONV_GRAD", "cudnn")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("SLR_TCH_CONV_GRAD=`cudnn`: allowed values are libtorch (default) and burn"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+
+    let out = slr(&["plan", "lenet5-mnist"], &[("SLR_TCH_CONV_GRAD", "burn")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
 fn unknown_spec_backend_and_profile_exit_2() {
     let out = slr(&["plan", "no-such-spec"], &[]);
     assert_eq!(out.status.code(), Some(2));

@@ -79,12 +79,17 @@ impl Backend {
         }
     }
 
-    /// Name for provenance and reports.
+    /// Name for provenance and reports; a libtorch backend says when its convolutions take
+    /// burn's gradients ([`ConvGrad`]).
     pub fn name(self) -> String {
+        let conv = match ConvGrad::current() {
+            ConvGrad::Libtorch => "",
+            ConvGrad::Burn => ", burn's convolution gradients",
+        };
         match self {
             Backend::Cpu => "cpu (burn flex)".into(),
-            Backend::TchCpu => "tch-cpu (libtorch)".into(),
-            Backend::TchCuda(i) => format!("tch-cuda:{i} (libtorch)"),
+            Backend::TchCpu => format!("tch-cpu (libtorch{conv})"),
+            Backend::TchCuda(i) => format!("tch-cuda:{i} (libtorch{conv})"),
         }
     }
 }
@@ -108,6 +113,41 @@ impl<'de> Deserialize<'de> for Backend {
     ) -> std::result::Result<Backend, D::Error> {
         let name = String::deserialize(deserializer)?;
         Backend::parse(&name).map_err(serde::de::Error::custom)
+    }
+}
+
+/// How the libtorch backends compute the gradients of a convolution, chosen by the
+/// environment variable [`CONV_GRAD_VAR`] (`libtorch`, the default, or `burn`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvGrad {
+    /// libtorch's own backward (`torch_conv`): the kernels PyTorch runs.
+    Libtorch,
+    /// burn's generic weight gradient, a forward convolution with the output gradient as its
+    /// kernel: far slower on large feature maps, but bit-reproducible on a GPU where cuDNN's
+    /// weight-gradient kernels may not be (reports/perf.md).
+    Burn,
+}
+
+/// The environment variable that chooses [`ConvGrad`].
+pub const CONV_GRAD_VAR: &str = "SLR_TCH_CONV_GRAD";
+
+impl ConvGrad {
+    /// The choice in the environment; an unknown value is an error naming the variable.
+    pub fn from_env() -> Result<ConvGrad> {
+        match std::env::var(CONV_GRAD_VAR).as_deref() {
+            Err(_) | Ok("libtorch") => Ok(ConvGrad::Libtorch),
+            Ok("burn") => Ok(ConvGrad::Burn),
+            Ok(other) => Err(Error::Backend(format!(
+                "{CONV_GRAD_VAR}=`{other}`: allowed values are libtorch (default) and burn"
+            ))),
+        }
+    }
+
+    /// The process's choice, read once (`from_env` has rejected a bad value where the command
+    /// line starts).
+    pub fn current() -> ConvGrad {
+        static CHOICE: std::sync::OnceLock<ConvGrad> = std::sync::OnceLock::new();
+        *CHOICE.get_or_init(|| ConvGrad::from_env().unwrap_or(ConvGrad::Libtorch))
     }
 }
 
