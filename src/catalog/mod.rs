@@ -5,6 +5,7 @@
 pub mod darknet;
 pub mod dataset;
 mod flops;
+pub mod init;
 pub mod model;
 
 pub use dataset::{
@@ -13,6 +14,7 @@ pub use dataset::{
     Registry, SYNTHETIC_COCO_FILES, SYNTHETIC_COCO_SIZES, SYNTHETIC_LANES_FILES,
     SYNTHETIC_LANES_SIZES, Storage, TUSIMPLE_FILES, UNIT_NORM,
 };
+pub use init::InitScheme;
 pub use model::{
     Architecture, ModelEntry, ModelKind, RESNET18_IMAGENET, ResNetConfig, TaskKind, UfldConfig,
     VGG16_CHANNELS, YoloConfig,

@@ -1,12 +1,11 @@
-//! Deterministic initialisation from our own generator: PyTorch's default for conv and linear
-//! layers, uniform in +-1/sqrt(fan_in) for weights and biases, except the ResNets' convolutions,
-//! which are Kaiming-normal (fan_out, ReLU) as torchvision initialises them, and TensorFlow's
-//! LeNet-5 (`lenet5-relu`), initialised as its `model.py` does. BatchNorm keeps
-//! burn's γ = 1, β = 0. Each parameter draws from its own stream (seed, name), so adding a
-//! layer never changes the others.
+//! Deterministic initialisation from our own generator, by the row's [`InitScheme`] (each
+//! scheme's reference is cited on its variant). Each parameter draws from its own stream
+//! (seed, name), so adding a layer never changes the others, and a scheme's draws do not depend
+//! on the architecture beyond the layer names it singles out (UFLD's heads).
 
 use super::{Net, params};
 use crate::base::rng::{SplitMix64, stream};
+use crate::catalog::InitScheme;
 use burn::tensor::{Tensor, TensorData};
 use std::collections::BTreeMap;
 
@@ -58,52 +57,72 @@ fn normal(rng: &mut SplitMix64, n: usize, std: f64) -> Vec<f32> {
         .collect()
 }
 
-/// Re-initialises every weight and bias of `net` from `seed`.
-pub fn initialise(net: Net, seed: u64) -> Net {
+/// Re-initialises every weight and bias of `net` from `seed` by `scheme`.
+pub fn initialise(net: Net, scheme: InitScheme, seed: u64) -> Net {
     let shapes: BTreeMap<String, Vec<usize>> = params::shapes(&net).into_iter().collect();
-    let ufld = matches!(net, Net::Ufld(_));
-    let kaiming_convs = matches!(net, Net::ResNet(_)) || ufld;
-    // TensorFlow's LeNet-5 (`model.py`): truncated normal weights, constant biases.
-    let tensorflow = matches!(net, Net::LeNet5Relu(_));
     params::map_flat(net, |name, value| {
-        let layer = name.rsplit_once('.').map_or("", |(layer, _)| layer);
-        // Only parameters of layers with a `weight` (conv, linear); BatchNorm has gamma/beta.
-        let weight = shapes.get(&format!("{layer}.weight"))?;
+        let (layer, leaf) = name.rsplit_once('.').unwrap_or(("", name));
         let n = value.dims()[0];
-        let is_weight = name.ends_with(".weight");
         let mut rng = SplitMix64::new(stream(seed, name));
-        let values: Vec<f32> = if tensorflow {
-            if is_weight {
-                truncated_normal(&mut rng, n, TF_STDDEV)
-            } else {
-                vec![TF_BIAS; n]
+        let values = match shapes.get(&format!("{layer}.weight")) {
+            Some(weight) => weighted_layer(scheme, name, leaf == "weight", weight, n, &mut rng),
+            // BatchNorm (gamma, beta): only PyTorch-YOLOv3 draws it; the rest keep 1 and 0.
+            None if scheme == InitScheme::PytorchYolov3 && leaf == "gamma" => {
+                normal(&mut rng, n, 0.02)
+                    .into_iter()
+                    .map(|z| 1.0 + z)
+                    .collect()
             }
-        } else if ufld && name.starts_with("aux_") {
-            // UFLD's `real_init_weights`: kaiming_normal_ (fan-in, ReLU), biases 0.
-            if is_weight {
-                normal(&mut rng, n, (2.0 / fan_in(weight) as f64).sqrt())
-            } else {
-                vec![0.0; n]
-            }
-        } else if ufld && name.starts_with("cls.") && is_weight {
-            // `m.weight.data.normal_(0.0, std=0.01)`; the biases keep PyTorch's default.
-            normal(&mut rng, n, 0.01)
-        } else if kaiming_convs && weight.len() == 4 && is_weight && !name.starts_with("pool.") {
-            // torchvision: std = sqrt(2 / fan_out), fan_out = out x kh x kw.
-            normal(
-                &mut rng,
-                n,
-                (2.0 / (weight[0] * weight[2] * weight[3]) as f64).sqrt(),
-            )
-        } else {
-            let bound = 1.0 / (fan_in(weight) as f64).sqrt();
-            (0..n)
-                .map(|_| ((2.0 * rng.next_f64() - 1.0) * bound) as f32)
-                .collect()
+            None if scheme == InitScheme::PytorchYolov3 && leaf == "beta" => vec![0.0; n],
+            None => return None,
         };
         Some(Tensor::from_data(
             TensorData::new(values, [n]),
             &value.device(),
         ))
     })
+}
+
+/// The `n` values of a convolution's or linear layer's parameter `name` (its weight when
+/// `is_weight`, else its bias), whose weight has shape `weight`.
+fn weighted_layer(
+    scheme: InitScheme,
+    name: &str,
+    is_weight: bool,
+    weight: &[usize],
+    n: usize,
+    rng: &mut SplitMix64,
+) -> Vec<f32> {
+    let conv_weight = is_weight && weight.len() == 4;
+    match scheme {
+        InitScheme::Tensorflow if is_weight => truncated_normal(rng, n, TF_STDDEV),
+        InitScheme::Tensorflow => vec![TF_BIAS; n],
+        // UFLD's `real_init_weights` on its auxiliary head: kaiming_normal_ (fan-in, ReLU),
+        // biases 0.
+        InitScheme::Ufld if name.starts_with("aux_") && is_weight => {
+            normal(rng, n, (2.0 / fan_in(weight) as f64).sqrt())
+        }
+        InitScheme::Ufld if name.starts_with("aux_") => vec![0.0; n],
+        // `m.weight.data.normal_(0.0, std=0.01)` on the classifier; its biases keep PyTorch's
+        // default.
+        InitScheme::Ufld if name.starts_with("cls.") && is_weight => normal(rng, n, 0.01),
+        // torchvision's convolutions (UFLD's backbone too, but not its `pool`):
+        // std = sqrt(2 / fan_out), fan_out = out x kh x kw.
+        InitScheme::Torchvision | InitScheme::Ufld
+            if conv_weight && !(scheme == InitScheme::Ufld && name.starts_with("pool.")) =>
+        {
+            normal(
+                rng,
+                n,
+                (2.0 / (weight[0] * weight[2] * weight[3]) as f64).sqrt(),
+            )
+        }
+        InitScheme::PytorchYolov3 if conv_weight => normal(rng, n, 0.02),
+        _ => {
+            let bound = 1.0 / (fan_in(weight) as f64).sqrt();
+            (0..n)
+                .map(|_| ((2.0 * rng.next_f64() - 1.0) * bound) as f32)
+                .collect()
+        }
+    }
 }

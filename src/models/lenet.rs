@@ -1,5 +1,5 @@
-//! LeNet-5 (Caffe variant) and LeNet-300-100, initialised like PyTorch's defaults
-//! (uniform in +-1/sqrt(fan_in) for weights and biases).
+//! LeNet-5 (Caffe variant) and LeNet-300-100; their initialisation is the row's `init`
+//! (`models::init`).
 
 use super::Dropout;
 use super::conv;

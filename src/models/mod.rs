@@ -24,7 +24,7 @@ pub use ufld::{LaneOutput, Ufld};
 pub use vgg::Vgg16;
 pub use yolo::Yolo;
 
-use crate::catalog::{Architecture, ModelKind};
+use crate::catalog::{Architecture, InitScheme, ModelKind};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
@@ -50,10 +50,16 @@ pub enum Net {
 }
 
 impl Net {
-    /// A model initialised from `seed` with the harness's own generator (bit-identical on
+    /// A model initialised from `seed` by its reference implementation's scheme
+    /// ([`ModelKind::reference_init`]) with the harness's own generator (bit-identical on
     /// every run and backend).
     pub fn seeded(kind: ModelKind, device: &Device, seed: u64) -> Net {
-        initialise(Net::init(kind, device), seed)
+        Net::seeded_with(kind, kind.reference_init(), device, seed)
+    }
+
+    /// A model initialised from `seed` by `scheme`.
+    pub fn seeded_with(kind: ModelKind, scheme: InitScheme, device: &Device, seed: u64) -> Net {
+        initialise(Net::init(kind, device), scheme, seed)
     }
 
     /// A model with burn's default initialisation (its global RNG): only as a shape to load

@@ -319,7 +319,12 @@ impl Executor {
         resume: Option<Resume>,
     ) -> Result<Net> {
         let init_seed = derive_seed(run.seed, StageKind::Pretrain, "init");
-        let net = Net::seeded(config.model, &self.device.clone().autodiff(), init_seed);
+        let net = Net::seeded_with(
+            config.model,
+            config.init,
+            &self.device.clone().autodiff(),
+            init_seed,
+        );
         let data = self.dataset(config.dataset, &config.data)?;
         let task = task_of(run, &data)?.with_dropout(config.budget.dropout);
         let settings = train_settings(run, stage, &config.budget, config.batch_size);

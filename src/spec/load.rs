@@ -445,6 +445,18 @@ fn validate(loaded: &Loaded) -> Result<()> {
                 ));
             }
         }
+        if let Some(init) = row.init {
+            if row.import.is_some() {
+                return fail(format!(
+                    "{at}: key `init`: a row with `import` starts from the checkpoint's weights, \
+                     so `init = \"{}\"` would not be used",
+                    init.name()
+                ));
+            }
+            if let Err(message) = init.check(row.model) {
+                return fail(format!("{at}: key `init`: {message}"));
+            }
+        }
         if row.pretrain.epochs == 0 && row.import.is_none() {
             return fail(format!(
                 "{at}: key `pretrain.epochs`: must be at least 1 (a dense model is trained first)"

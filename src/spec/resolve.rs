@@ -9,7 +9,7 @@ use super::load::Loaded;
 use super::stage::*;
 use super::types::*;
 use crate::base::glob_match;
-use crate::catalog::ModelKind;
+use crate::catalog::{InitScheme, ModelKind};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -70,6 +70,7 @@ fn row_stages(row: &RowSpec, imports: &BTreeMap<PathBuf, String>) -> Vec<Stage> 
         None => make_stage(
             StageConfig::Pretrain(PretrainConfig {
                 model: row.model,
+                init: row.init_scheme(),
                 dataset: row.dataset,
                 data: row.data.clone(),
                 batch_size: row.batch_size,
@@ -193,8 +194,23 @@ fn canonical_json(kind: &StageKind, config: &StageConfig) -> Value {
         if map.get("hardprune_every_epoch") == Some(&Value::Bool(false)) {
             map.remove("hardprune_every_epoch");
         }
+        if let StageConfig::Pretrain(pretrain) = config
+            && pretrain.init == init_before_the_key(pretrain.model)
+        {
+            map.remove("init");
+        }
     }
     value
+}
+
+/// The scheme a model was drawn with before `init` was a key of a row: ids of stages drawn that
+/// way stay as they were, and a pretraining drawn otherwise (YOLO's reference scheme, which it
+/// did not have then) gets a new one.
+fn init_before_the_key(model: ModelKind) -> InitScheme {
+    match model {
+        ModelKind::Yolov3 | ModelKind::Yolov3Tiny => InitScheme::Pytorch,
+        _ => model.reference_init(),
+    }
 }
 
 /// Removes from `value` every key whose value equals the one in `default` (recursively).

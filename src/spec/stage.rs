@@ -6,7 +6,7 @@
 
 use super::method::MethodSpec;
 use super::types::{BudgetSpec, CountRule, DataSpec};
-use crate::catalog::{DatasetKind, ModelKind};
+use crate::catalog::{DatasetKind, InitScheme, ModelKind};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -46,6 +46,8 @@ impl StageKind {
 pub struct PretrainConfig {
     /// Architecture.
     pub model: ModelKind,
+    /// How its weights are drawn.
+    pub init: InitScheme,
     /// Data set.
     pub dataset: DatasetKind,
     /// Data subsets.

@@ -3,7 +3,7 @@
 
 use super::method::{AdmmSpec, MethodName, MethodSpec, SlrSpec};
 use crate::base::Backend;
-use crate::catalog::{DatasetKind, ModelKind};
+use crate::catalog::{DatasetKind, InitScheme, ModelKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -297,6 +297,10 @@ pub struct RowSpec {
     pub group: String,
     /// Architecture.
     pub model: ModelKind,
+    /// How the weights are drawn before pretraining; `None`: the model's reference scheme
+    /// ([`RowSpec::init_scheme`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<InitScheme>,
     /// Data set.
     pub dataset: DatasetKind,
     /// Pruning method and its settings (`method = "admm"` with an `admm` table).
@@ -335,6 +339,8 @@ struct RawRow {
     #[serde(default = "default_group")]
     group: String,
     model: ModelKind,
+    #[serde(default)]
+    init: Option<InitScheme>,
     dataset: DatasetKind,
     #[serde(default)]
     method: MethodName,
@@ -372,6 +378,7 @@ impl From<RawRow> for RowSpec {
             name: raw.name,
             group: raw.group,
             model: raw.model,
+            init: raw.init,
             dataset: raw.dataset,
             method: MethodSpec::from_parts(raw.method, raw.admm, raw.slr),
             sparsity: raw.sparsity,
@@ -385,6 +392,14 @@ impl From<RawRow> for RowSpec {
             train: raw.train.derive_epochs(batches),
             hardprune_every_epoch: raw.hardprune_every_epoch,
         }
+    }
+}
+
+impl RowSpec {
+    /// The initialisation the row's pretraining draws: its `init`, else the model's reference
+    /// scheme.
+    pub fn init_scheme(&self) -> InitScheme {
+        self.init.unwrap_or_else(|| self.model.reference_init())
     }
 }
 

@@ -10,6 +10,7 @@ mod graph;
 mod idx;
 mod imagefolder;
 mod import;
+mod init;
 mod lane_pipeline;
 mod lanes;
 mod layers;

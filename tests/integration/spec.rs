@@ -124,6 +124,27 @@ fn validation_messages() {
             vec![],
         ),
         (
+            "unknown_init",
+            BASE.replace("model = \"lenet5\"", "model = \"lenet5\"\ninit = \"keras\""),
+            None,
+            vec![],
+        ),
+        (
+            "init_naming_layers_the_model_lacks",
+            BASE.replace("model = \"lenet5\"", "model = \"lenet5\"\ninit = \"ufld\""),
+            None,
+            vec![],
+        ),
+        (
+            "init_with_import",
+            BASE.replace(
+                "model = \"lenet5\"",
+                "model = \"lenet5\"\ninit = \"pytorch\"\nimport = \"dense.pt\"",
+            ),
+            None,
+            vec![],
+        ),
+        (
             "unknown_dataset",
             BASE.replace("dataset = \"mnist\"", "dataset = \"imagenet-22k\""),
             None,
@@ -406,6 +427,22 @@ fn ids_ignore_spelling_and_defaulted_fields() {
         "optimizer.lr = 0.01\noptimizer.momentum = 0.9",
     );
     assert_eq!(ids(&explicit), reference);
+    // A row's `init` at the model's reference scheme (what it drew before `init` was a key).
+    assert_eq!(
+        ids(&BASE.replace(
+            "dataset = \"mnist\"",
+            "dataset = \"mnist\"\ninit = \"pytorch\""
+        )),
+        reference
+    );
+    let tensorflow = ids(&BASE.replace(
+        "dataset = \"mnist\"",
+        "dataset = \"mnist\"\ninit = \"tensorflow\"",
+    ));
+    assert_ne!(
+        tensorflow[0], reference[0],
+        "other weights, another pretraining"
+    );
     // Seeds are folders, not identity.
     assert_eq!(
         ids(&BASE.replace("seeds = [1, 2]", "seeds = [3, 4]")),
@@ -653,4 +690,66 @@ fn validation_gaps_are_refused() {
         all.push_str(&format!("{name}: {}\n", error(&text, None, &sets)));
     }
     insta::assert_snapshot!(all);
+}
+
+/// Every profile of every committed spec draws the initialisation of the code it follows: each
+/// model's reference scheme, except where a profile names another (the SLR authors' PyTorch
+/// LeNet-5 with its layers' defaults, the ADMM paper's TensorFlow one).
+#[test]
+fn every_profile_draws_the_initialisation_of_the_code_it_follows() {
+    use slr_repro::catalog::{InitScheme, ModelKind};
+    let reference = |model: ModelKind| match model {
+        ModelKind::Lenet5Relu => InitScheme::Tensorflow,
+        ModelKind::Lenet5 | ModelKind::Lenet300100 | ModelKind::Vgg16Cifar => InitScheme::Pytorch,
+        ModelKind::Yolov3 | ModelKind::Yolov3Tiny => InitScheme::PytorchYolov3,
+        ModelKind::Ufld | ModelKind::UfldSmall => InitScheme::Ufld,
+        _ => InitScheme::Torchvision,
+    };
+    let cases: [(&str, &[Option<&str>]); 6] = [
+        (
+            "lenet5-mnist",
+            &[
+                None,
+                Some("paper"),
+                Some("long"),
+                Some("smoke"),
+                Some("published"),
+                Some("authors"),
+            ],
+        ),
+        (
+            "lenet5-fashion",
+            &[None, Some("paper"), Some("long"), Some("smoke")],
+        ),
+        ("table1", &[None, Some("paper")]),
+        ("table2", &[None, Some("paper"), Some("smoke")]),
+        ("table3", &[None, Some("paper"), Some("smoke")]),
+        ("table4", &[None, Some("paper"), Some("smoke")]),
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for (spec, profiles) in cases {
+        for &profile in profiles {
+            let path = root().join(format!("experiments/{spec}.toml"));
+            for row in load_spec(&path, profile).rows {
+                let want = match profile {
+                    Some("authors") => InitScheme::Pytorch,
+                    Some("published") => InitScheme::Tensorflow,
+                    _ => reference(row.model),
+                };
+                assert_eq!(
+                    row.init_scheme(),
+                    want,
+                    "{spec} {profile:?} row {}",
+                    row.name
+                );
+                seen.insert((row.model.name(), want.name()));
+            }
+        }
+    }
+    assert!(seen.contains(&("lenet5-relu", "pytorch")), "{seen:?}");
+    assert!(seen.contains(&("lenet5-relu", "tensorflow")), "{seen:?}");
+    assert!(
+        seen.contains(&("yolov3-tiny", "pytorch-yolov3")),
+        "{seen:?}"
+    );
 }
