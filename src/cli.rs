@@ -295,10 +295,16 @@ impl SpecArgs {
                 read_env: true,
             },
         )?;
-        if let Some(seeds) = &self.seeds
-            && seeds.is_empty()
-        {
-            return Err(Error::Usage("--seeds: give at least one seed".into()));
+        if let Some(seeds) = &self.seeds {
+            if seeds.is_empty() {
+                return Err(Error::Usage("--seeds: give at least one seed".into()));
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            if let Some(seed) = seeds.iter().find(|s| !seen.insert(**s)) {
+                return Err(Error::Usage(format!(
+                    "--seeds: seed {seed} appears twice (each seed is one run)"
+                )));
+            }
         }
         let plan = spec::resolve(loaded, self.seeds.as_deref());
         crate::prune::targets::check_plan(&plan)?;

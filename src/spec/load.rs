@@ -406,6 +406,11 @@ fn validate(loaded: &Loaded) -> Result<()> {
     let mut names = BTreeSet::new();
     for (index, row) in loaded.rows.iter().enumerate() {
         let at = format!("row `{}` (rows[{index}])", row.name);
+        if row.name.trim().is_empty() {
+            return fail(format!(
+                "{at}: key `name`: empty; a row needs a name (its runs and report lines go by it)"
+            ));
+        }
         if !names.insert(row.name.clone()) {
             return fail(format!("{at}: key `name`: duplicate row name"));
         }
@@ -857,6 +862,13 @@ fn validate_sparsity(path: &Path, at: &str, row: &RowSpec) -> Result<()> {
         }
     }
     if let Some(patterns) = &sparsity.layers {
+        if patterns.is_empty() {
+            return fail(
+                "key `sparsity.layers`: an empty list prunes nothing; name the layers to prune \
+                 or leave the key out (the model's default layers)"
+                    .into(),
+            );
+        }
         for pattern in patterns {
             if !names.iter().any(|n| glob_match(pattern, n)) {
                 return fail(format!(

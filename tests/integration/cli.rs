@@ -35,6 +35,17 @@ fn bad_spec_exits_2_naming_file_and_key() {
 }
 
 #[test]
+fn duplicate_seeds_on_the_command_line_exit_2() {
+    let out = slr(&["plan", "lenet5-mnist", "--seeds", "1,2,1"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--seeds: seed 1 appears twice (each seed is one run)"),
+        "{err}"
+    );
+}
+
+#[test]
 fn bad_convolution_gradient_choice_exits_2_naming_the_variable() {
     let out = slr(&["plan", "lenet5-mnist"], &[("SLR_TCH_CONV_GRAD", "cudnn")]);
     assert_eq!(out.status.code(), Some(2));

@@ -124,6 +124,18 @@ fn validation_messages() {
             vec![],
         ),
         (
+            "empty_row_name",
+            BASE.replace("name = \"dense\"", "name = \"\""),
+            None,
+            vec![],
+        ),
+        (
+            "empty_layers_list",
+            BASE.replace("uniform = 0.5", "uniform = 0.5, layers = []"),
+            None,
+            vec![],
+        ),
+        (
             "unknown_init",
             BASE.replace("model = \"lenet5\"", "model = \"lenet5\"\ninit = \"keras\""),
             None,
