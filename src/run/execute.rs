@@ -152,13 +152,17 @@ impl Executor {
         if matches!(store::stage_state(&dir), StageState::Done(_)) {
             return Ok(false);
         }
-        let _lock = store::StageLock::wait(&dir, |holder| {
-            eprintln!(
-                "{} is being run by {}: waiting for it",
-                dir.display(),
-                holder.describe()
-            );
-        })?;
+        let _lock = store::StageLock::wait(
+            &dir,
+            |holder| {
+                eprintln!(
+                    "{} is being run by {}: waiting for it",
+                    dir.display(),
+                    holder.describe()
+                );
+            },
+            super::signals::stop_requested,
+        )?;
         // Checked again under the lock: another runner may have finished it meanwhile.
         match store::stage_state(&dir) {
             StageState::Done(_) => return Ok(false),

@@ -217,6 +217,26 @@ fn a_lock_of_another_host_is_respected_while_its_heartbeat_is_fresh() {
         err.contains("is being run by process 4242 on another-node"),
         "{err}"
     );
+    // Its clock runs five minutes ahead of ours: still fresh.
+    let set_heartbeat = |at: std::time::SystemTime| {
+        std::fs::File::options()
+            .write(true)
+            .open(&lock)
+            .unwrap()
+            .set_modified(at)
+            .unwrap()
+    };
+    let now = std::time::SystemTime::now();
+    set_heartbeat(now + std::time::Duration::from_secs(300));
+    let err = StageLock::acquire(&dir).unwrap_err().to_string();
+    assert!(
+        err.contains("is being run by process 4242 on another-node"),
+        "{err}"
+    );
+    // A day ahead is no clock skew but a wrong clock: taken over (with a warning saying so).
+    set_heartbeat(now + std::time::Duration::from_secs(86_400));
+    drop(StageLock::acquire(&dir).unwrap());
+    std::fs::write(&lock, "pid 4242\nhost another-node\n").unwrap();
     // Its last heartbeat an hour ago: taken over.
     let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
     std::fs::File::options()

@@ -280,3 +280,53 @@ fn a_step_clocked_stage_continues_mid_round_bit_for_bit() {
     // the middle of the round from step 24 to 48).
     killed_at_first_checkpoint_continues_bit_for_bit(&text, "train-");
 }
+
+/// A runner waiting for a stage another process holds stops at once on SIGTERM (exit 130,
+/// naming the stage and its holder) instead of ignoring the signal until the lock frees.
+#[test]
+fn sigterm_stops_a_runner_waiting_for_a_lock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write(tmp.path(), "resume.toml", SPEC);
+    let runs = tmp.path().join("runs");
+    let loaded = super::common::load_spec(&spec, None);
+    let plan = slr_repro::spec::resolve(loaded, None);
+    let first = slr_repro::run::store::stage_dir(&runs, &plan.runs[0], 0);
+    let _held = slr_repro::run::store::StageLock::acquire(&first).unwrap();
+    let mut child = command(&spec, &runs).spawn().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    // Read until the runner says it waits (then it is in the wait loop).
+    let mut seen = Vec::new();
+    let waiting = loop {
+        let mut byte = [0u8; 1];
+        match std::io::Read::read(&mut stderr, &mut byte) {
+            Ok(1) => seen.push(byte[0]),
+            _ => break false,
+        }
+        if String::from_utf8_lossy(&seen).contains("waiting for it") {
+            break true;
+        }
+    };
+    assert!(waiting, "{}", String::from_utf8_lossy(&seen));
+    let signalled = Instant::now();
+    signal(&child, "TERM");
+    // A runner that ignored the signal would wait forever: killed after 20 s, it fails below.
+    let pid = child.id().to_string();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(20));
+        let _ = Command::new("kill").args(["-KILL", &pid]).status();
+    });
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{rest}");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        signalled.elapsed()
+    );
+    assert!(
+        rest.contains("a signal ended the wait for")
+            && rest.contains(&format!("held by process {}", std::process::id())),
+        "{rest}"
+    );
+}

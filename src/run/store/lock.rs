@@ -6,7 +6,9 @@
 //! On a shared file system whose `flock` is local to each node, two hosts could both get it:
 //! the holder therefore refreshes the file's mtime every [`HEARTBEAT_EVERY`] (a heartbeat), and
 //! a lock file naming another host with a heartbeat younger than [`HEARTBEAT_TIMEOUT`] counts as
-//! held. An older one is taken over with a warning naming its holder.
+//! held. An older one is taken over with a warning naming its holder. Hosts' clocks may
+//! disagree: a heartbeat up to [`MAX_CLOCK_SKEW`] in the future counts as fresh; one further
+//! ahead comes from a clock this far off, and is taken over with a warning saying so.
 
 use crate::error::{Error, Result};
 use std::fs::{File, TryLockError};
@@ -20,6 +22,9 @@ use std::time::{Duration, SystemTime};
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(30);
 /// A lock file of another host without a heartbeat for this long is stale.
 pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(600);
+/// How far another host's clock may run ahead of ours: a heartbeat up to this far in the future
+/// counts as fresh.
+pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(600);
 
 /// The process named in a lock file.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -134,8 +139,12 @@ impl StageLock {
     }
 
     /// Claims `dir`, waiting while another process holds it; `on_wait` is told once whom it
-    /// waits for.
-    pub fn wait(dir: &Path, on_wait: impl FnOnce(&Holder)) -> Result<StageLock> {
+    /// waits for. Returns [`Error::Stopped`] as soon as `stop` says so (a signal arrived).
+    pub fn wait(
+        dir: &Path,
+        on_wait: impl FnOnce(&Holder),
+        stop: impl Fn() -> bool,
+    ) -> Result<StageLock> {
         let mut on_wait = Some(on_wait);
         loop {
             match StageLock::attempt(dir)? {
@@ -143,6 +152,13 @@ impl StageLock {
                 Attempt::HeldBy(holder) => {
                     if let Some(tell) = on_wait.take() {
                         tell(&holder);
+                    }
+                    if stop() {
+                        return Err(Error::Stopped(format!(
+                            "a signal ended the wait for {} (held by {})",
+                            dir.display(),
+                            holder.describe()
+                        )));
                     }
                     std::thread::sleep(Duration::from_millis(200));
                 }
@@ -189,20 +205,26 @@ impl StageLock {
                 && let (Some(theirs), Some(ours)) = (&other.host, host_name())
                 && *theirs != ours
             {
-                let age = file
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| SystemTime::now().duration_since(t).ok())
-                    .unwrap_or(Duration::MAX);
-                if age < HEARTBEAT_TIMEOUT {
-                    return Ok(Attempt::HeldBy(other));
-                }
+                let why = match file.metadata().and_then(|m| m.modified()) {
+                    Err(e) => format!("its heartbeat cannot be read ({e})"),
+                    Ok(beat) => match SystemTime::now().duration_since(beat) {
+                        Ok(age) if age < HEARTBEAT_TIMEOUT => return Ok(Attempt::HeldBy(other)),
+                        Ok(age) => format!("no heartbeat for {} s", age.as_secs()),
+                        Err(ahead) if ahead.duration() <= MAX_CLOCK_SKEW => {
+                            return Ok(Attempt::HeldBy(other));
+                        }
+                        Err(ahead) => format!(
+                            "its heartbeat lies {} s in the future, beyond the {} s of clock \
+                             skew tolerated between hosts",
+                            ahead.duration().as_secs(),
+                            MAX_CLOCK_SKEW.as_secs()
+                        ),
+                    },
+                };
                 eprintln!(
-                    "warning: taking over the lock {} of {}: no heartbeat for {} s",
+                    "warning: taking over the lock {} of {}: {why}",
                     path.display(),
-                    other.describe(),
-                    age.as_secs()
+                    other.describe()
                 );
             }
             file.set_len(0).map_err(Error::io(&path))?;
