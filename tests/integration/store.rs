@@ -77,3 +77,33 @@ fn summaries_round_trip_infinite_and_nan_values() {
         slr_repro::base::sha256_hex(b"weights")
     );
 }
+
+/// A summary write killed before its rename leaves a temporary file: the rerun's summary
+/// neither hashes nor keeps it (it hashed `summary.tmp` into its own summary before), and the
+/// stage verifies as done.
+#[test]
+fn a_killed_summary_write_leaves_nothing_the_rerun_hashes() {
+    use slr_repro::run::store::Summary;
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("model.bpk"), b"weights").unwrap();
+    let leftover = tmp.path().join(".summary.json.4242.0.tmp");
+    std::fs::write(&leftover, b"{\"stage\": \"pre").unwrap();
+    let summary = Summary {
+        stage: "pretrain".into(),
+        id: "abc".into(),
+        seed: 1,
+        metrics: [("acc.dense".to_owned(), 98.5)].into(),
+        sparsity: None,
+        seconds_per_epoch: 1.0,
+        files: Default::default(),
+    };
+    store::write_summary(tmp.path(), &summary).unwrap();
+    assert!(!leftover.exists(), "the leftover is removed");
+    let back = store::read_summary(tmp.path()).unwrap().unwrap();
+    assert_eq!(back.files.keys().collect::<Vec<_>>(), ["model.bpk"]);
+    let names: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}

@@ -11,6 +11,7 @@ pub use lock::{Holder, StageLock, holder};
 pub use metrics_file::{MetricRow, MetricsFile, read_metrics};
 
 use super::provenance::Provenance;
+use crate::base::files::is_temporary;
 use crate::base::{sha256_hex, write_atomic};
 use crate::error::{Error, Result};
 use crate::prune::stats::SparsityReport;
@@ -221,13 +222,18 @@ pub fn read_summary(dir: &Path) -> Result<Option<Summary>> {
     }
 }
 
-/// Writes the summary last, atomically, with the SHA-256 of every other file in `dir`.
+/// Writes the summary last, atomically, with the SHA-256 of every other file in `dir`; a
+/// temporary file left by a killed write is removed, never hashed.
 pub fn write_summary(dir: &Path, summary: &Summary) -> Result<()> {
     let mut summary = summary.clone();
     summary.files.clear();
     for entry in std::fs::read_dir(dir).map_err(Error::io(dir))? {
         let entry = entry.map_err(Error::io(dir))?;
         let name = entry.file_name().to_string_lossy().into_owned();
+        if is_temporary(&name) {
+            let _ = std::fs::remove_file(entry.path());
+            continue;
+        }
         if name == SUMMARY || name == FAILED || !entry.path().is_file() {
             continue;
         }
