@@ -42,9 +42,9 @@ def metrics(stage):
 
 def weights(path):
     """The tensor bytes of a burn `.bpk` file: after the 4-byte magic, a u16 version and a u32
-    little-endian header length come the CBOR header (names, shapes, offsets and per-save
-    parameter ids, which differ between any two saves) and then the data, which alone is
-    compared."""
+    little-endian header length come the CBOR header (names, shapes, offsets and parameter ids,
+    which differed between any two saves before slr derived them from the names) and then the
+    data, which alone is compared."""
     try:
         with open(path, "rb") as f:
             raw = f.read()

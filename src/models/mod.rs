@@ -4,6 +4,7 @@
 mod conv;
 mod darknet;
 mod dropout;
+mod file;
 mod import;
 mod init;
 mod lenet;
@@ -15,6 +16,7 @@ mod yolo;
 
 pub use darknet::{read_weights as read_darknet, write_weights as write_darknet};
 pub use dropout::Dropout;
+pub use file::save;
 pub use import::import_pytorch;
 pub use init::initialise;
 

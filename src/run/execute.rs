@@ -298,10 +298,7 @@ impl Executor {
             .pruned_ratios()
             .map(|(ratios, _)| stats::measure(&model, ratios));
         let path = dir.join(store::MODEL);
-        model
-            .valid()
-            .save_file(&path)
-            .map_err(|e| Error::RunFailed(format!("cannot save {}: {e}", path.display())))?;
+        models::save(model.valid(), &path)?;
         Ok(Summary {
             stage: stage.kind.name().into(),
             id: stage.id.clone(),

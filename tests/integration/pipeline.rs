@@ -99,8 +99,8 @@ fn reproduce(spec: &Path, runs: &Path, reports: &Path) {
     common::reproduce(spec, &data_root(), runs, reports);
 }
 
-/// Every stage folder's metrics (as JSON) and a SHA-256 of its weights' bits, by folder name.
-/// (The weight file itself also stores burn's random parameter ids, so its bytes differ.)
+/// Every stage folder's metrics (as JSON), a SHA-256 of its weights' bits and the SHA-256 of
+/// the weight file itself (its parameter ids derive from the names), by folder name.
 fn outputs(runs: &Path) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     for dir in std::fs::read_dir(runs)
@@ -126,8 +126,10 @@ fn outputs(runs: &Path) -> Vec<(String, String, String)> {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
+        // The file's own bytes too: two runs of one stage write identical model files.
+        let file = slr_repro::base::sha256_hex(&std::fs::read(dir.join(store::MODEL)).unwrap());
         let name = dir.strip_prefix(runs).unwrap().display().to_string();
-        out.push((name, metrics, digest));
+        out.push((name, metrics, format!("{digest} {file}")));
     }
     out.sort();
     out

@@ -79,7 +79,7 @@ pub(super) fn fingerprint(runs: &Path) -> Vec<(String, String)> {
         let summary: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap())
                 .unwrap();
-        // The weights' values (the file's bytes also hold per-save parameter ids).
+        // The weights' values.
         let net = Net::init(ModelKind::Lenet300100, &Device::flex())
             .try_load_file(dir.join("model.bpk"))
             .unwrap();

@@ -85,12 +85,7 @@ pub fn write(dir: &Path, snapshot: &Snapshot, recorder: &RecorderState) -> Resul
     }
     std::fs::create_dir_all(&next).map_err(Error::io(&next))?;
     let model = next.join(MODEL);
-    snapshot
-        .model
-        .clone()
-        .valid()
-        .save_file(&model)
-        .map_err(|e| Error::RunFailed(format!("cannot save {}: {e}", model.display())))?;
+    crate::models::save(snapshot.model.clone().valid(), &model)?;
     let mut tensors: BTreeMap<String, Tensor<1>> = BTreeMap::new();
     for (name, t) in &snapshot.optimizer {
         tensors.insert(format!("optimizer/{name}"), t.clone());
