@@ -260,6 +260,27 @@ impl Metric {
         }
     }
 
+    /// Whether it is a percentage (accuracies, mAP, lane rates): a value outside [0, 100], or
+    /// not a number, is a damaged record.
+    pub fn is_percent(self) -> bool {
+        matches!(
+            self,
+            AccDense
+                | AccHardprune
+                | AccRetrain
+                | AccRetrainAt(_)
+                | AccSoft
+                | AccHardpruneAt(_)
+                | AccTest
+                | LaneFpHardprune
+                | LaneFnHardprune
+                | LaneFpRetrain
+                | LaneFnRetrain
+                | MapHardprune
+                | MapRetrain
+        )
+    }
+
     /// Decimals and unit suffix of its table cells.
     pub fn format(self) -> (usize, &'static str) {
         match self {

@@ -307,6 +307,7 @@ impl Executor {
             metrics: recorder.finals,
             sparsity,
             files: BTreeMap::new(),
+            digest: String::new(),
         })
     }
 

@@ -50,7 +50,8 @@ fn summaries_round_trip_infinite_and_nan_values() {
         stage: "prune".into(),
         id: "abc".into(),
         seed: 1,
-        metrics: [("acc.hardprune".to_owned(), f64::NAN)].into(),
+        // A loss may be NaN; an accuracy may not (see `summaries_prove_themselves`).
+        metrics: [("train.loss".to_owned(), f64::NAN)].into(),
         sparsity: Some(SparsityReport {
             per_layer: [("fc1.weight".to_owned(), 1.0)].into(),
             global: 1.0,
@@ -59,6 +60,7 @@ fn summaries_round_trip_infinite_and_nan_values() {
         }),
         seconds_per_epoch: 0.0,
         files: Default::default(),
+        digest: String::new(),
     };
     store::write_summary(tmp.path(), &summary).unwrap();
     let text = std::fs::read_to_string(tmp.path().join(store::SUMMARY)).unwrap();
@@ -70,7 +72,7 @@ fn summaries_round_trip_infinite_and_nan_values() {
     let sparsity = back.sparsity.unwrap();
     assert_eq!(sparsity.compression_pruned_layers, f64::INFINITY);
     assert_eq!(sparsity.compression_reference, 12.5);
-    assert!(back.metrics["acc.hardprune"].is_nan());
+    assert!(back.metrics["train.loss"].is_nan());
     // The files the stage wrote are recorded with their SHA-256.
     assert_eq!(
         back.files["model.bpk"],
@@ -96,6 +98,7 @@ fn a_killed_summary_write_leaves_nothing_the_rerun_hashes() {
         sparsity: None,
         seconds_per_epoch: 1.0,
         files: Default::default(),
+        digest: String::new(),
     };
     store::write_summary(tmp.path(), &summary).unwrap();
     assert!(!leftover.exists(), "the leftover is removed");
@@ -143,4 +146,66 @@ fn equal_weights_save_to_equal_model_files() {
             assert_eq!(value.into_data(), want.into_data(), "{name}");
         }
     }
+}
+
+/// A summary proves itself: edited after the stage wrote it (its digest differs), holding a
+/// percentage outside [0, 100] or a `null` where an accuracy belongs, or recording no file
+/// hashes (an earlier release's), it is damaged, and the stage is trained again; one from the
+/// release before summaries hashed themselves (files, no digest) is still verified by its files.
+#[test]
+fn summaries_prove_themselves() {
+    use slr_repro::run::store::{StageState, Summary, stage_state};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("model.bpk"), b"weights").unwrap();
+    let summary = Summary {
+        stage: "prune".into(),
+        id: "abc".into(),
+        seed: 1,
+        metrics: [("acc.hardprune".to_owned(), 43.8)].into(),
+        sparsity: None,
+        seconds_per_epoch: 0.0,
+        files: Default::default(),
+        digest: String::new(),
+    };
+    store::write_summary(dir, &summary).unwrap();
+    assert!(matches!(stage_state(dir), StageState::Done(_)));
+    let path = dir.join(store::SUMMARY);
+    let written = std::fs::read_to_string(&path).unwrap();
+    let damaged = |text: &str| {
+        std::fs::write(&path, text).unwrap();
+        match stage_state(dir) {
+            StageState::Damaged(why) => why,
+            other => panic!("{text}\n{other:?}"),
+        }
+    };
+    let why = damaged(&written.replace("43.8", "44.8"));
+    assert!(
+        why.contains("was changed after the stage wrote it"),
+        "{why}"
+    );
+    // Without the digest (the release before), the range check still catches an impossible
+    // accuracy and a null; the record as it was verifies by its files.
+    let json: serde_json::Value = serde_json::from_str(&written).unwrap();
+    let undigested = |value: serde_json::Value| {
+        let mut json = json.clone();
+        json.as_object_mut().unwrap().remove("digest");
+        json["metrics"]["acc.hardprune"] = value;
+        serde_json::to_string_pretty(&json).unwrap()
+    };
+    let why = damaged(&undigested(123.46.into()));
+    assert!(
+        why.contains("metric `acc.hardprune` is 123.46, not a percentage"),
+        "{why}"
+    );
+    let why = damaged(&undigested(serde_json::Value::Null));
+    assert!(why.contains("metric `acc.hardprune` is NaN"), "{why}");
+    std::fs::write(&path, undigested(43.8.into())).unwrap();
+    assert!(matches!(stage_state(dir), StageState::Done(_)));
+    // No file hashes at all: nothing proves the outputs.
+    let mut old = json.clone();
+    old.as_object_mut().unwrap().remove("files");
+    old.as_object_mut().unwrap().remove("digest");
+    let why = damaged(&serde_json::to_string_pretty(&old).unwrap());
+    assert!(why.contains("records no file hashes"), "{why}");
 }

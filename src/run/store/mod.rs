@@ -155,6 +155,42 @@ pub struct Summary {
     /// empty in summaries written before files were recorded).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub files: BTreeMap<String, String>,
+    /// SHA-256 of the summary's own JSON with this field empty (filled in by
+    /// [`write_summary`]; empty in summaries written before summaries hashed themselves), so
+    /// an edited summary is caught.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub digest: String,
+}
+
+impl Summary {
+    /// The SHA-256 of the summary as written with an empty `digest`.
+    fn own_digest(&self) -> String {
+        let mut bare = self.clone();
+        bare.digest.clear();
+        sha256_hex(
+            serde_json::to_string_pretty(&bare)
+                .expect("summaries serialise")
+                .as_bytes(),
+        )
+    }
+
+    /// Why its numbers cannot be right, if they cannot: a percentage outside [0, 100] or not a
+    /// number, negative seconds.
+    fn implausible(&self) -> Option<String> {
+        for (key, value) in &self.metrics {
+            let percent = crate::metrics::Metric::parse(key).is_some_and(|m| m.is_percent());
+            if percent && !(0.0..=100.0).contains(value) {
+                return Some(format!("metric `{key}` is {value}, not a percentage"));
+            }
+        }
+        if self.seconds_per_epoch.is_nan() || self.seconds_per_epoch < 0.0 {
+            return Some(format!(
+                "seconds_per_epoch is {}, not a duration",
+                self.seconds_per_epoch
+            ));
+        }
+        None
+    }
 }
 
 /// What a stage folder holds.
@@ -181,6 +217,21 @@ pub fn stage_state(dir: &Path) -> StageState {
         Ok(summary) => summary,
         Err(e) => return StageState::Damaged(format!("{SUMMARY} is unreadable ({e})")),
     };
+    if summary.files.is_empty() {
+        // Written before summaries recorded their files: nothing proves its outputs.
+        return StageState::Damaged(format!(
+            "{SUMMARY} records no file hashes (an earlier release wrote it), so its outputs \
+             cannot be verified"
+        ));
+    }
+    if !summary.digest.is_empty() && summary.own_digest() != summary.digest {
+        return StageState::Damaged(format!(
+            "{SUMMARY} was changed after the stage wrote it (its digest differs)"
+        ));
+    }
+    if let Some(why) = summary.implausible() {
+        return StageState::Damaged(format!("{SUMMARY}: {why}"));
+    }
     for (name, expected) in &summary.files {
         match std::fs::read(dir.join(name)) {
             Ok(bytes) if sha256_hex(&bytes) == *expected => {}
@@ -240,6 +291,7 @@ pub fn write_summary(dir: &Path, summary: &Summary) -> Result<()> {
         let bytes = std::fs::read(entry.path()).map_err(Error::io(entry.path()))?;
         summary.files.insert(name, sha256_hex(&bytes));
     }
+    summary.digest = summary.own_digest();
     let json = serde_json::to_string_pretty(&summary).expect("summaries serialise");
     write_atomic(&dir.join(SUMMARY), json.as_bytes())
 }
