@@ -217,6 +217,7 @@ impl Executor {
             version: env!("CARGO_PKG_VERSION").into(),
             git_commit: self.git_commit.clone(),
             backend: self.backend.name(),
+            threads: rayon::current_num_threads(),
             dataset: run.dataset.name().into(),
             data_checksum: run.dataset.checksum_id().into(),
             started_unix: started,

@@ -1,4 +1,4 @@
-//! `provenance.json`: what produced a stage (binary, commit, backend, data, times).
+//! `provenance.json`: what produced a stage (binary, commit, backend, threads, data, times).
 
 use serde::{Deserialize, Serialize};
 use std::process::Command;
@@ -13,6 +13,10 @@ pub struct Provenance {
     pub git_commit: String,
     /// Backend and device.
     pub backend: String,
+    /// CPU worker threads of the process (rayon's pool, which the `cpu` backend computes on);
+    /// 0 in stages recorded before it was. Reruns are bit-identical at the same count.
+    #[serde(default)]
+    pub threads: usize,
     /// Data set name.
     pub dataset: String,
     /// SHA-256 identifying the data set's content.

@@ -79,6 +79,11 @@ pub(super) fn fingerprint(runs: &Path) -> Vec<(String, String)> {
         let summary: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap())
                 .unwrap();
+        // The thread count it ran on (`runtime.threads=1`) is part of its provenance.
+        let provenance: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("provenance.json")).unwrap())
+                .unwrap();
+        assert_eq!(provenance["threads"], 1, "{name}: {provenance}");
         // The weights' values.
         let net = Net::init(ModelKind::Lenet300100, &Device::flex())
             .try_load_file(dir.join("model.bpk"))
