@@ -152,6 +152,7 @@ impl Executor {
         if matches!(store::stage_state(&dir), StageState::Done(_)) {
             return Ok(false);
         }
+        store::check_stage_paths(&dir)?;
         let _lock = store::StageLock::wait(
             &dir,
             |holder| {
@@ -248,13 +249,30 @@ impl Executor {
             );
             return None;
         }
-        match checkpoint::read(dir, run.model, &self.device.clone().autodiff()) {
-            Ok(found) => found,
+        let found = match checkpoint::read(dir, run.model, &self.device.clone().autodiff()) {
+            Ok(found) => found?,
             Err(e) => {
                 eprintln!("warning: {e}; starting the stage afresh");
-                None
+                return None;
             }
+        };
+        // The metrics it continues must all be there: a missing or cut `metrics.csv` would
+        // leave the stage stuck or padded with NUL bytes.
+        let metrics = dir.join(store::METRICS);
+        let have = std::fs::metadata(&metrics).map(|m| m.len());
+        let want = found.recorder.metrics_len;
+        if !have.as_ref().is_ok_and(|&len| len >= want) {
+            let what = match have {
+                Ok(len) => format!("holds {len} bytes where its checkpoint recorded {want}"),
+                Err(e) => format!("cannot be read ({e})"),
+            };
+            eprintln!(
+                "warning: {}: {what}; starting the stage afresh",
+                metrics.display()
+            );
+            return None;
         }
+        Some(found)
     }
 
     fn dataset(&mut self, kind: DatasetKind, limits: &DataSpec) -> Result<Dataset> {

@@ -370,3 +370,64 @@ fn perf_measures_a_detection_step() {
     assert_eq!(report["determinism"]["weight_max_abs_diff"], 0.0);
     assert!(report["slr_step_ms"].as_f64().unwrap() > 0.0);
 }
+
+/// A stage folder that is a file, or a lock path that is a folder, stops `reproduce` with exit 2
+/// naming the path and what to do (it failed every rerun with exit 1 before); once moved away,
+/// the same command runs.
+#[test]
+fn unusable_stage_paths_exit_2_with_what_to_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write(
+        tmp.path(),
+        "paths.toml",
+        r#"
+[table]
+id = "paths"
+title = "Paths"
+
+[defaults]
+model = "lenet-300-100"
+dataset = "mnist"
+data = { train_limit = 64, test_limit = 32 }
+batch_size = 32
+pretrain = { epochs = 1 }
+
+[[rows]]
+name = "dense"
+"#,
+    );
+    let runs = tmp.path().join("runs");
+    let loaded = super::common::load_spec(&spec, None);
+    let plan = slr_repro::spec::resolve(loaded, None);
+    let dir = slr_repro::run::store::stage_dir(&runs, &plan.runs[0], 0);
+    let reproduce = || {
+        super::common::reproduce_command(&spec, &runs, &tmp.path().join("reports"))
+            .output()
+            .unwrap()
+    };
+    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+    std::fs::write(&dir, b"not a folder").unwrap();
+    let out = reproduce();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "{}: is a file where slr keeps the stage's folder for one seed; move or remove it",
+            dir.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_file(&dir).unwrap();
+    let lock = dir.with_extension("lock");
+    std::fs::create_dir_all(&lock).unwrap();
+    let out = reproduce();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is a folder where slr keeps the stage's lock file"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_dir(&lock).unwrap();
+    let out = reproduce();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}

@@ -233,6 +233,15 @@ fn sigterm_checkpoints_mid_epoch_and_the_rerun_continues_there() {
 /// whose folder starts with `stage_prefix` has written its first checkpoint, then reruns it:
 /// the rerun must continue from that checkpoint and give the reference bit for bit.
 fn killed_at_first_checkpoint_continues_bit_for_bit(text: &str, stage_prefix: &str) {
+    let rerun = killed_at_first_checkpoint(text, stage_prefix, |_| {});
+    assert!(rerun.contains("continuing from its checkpoint"), "{rerun}");
+}
+
+/// Runs `text` to the end for reference, then again killed (SIGKILL) once a stage whose folder
+/// starts with `stage_prefix` has checkpointed; `damage` is applied to that stage's seed folder,
+/// then the run is completed: its stages must equal the reference bit for bit. Returns the
+/// rerun's stderr.
+fn killed_at_first_checkpoint(text: &str, stage_prefix: &str, damage: impl Fn(&Path)) -> String {
     let tmp = tempfile::tempdir().unwrap();
     let spec = write(tmp.path(), "resume.toml", text);
     let reference_runs = tmp.path().join("reference");
@@ -241,23 +250,54 @@ fn killed_at_first_checkpoint_continues_bit_for_bit(text: &str, stage_prefix: &s
     let runs = tmp.path().join("killed");
     let mut child = command(&spec, &runs).spawn().unwrap();
     let began = Instant::now();
-    loop {
-        let checkpointed = std::fs::read_dir(&runs).is_ok_and(|entries| {
-            entries.filter_map(|e| e.ok()).any(|e| {
+    let stage = loop {
+        let checkpointed = std::fs::read_dir(&runs).ok().and_then(|entries| {
+            entries.filter_map(|e| e.ok()).find(|e| {
                 e.file_name().to_string_lossy().starts_with(stage_prefix)
                     && e.path().join("seed-1/checkpoint").exists()
             })
         });
-        if checkpointed || began.elapsed() > Duration::from_secs(60) {
-            break;
+        if let Some(entry) = checkpointed {
+            break Some(entry.path().join("seed-1"));
+        }
+        if began.elapsed() > Duration::from_secs(60) {
+            break None;
         }
         std::thread::sleep(Duration::from_millis(1));
-    }
+    };
     let _ = child.kill();
     child.wait().unwrap();
+    damage(&stage.expect("the stage checkpointed within 60 s"));
     let rerun = run_to_end(&spec, &runs);
-    assert!(rerun.contains("continuing from its checkpoint"), "{rerun}");
-    assert_eq!(fingerprint(&runs), reference);
+    assert_eq!(fingerprint(&runs), reference, "{rerun}");
+    rerun
+}
+
+/// An interrupted stage whose `metrics.csv` is gone, or shorter than its checkpoint recorded,
+/// starts afresh with a warning naming the file (it was stuck with exit 1, or padded with NUL
+/// bytes), and ends as the uninterrupted run does.
+#[test]
+fn an_interrupted_stage_with_missing_or_cut_metrics_starts_afresh() {
+    let text = SPEC.replace("epochs = 2 }\nretrain", "epochs = 3 }\nretrain");
+    let rerun = killed_at_first_checkpoint(&text, "train-", |dir| {
+        std::fs::remove_file(dir.join("metrics.csv")).unwrap()
+    });
+    assert!(
+        rerun.contains("metrics.csv: cannot be read")
+            && rerun.contains("starting the stage afresh"),
+        "{rerun}"
+    );
+    let rerun = killed_at_first_checkpoint(&text, "train-", |dir| {
+        let file = std::fs::File::options()
+            .write(true)
+            .open(dir.join("metrics.csv"))
+            .unwrap();
+        file.set_len(10).unwrap();
+    });
+    assert!(
+        rerun.contains("metrics.csv: holds 10 bytes where its checkpoint recorded"),
+        "{rerun}"
+    );
 }
 
 #[test]

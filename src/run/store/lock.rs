@@ -88,7 +88,7 @@ fn host_name() -> Option<String> {
 }
 
 /// The lock file of a stage folder.
-fn lock_path(dir: &Path) -> PathBuf {
+pub(super) fn lock_path(dir: &Path) -> PathBuf {
     dir.with_extension("lock")
 }
 

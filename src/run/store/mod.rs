@@ -246,6 +246,31 @@ pub fn stage_state(dir: &Path) -> StageState {
     StageState::Done(summary)
 }
 
+/// Refuses (exit 2, naming the path and what to do) a stage folder or its parent that is a
+/// file, or a lock path that is a folder: slr never makes them, nothing it could do with them
+/// is safe, and left alone they failed every rerun.
+pub fn check_stage_paths(dir: &Path) -> Result<()> {
+    let lock = lock::lock_path(dir);
+    let wrong = |path: &Path, is: &str, should: &str| Error::Corrupt {
+        path: path.to_owned(),
+        message: format!(
+            "is {is} where slr keeps {should}; move or remove it, then run the same command again"
+        ),
+    };
+    if let Some(parent) = dir.parent()
+        && parent.is_file()
+    {
+        return Err(wrong(parent, "a file", "a stage's folder"));
+    }
+    if dir.is_file() {
+        return Err(wrong(dir, "a file", "the stage's folder for one seed"));
+    }
+    if lock.is_dir() {
+        return Err(wrong(&lock, "a folder", "the stage's lock file"));
+    }
+    Ok(())
+}
+
 /// Stage states, each folder read and verified once: a plan lists a shared stage (the dense
 /// pretrain) in every run that consumes it, and verifying a stage hashes all its files.
 #[derive(Debug, Default)]
