@@ -249,7 +249,8 @@ impl Executor {
             );
             return None;
         }
-        let found = match checkpoint::read(dir, run.model, &self.device.clone().autodiff()) {
+        let device = self.device.clone().autodiff();
+        let found = match checkpoint::read(dir, &owner(run, index), run.model, &device) {
             Ok(found) => found?,
             Err(e) => {
                 eprintln!("warning: {e}; starting the stage afresh");
@@ -304,6 +305,7 @@ impl Executor {
         let mut out = StageOut {
             recorder: &mut recorder,
             dir,
+            owner: owner(run, index),
         };
         let model = match &stage.config {
             StageConfig::Pretrain(config) => self.pretrain(run, stage, config, &mut out, resume)?,
@@ -542,10 +544,11 @@ impl Executor {
     }
 }
 
-/// Where a training stage records: its recorder and folder.
+/// Where a training stage records: its recorder and folder, and whose checkpoints it writes.
 struct StageOut<'a> {
     recorder: &'a mut Recorder,
     dir: &'a Path,
+    owner: checkpoint::Owner,
 }
 
 impl StageOut<'_> {
@@ -557,6 +560,7 @@ impl StageOut<'_> {
         StageObserver {
             recorder: self.recorder,
             dir: self.dir,
+            owner: &self.owner,
             after_epoch,
         }
     }
@@ -566,6 +570,7 @@ impl StageOut<'_> {
 struct StageObserver<'a, F> {
     recorder: &'a mut Recorder,
     dir: &'a Path,
+    owner: &'a checkpoint::Owner,
     after_epoch: F,
 }
 
@@ -579,11 +584,20 @@ where
     }
 
     fn checkpoint(&mut self, snapshot: Snapshot) -> Result<()> {
-        checkpoint::write(self.dir, &snapshot, &self.recorder.state()?)
+        checkpoint::write(self.dir, self.owner, &snapshot, &self.recorder.state()?)
     }
 
     fn stop_requested(&self) -> bool {
         signals::stop_requested()
+    }
+}
+
+/// Whose checkpoints stage `index` of `run` writes and resumes.
+fn owner(run: &Run, index: usize) -> checkpoint::Owner {
+    checkpoint::Owner {
+        stage: stage_name(run, index).to_owned(),
+        id: run.stages[index].id.clone(),
+        seed: run.seed,
     }
 }
 

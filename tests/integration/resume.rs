@@ -375,3 +375,23 @@ fn sigterm_stops_a_runner_waiting_for_a_lock() {
         "{rest}"
     );
 }
+
+/// A checkpoint whose optimizer and pruner state was emptied after the kill is not resumed:
+/// the stage starts afresh with a warning naming the file, and ends as the uninterrupted run.
+#[test]
+fn a_damaged_checkpoint_is_never_resumed() {
+    let text = SPEC.replace("epochs = 2 }\nretrain", "epochs = 3 }\nretrain");
+    let rerun = killed_at_first_checkpoint(&text, "train-", |dir| {
+        std::fs::write(
+            dir.join("checkpoint/tensors.bin"),
+            b"SLRTENS1\0\0\0\0\0\0\0\0",
+        )
+        .unwrap()
+    });
+    assert!(
+        rerun.contains("tensors.bin: differs from what the checkpoint recorded")
+            && rerun.contains("starting the stage afresh")
+            && !rerun.contains("continuing from its checkpoint"),
+        "{rerun}"
+    );
+}

@@ -209,3 +209,113 @@ fn summaries_prove_themselves() {
     let why = damaged(&serde_json::to_string_pretty(&old).unwrap());
     assert!(why.contains("records no file hashes"), "{why}");
 }
+
+/// A checkpoint is resumed only by its own stage and seed, with every file as written: another
+/// seed's, one with changed weights or emptied optimizer state, or an edited state file is
+/// refused naming the file; a crash-left previous checkpoint is used when the latest fails.
+#[test]
+fn checkpoints_are_verified_against_their_manifest() {
+    use burn::tensor::{Device, Tensor};
+    use slr_repro::models::{Net, params};
+    use slr_repro::prune::PrunerState;
+    use slr_repro::run::store::checkpoint::{self, Owner, RecorderState};
+    use slr_repro::spec::ModelKind;
+    use slr_repro::train::{Position, Snapshot};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let device = Device::flex();
+    let kind = ModelKind::Lenet300100;
+    let net = Net::seeded(kind, &device, 3);
+    let owner = Owner {
+        stage: "train".into(),
+        id: "abc".into(),
+        seed: 1,
+    };
+    let position = Position {
+        epoch: 2,
+        step: 0,
+        ce_sum: 0.0,
+        loss_sum: 0.0,
+        count: 0,
+        lr: 0.01,
+        seconds: 1.0,
+        round_ce_sum: 0.0,
+        round_count: 0,
+    };
+    let momentum = Tensor::<1>::from_floats([0.5, -0.25], &device);
+    let snapshot = Snapshot {
+        model: &net,
+        position,
+        optimizer: [("fc1.weight".to_owned(), momentum)].into(),
+        pruner: PrunerState::default(),
+    };
+    checkpoint::write(dir, &owner, &snapshot, &RecorderState::default()).unwrap();
+    let read = |who: &Owner| checkpoint::read(dir, who, kind, &device);
+    let error = |who: &Owner| match read(who) {
+        Ok(_) => panic!("resumed"),
+        Err(e) => e.to_string(),
+    };
+    assert_eq!(read(&owner).unwrap().unwrap().resume.position, position);
+    // Another seed's checkpoint.
+    let seed2 = Owner {
+        seed: 2,
+        ..owner.clone()
+    };
+    let err = error(&seed2);
+    assert!(
+        err.contains("a checkpoint of train-abc seed 1, not of train-abc seed 2"),
+        "{err}"
+    );
+    let folder = dir.join(checkpoint::CHECKPOINT);
+    let pristine: Vec<(String, Vec<u8>)> = ["model.bpk", "tensors.bin", "state.json"]
+        .iter()
+        .map(|n| (n.to_string(), std::fs::read(folder.join(n)).unwrap()))
+        .collect();
+    let restore = || {
+        for (name, bytes) in &pristine {
+            std::fs::write(folder.join(name), bytes).unwrap();
+        }
+    };
+    // Negated weights.
+    let negated = params::map_flat(Net::seeded(kind, &device, 3), |_, w| Some(-w));
+    slr_repro::models::save(negated, &folder.join("model.bpk")).unwrap();
+    let err = error(&owner);
+    assert!(
+        err.contains("model.bpk: differs from what the checkpoint recorded"),
+        "{err}"
+    );
+    restore();
+    // Emptied optimizer state.
+    std::fs::write(folder.join("tensors.bin"), b"SLRTENS1\0\0\0\0\0\0\0\0").unwrap();
+    let err = error(&owner);
+    assert!(
+        err.contains("tensors.bin: differs from what the checkpoint recorded"),
+        "{err}"
+    );
+    restore();
+    // An edited position.
+    let state = String::from_utf8(pristine[2].1.clone()).unwrap();
+    std::fs::write(
+        folder.join("state.json"),
+        state.replace("\"epoch\":2", "\"epoch\":3"),
+    )
+    .unwrap();
+    let err = error(&owner);
+    assert!(
+        err.contains("changed after the checkpoint was written"),
+        "{err}"
+    );
+    // A crash between the swaps left the previous checkpoint: used when the latest fails.
+    restore();
+    copy_dir(&folder, &dir.join("checkpoint.old"));
+    std::fs::write(folder.join("tensors.bin"), b"").unwrap();
+    assert_eq!(read(&owner).unwrap().unwrap().resume.position, position);
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}

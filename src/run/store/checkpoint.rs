@@ -4,6 +4,12 @@
 //! scalars and metrics so far (`state.json`, written last; floats as their bits so they come
 //! back exactly). A new checkpoint is written beside the old one and swapped in by renames;
 //! only the latest is kept, and the folder goes when the stage finishes.
+//!
+//! `state.json` is also the manifest: whose checkpoint it is ([`Owner`]: stage, id, seed), the
+//! SHA-256 of the model and tensor files, and the SHA-256 of its own JSON. A checkpoint that
+//! fails any of these (damaged, edited, another stage's or seed's, or from before manifests)
+//! is never resumed: the previous one is used if it is intact, else the stage starts afresh,
+//! with a warning naming the file.
 
 use crate::error::{Error, Result};
 use crate::models::Net;
@@ -38,6 +44,23 @@ pub struct RecorderState {
     pub metrics_len: u64,
 }
 
+/// Whose checkpoint it is: the stage (kind and id) and seed that wrote it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    /// Stage kind, e.g. `train`.
+    pub stage: String,
+    /// Stage id (the content hash of its config and inputs).
+    pub id: String,
+    /// Spec seed.
+    pub seed: u64,
+}
+
+impl std::fmt::Display for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "{}-{} seed {}", self.stage, self.id, self.seed)
+    }
+}
+
 /// A checkpoint read back.
 pub struct Checkpoint {
     /// What the training continues from.
@@ -65,6 +88,30 @@ struct StateFile {
     finals: BTreeMap<String, u64>,
     epoch_seconds: Vec<u64>,
     metrics_len: u64,
+    /// Whose it is (default: none, in checkpoints from before manifests).
+    #[serde(default)]
+    owner: Owner,
+    /// SHA-256 of the model and tensor files, by name.
+    #[serde(default)]
+    files: BTreeMap<String, String>,
+    /// SHA-256 of this JSON with `digest` empty.
+    #[serde(default)]
+    digest: String,
+}
+
+impl StateFile {
+    /// SHA-256 of the state as JSON with an empty `digest`.
+    fn own_digest(&self) -> String {
+        let mut value = serde_json::to_value(self).expect("checkpoint state serialises");
+        value["digest"] = serde_json::Value::String(String::new());
+        crate::base::sha256_hex(value.to_string().as_bytes())
+    }
+}
+
+fn file_digest(path: &Path) -> Result<String> {
+    Ok(crate::base::sha256_hex(
+        &std::fs::read(path).map_err(Error::io(path))?,
+    ))
 }
 
 fn bits_map(map: &BTreeMap<String, f64>) -> BTreeMap<String, u64> {
@@ -77,8 +124,13 @@ fn float_map(map: &BTreeMap<String, u64>) -> BTreeMap<String, f64> {
         .collect()
 }
 
-/// Writes `snapshot` as the stage's checkpoint, replacing the previous one.
-pub fn write(dir: &Path, snapshot: &Snapshot, recorder: &RecorderState) -> Result<()> {
+/// Writes `snapshot` as `owner`'s checkpoint in `dir`, replacing the previous one.
+pub fn write(
+    dir: &Path,
+    owner: &Owner,
+    snapshot: &Snapshot,
+    recorder: &RecorderState,
+) -> Result<()> {
     let next = dir.join(NEXT);
     if next.exists() {
         std::fs::remove_dir_all(&next).map_err(Error::io(&next))?;
@@ -95,7 +147,11 @@ pub fn write(dir: &Path, snapshot: &Snapshot, recorder: &RecorderState) -> Resul
     }
     write_tensors(&next.join(TENSORS), &tensors)?;
     let p = snapshot.position;
-    let state = StateFile {
+    let mut files = BTreeMap::new();
+    for name in [MODEL, TENSORS] {
+        files.insert(name.to_owned(), file_digest(&next.join(name))?);
+    }
+    let mut state = StateFile {
         epoch: p.epoch,
         step: p.step,
         ce_sum: p.ce_sum.to_bits(),
@@ -109,7 +165,11 @@ pub fn write(dir: &Path, snapshot: &Snapshot, recorder: &RecorderState) -> Resul
         finals: bits_map(&recorder.finals),
         epoch_seconds: recorder.seconds.iter().map(|s| s.to_bits()).collect(),
         metrics_len: recorder.metrics_len,
+        owner: owner.clone(),
+        files,
+        digest: String::new(),
     };
+    state.digest = state.own_digest();
     let json = serde_json::to_string(&state).expect("checkpoint state serialises");
     crate::base::write_atomic(&next.join(STATE), json.as_bytes())?;
     // Swap: the complete new one in, the old one out. A crash in between leaves `OLD` (still
@@ -149,12 +209,47 @@ pub fn position(dir: &Path) -> Option<(usize, usize)> {
     Some((state.epoch, state.step))
 }
 
-/// The stage's checkpoint with its model and tensors on the training `device`, `None` when
-/// there is none; an error naming the file when it cannot be read.
-pub fn read(dir: &Path, model: ModelKind, device: &Device) -> Result<Option<Checkpoint>> {
-    let Some(folder) = latest(dir) else {
-        return Ok(None);
-    };
+/// `owner`'s checkpoint in `dir` with its model and tensors on the training `device`, `None`
+/// when there is none. A checkpoint that fails its manifest is passed over for the previous
+/// one (with a warning); an error names the file when none is usable.
+pub fn read(
+    dir: &Path,
+    owner: &Owner,
+    model: ModelKind,
+    device: &Device,
+) -> Result<Option<Checkpoint>> {
+    let folders: Vec<PathBuf> = [CHECKPOINT, OLD]
+        .into_iter()
+        .map(|name| dir.join(name))
+        .filter(|folder| folder.join(STATE).is_file())
+        .collect();
+    let mut first_error = None;
+    for folder in folders {
+        match read_folder(&folder, owner, model, device) {
+            Ok(checkpoint) => {
+                if let Some(e) = &first_error {
+                    eprintln!(
+                        "warning: {e}; continuing from the previous checkpoint ({})",
+                        folder.display()
+                    );
+                }
+                return Ok(Some(checkpoint));
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    first_error.map_or(Ok(None), Err)
+}
+
+/// One checkpoint folder, verified against its manifest.
+fn read_folder(
+    folder: &Path,
+    owner: &Owner,
+    model: ModelKind,
+    device: &Device,
+) -> Result<Checkpoint> {
     let state_path = folder.join(STATE);
     let corrupt = |path: &Path, message: String| Error::Corrupt {
         path: path.to_owned(),
@@ -163,6 +258,34 @@ pub fn read(dir: &Path, model: ModelKind, device: &Device) -> Result<Option<Chec
     let text = std::fs::read_to_string(&state_path).map_err(Error::io(&state_path))?;
     let state: StateFile = serde_json::from_str(&text)
         .map_err(|e| corrupt(&state_path, format!("unreadable checkpoint state ({e})")))?;
+    if state.digest.is_empty() || state.files.is_empty() {
+        return Err(corrupt(
+            &state_path,
+            "a checkpoint without a manifest (an earlier release wrote it) cannot be verified"
+                .into(),
+        ));
+    }
+    if state.own_digest() != state.digest {
+        return Err(corrupt(
+            &state_path,
+            "changed after the checkpoint was written (its digest differs)".into(),
+        ));
+    }
+    if state.owner != *owner {
+        return Err(corrupt(
+            &state_path,
+            format!("a checkpoint of {}, not of {owner}", state.owner),
+        ));
+    }
+    for (name, expected) in &state.files {
+        let path = folder.join(name);
+        if file_digest(&path)? != *expected {
+            return Err(corrupt(
+                &path,
+                "differs from what the checkpoint recorded (SHA-256 mismatch)".into(),
+            ));
+        }
+    }
     let model_path = folder.join(MODEL);
     let net = Net::init(model, device)
         .try_load_file(&model_path)
@@ -196,7 +319,7 @@ pub fn read(dir: &Path, model: ModelKind, device: &Device) -> Result<Option<Chec
         round_ce_sum: f64::from_bits(state.round_ce_sum),
         round_count: state.round_count,
     };
-    Ok(Some(Checkpoint {
+    Ok(Checkpoint {
         resume: Resume {
             model: net,
             position,
@@ -215,7 +338,7 @@ pub fn read(dir: &Path, model: ModelKind, device: &Device) -> Result<Option<Chec
                 .collect(),
             metrics_len: state.metrics_len,
         },
-    }))
+    })
 }
 
 /// Removes every checkpoint folder of a stage (it finished, or starts afresh).
