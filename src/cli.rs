@@ -287,14 +287,12 @@ impl SpecArgs {
         if let Some(r) = &self.runs_root {
             sets.push(format!("runtime.runs_root={}", quote(r)));
         }
-        let loaded = spec::load(
-            &path,
-            &LoadOptions {
-                profile: self.profile.clone(),
-                sets,
-                read_env: true,
-            },
-        )?;
+        let options = |sets: &[String]| LoadOptions {
+            profile: self.profile.clone(),
+            sets: sets.to_vec(),
+            read_env: true,
+        };
+        let loaded = spec::load(&path, &options(&sets))?;
         if let Some(seeds) = &self.seeds {
             if seeds.is_empty() {
                 return Err(Error::Usage("--seeds: give at least one seed".into()));
@@ -307,8 +305,26 @@ impl SpecArgs {
             }
         }
         let plan = spec::resolve(loaded, self.seeds.as_deref());
-        crate::prune::targets::check_plan(&plan)?;
-        Ok(plan)
+        let (file, message) = match crate::prune::targets::check_plan(&plan) {
+            Ok(()) => return Ok(plan),
+            Err(Error::Spec { file, message }) => (file, message),
+            Err(other) => return Err(other),
+        };
+        // Name the `--set` that made the targets impossible, as `spec::load` does for the keys
+        // it checks itself.
+        let targets_fit = |sets: &[String]| {
+            spec::load(&path, &options(sets)).is_ok_and(|loaded| {
+                let plan = spec::resolve(loaded, self.seeds.as_deref());
+                crate::prune::targets::check_plan(&plan).is_ok()
+            })
+        };
+        let culprit = (1..=sets.len())
+            .find(|&count| targets_fit(&sets[..count - 1]) && !targets_fit(&sets[..count]));
+        let message = match culprit {
+            Some(count) => format!("from `--set {}`: {message}", sets[count - 1]),
+            None => message,
+        };
+        Err(Error::Spec { file, message })
     }
 }
 

@@ -431,3 +431,48 @@ name = "dense"
     let out = reproduce();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+/// A ratio that keeps no weight of a layer, given through `--set`, is refused naming the
+/// `--set` (the check needs the models' layer sizes, after the spec's own checks).
+#[test]
+fn a_set_that_keeps_no_weight_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write(
+        tmp.path(),
+        "targets.toml",
+        r#"
+[table]
+id = "targets"
+title = "Targets"
+
+[defaults]
+model = "lenet-300-100"
+dataset = "mnist"
+method = "magnitude"
+sparsity = { uniform = 0.9 }
+
+[[rows]]
+name = "mag"
+"#,
+    );
+    let spec = spec.to_str().unwrap();
+    let out = slr(&["plan", spec], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = slr(
+        &[
+            "plan",
+            spec,
+            "--set",
+            "defaults.seeds=[4]",
+            "--set",
+            "defaults.sparsity.uniform=0.9999",
+        ],
+        &[],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("from `--set defaults.sparsity.uniform=0.9999`: row `mag` (rows[0]): key `sparsity`: ratio 0.9999 keeps none of the"),
+        "{err}"
+    );
+}
