@@ -155,25 +155,15 @@ pub struct Summary {
     /// empty in summaries written before files were recorded).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub files: BTreeMap<String, String>,
-    /// SHA-256 of the summary's own JSON with this field empty (filled in by
-    /// [`write_summary`]; empty in summaries written before summaries hashed themselves), so
-    /// an edited summary is caught.
+    /// SHA-256 of the summary's own text with this value replaced by [`DIGEST_PLACEHOLDER`]
+    /// (filled in by [`write_summary`]; empty in summaries written before summaries hashed
+    /// themselves), so an edited summary is caught. The text, not a re-serialisation, is
+    /// hashed: a float read back need not print the same.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub digest: String,
 }
 
 impl Summary {
-    /// The SHA-256 of the summary as written with an empty `digest`.
-    fn own_digest(&self) -> String {
-        let mut bare = self.clone();
-        bare.digest.clear();
-        sha256_hex(
-            serde_json::to_string_pretty(&bare)
-                .expect("summaries serialise")
-                .as_bytes(),
-        )
-    }
-
     /// Why its numbers cannot be right, if they cannot: a percentage outside [0, 100] or not a
     /// number, negative seconds.
     fn implausible(&self) -> Option<String> {
@@ -192,6 +182,10 @@ impl Summary {
         None
     }
 }
+
+/// What a summary's digest stands in for while it is hashed (64 zeros: no SHA-256 a summary
+/// holds elsewhere is likely to be it).
+const DIGEST_PLACEHOLDER: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// What a stage folder holds.
 #[derive(Debug, Clone, PartialEq)]
@@ -224,7 +218,13 @@ pub fn stage_state(dir: &Path) -> StageState {
              cannot be verified"
         ));
     }
-    if !summary.digest.is_empty() && summary.own_digest() != summary.digest {
+    let text = String::from_utf8_lossy(&text);
+    if !summary.digest.is_empty()
+        && sha256_hex(
+            text.replacen(&summary.digest, DIGEST_PLACEHOLDER, 1)
+                .as_bytes(),
+        ) != summary.digest
+    {
         return StageState::Damaged(format!(
             "{SUMMARY} was changed after the stage wrote it (its digest differs)"
         ));
@@ -316,7 +316,9 @@ pub fn write_summary(dir: &Path, summary: &Summary) -> Result<()> {
         let bytes = std::fs::read(entry.path()).map_err(Error::io(entry.path()))?;
         summary.files.insert(name, sha256_hex(&bytes));
     }
-    summary.digest = summary.own_digest();
+    summary.digest = DIGEST_PLACEHOLDER.into();
     let json = serde_json::to_string_pretty(&summary).expect("summaries serialise");
+    let digest = sha256_hex(json.as_bytes());
+    let json = json.replacen(DIGEST_PLACEHOLDER, &digest, 1);
     write_atomic(&dir.join(SUMMARY), json.as_bytes())
 }
