@@ -201,3 +201,78 @@ fn yolov3_tiny_learns_to_detect_shapes() {
     assert!(map > 30.0, "mAP@0.5 {map}% after 96 steps:\n{report}");
     insta::assert_snapshot!(cells[3]);
 }
+
+/// A YOLOv3-tiny pretraining (convolutions, BatchNorm, leaky ReLU, the YOLO loss, Adam) writes
+/// the same model file on 1 and on 2 CPU threads: results do not depend on the thread count
+/// (each stage's provenance records it all the same).
+#[test]
+fn yolov3_tiny_weights_do_not_depend_on_the_thread_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    generate(&data.join("synthetic-coco"), 8, 2, 5).unwrap();
+    let spec = write(
+        tmp.path(),
+        "threads.toml",
+        r#"
+[table]
+id = "threads"
+title = "Threads"
+
+[defaults]
+model = "yolov3-tiny"
+dataset = "synthetic-coco"
+data = { augment = false }
+seeds = [1]
+batch_size = 4
+test_batch_size = 2
+
+[defaults.pretrain]
+steps = 2
+optimizer = { kind = "adam", lr = 1e-3, momentum = 0.0 }
+schedule = { kind = "constant" }
+
+[[rows]]
+name = "dense"
+"#,
+    );
+    let model = |threads: usize| {
+        let runs = tmp.path().join(format!("runs-{threads}"));
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_slr"))
+            .args([
+                "reproduce",
+                spec.to_str().unwrap(),
+                "--no-fetch",
+                "--data-root",
+            ])
+            .arg(&data)
+            .arg("--runs-root")
+            .arg(&runs)
+            .args(["--set", &format!("runtime.threads={threads}")])
+            .args([
+                "--set",
+                &format!(
+                    "runtime.reports_root={:?}",
+                    tmp.path().join("reports").display().to_string()
+                ),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stage = std::fs::read_dir(&runs)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("pretrain-")
+            })
+            .unwrap();
+        std::fs::read(stage.join("seed-1/model.bpk")).unwrap()
+    };
+    assert!(model(1) == model(2), "the model files differ");
+}
