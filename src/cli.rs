@@ -737,7 +737,18 @@ pub fn plan_text(plan: &Plan, calibrate: Option<Backend>) -> Result<String> {
             let dir = store::stage_dir(runs_root, run, i);
             let status = match states.of(&dir) {
                 store::StageState::Done(_) => "cached",
-                store::StageState::Missing => "pending",
+                store::StageState::Missing => {
+                    if let Some(failure) = store::read_failure(&dir) {
+                        let _ = writeln!(
+                            out,
+                            "  note: {} {} last time ({}); it is trained again",
+                            dir.display(),
+                            failure_name(failure.kind),
+                            failure.reason
+                        );
+                    }
+                    "pending"
+                }
                 store::StageState::Damaged(why) => {
                     let _ = writeln!(
                         out,
@@ -800,13 +811,31 @@ pub fn plan_text(plan: &Plan, calibrate: Option<Backend>) -> Result<String> {
     Ok(out)
 }
 
-/// `slr plan --json`: the stage graph, one object per stage folder.
+/// How `plan` names a stage's last failure (the next `reproduce` trains it again).
+fn failure_name(kind: store::FailureKind) -> &'static str {
+    match kind {
+        store::FailureKind::Diverged => "diverged",
+        store::FailureKind::Failed => "failed",
+    }
+}
+
+/// `slr plan --json`: the stage graph, one object per stage folder: `status` is `cached`,
+/// `pending`, or `failed` / `diverged` for a stage whose last attempt did (with its `reason`;
+/// the next `reproduce` trains it again).
 pub fn plan_json(plan: &Plan) -> String {
     let runs_root = &plan.spec.raw.runtime.runs_root;
     let stages: Vec<serde_json::Value> = crate::run::graph::graph(plan, runs_root)
         .into_iter()
         .map(|node| {
             let run = &plan.runs[node.run];
+            let failure = (!node.done)
+                .then(|| store::read_failure(&runs_root.join(&node.folder)))
+                .flatten();
+            let status = match &failure {
+                _ if node.done => "cached",
+                Some(failure) => failure_name(failure.kind),
+                None => "pending",
+            };
             serde_json::json!({
                 "folder": node.folder,
                 "kind": node.kind.name(),
@@ -815,7 +844,8 @@ pub fn plan_json(plan: &Plan) -> String {
                 "rows": node.rows,
                 "depends_on": node.depends_on,
                 "level": node.level,
-                "status": if node.done { "cached" } else { "pending" },
+                "status": status,
+                "reason": failure.map(|f| f.reason),
                 "flops": estimate::stage_flops(run, &run.stages[node.index]),
             })
         })

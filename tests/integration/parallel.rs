@@ -64,6 +64,45 @@ fn a_failed_stage_fails_only_its_dependants() {
     assert_eq!(err.matches(", which failed)").count(), 2, "{err}");
     // The other rows' 7 stages all finished.
     assert!(err.contains("7 stages trained"), "{err}");
+    // `plan --json` says which stage diverged (and why); its dependants stay pending.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_slr"))
+        .current_dir(super::common::root())
+        .args(["plan", spec.to_str().unwrap(), "--json", "--runs-root"])
+        .arg(&runs)
+        .output()
+        .unwrap();
+    let graph: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let statuses: Vec<(String, String)> = graph["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["rows"].as_array().unwrap().iter().any(|r| r == "boom"))
+        .map(|s| {
+            (
+                s["kind"].as_str().unwrap().to_owned(),
+                s["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let owned = |v: [(&str, &str); 3]| v.map(|(a, b)| (a.to_owned(), b.to_owned())).to_vec();
+    assert_eq!(
+        statuses,
+        owned([
+            ("pretrain", "diverged"),
+            ("prune", "pending"),
+            ("retrain", "pending")
+        ])
+    );
+    let diverged = graph["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["status"] == "diverged")
+        .unwrap();
+    assert!(
+        diverged["reason"].as_str().unwrap().contains("diverged"),
+        "{diverged}"
+    );
 }
 
 #[test]
