@@ -271,12 +271,9 @@ fn numbered_published(cells: &[PublishedCell]) -> Vec<(usize, &PublishedCell)> {
 /// The finished values of a results column over `runs`.
 fn values_of(column: &[Option<f64>], runs: &[(usize, RunView)]) -> Vec<f64> {
     runs.iter()
-        .filter_map(|(i, r)| {
-            // A diverged run's numbers are not part of any mean.
-            (r.status != Status::Diverged)
-                .then_some(column[*i])
-                .flatten()
-        })
+        // A diverged run's numbers from before it diverged (its dense accuracy, say) count; its
+        // non-finite ones, and those it never reached, are the cells the failure marks.
+        .filter_map(|(i, _)| column[*i].filter(|v| v.is_finite()))
         .collect()
 }
 
@@ -293,7 +290,7 @@ fn measured_cell(column: &[Option<f64>], runs: &[(usize, RunView)], metric: Metr
     let mut missing: BTreeMap<&str, usize> = BTreeMap::new();
     let mut reasons: BTreeMap<&str, &str> = BTreeMap::new();
     for (i, run) in runs {
-        if column[*i].is_none() || run.status == Status::Diverged {
+        if !column[*i].is_some_and(f64::is_finite) {
             *missing.entry(run.status.name()).or_default() += 1;
             reasons.entry(run.status.name()).or_insert(&run.reason);
         }
