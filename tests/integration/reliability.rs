@@ -217,6 +217,9 @@ fn a_lock_of_another_host_is_respected_while_its_heartbeat_is_fresh() {
         err.contains("is being run by process 4242 on another-node"),
         "{err}"
     );
+    // `slr status` sees it too (no local flock shows it).
+    let holder = slr_repro::run::store::holder(&dir).expect("a holder on another host");
+    assert_eq!(holder.host.as_deref(), Some("another-node"));
     // Its clock runs five minutes ahead of ours: still fresh.
     let set_heartbeat = |at: std::time::SystemTime| {
         std::fs::File::options()
@@ -237,14 +240,9 @@ fn a_lock_of_another_host_is_respected_while_its_heartbeat_is_fresh() {
     set_heartbeat(now + std::time::Duration::from_secs(86_400));
     drop(StageLock::acquire(&dir).unwrap());
     std::fs::write(&lock, "pid 4242\nhost another-node\n").unwrap();
-    // Its last heartbeat an hour ago: taken over.
-    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-    std::fs::File::options()
-        .write(true)
-        .open(&lock)
-        .unwrap()
-        .set_modified(hour_ago)
-        .unwrap();
+    // Its last heartbeat an hour ago: nobody holds it, and it is taken over.
+    set_heartbeat(std::time::SystemTime::now() - std::time::Duration::from_secs(3600));
+    assert_eq!(slr_repro::run::store::holder(&dir), None);
     let taken = StageLock::acquire(&dir).unwrap();
     let text = std::fs::read_to_string(&lock).unwrap();
     assert!(

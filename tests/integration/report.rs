@@ -135,10 +135,7 @@ fn renderer_cells_on_a_hand_built_frame() {
             .contains("| diverged (1 of 2): train: diverged at epoch 1 step 3 (loss NaN) |"),
         "{text}"
     );
-    assert!(
-        line("boom").contains("| 98.10 ± 0.14 (n=2) |"),
-        "{text}"
-    );
+    assert!(line("boom").contains("| 98.10 ± 0.14 (n=2) |"), "{text}");
     assert!(text.contains("[^p1]: Test fixture, not a paper"), "{text}");
     assert!(text.contains("[^hardprune]: `acc.hardprune`:"), "{text}");
     insta::assert_snapshot!("hand_built_table", text);

@@ -97,8 +97,17 @@ pub fn holder(dir: &Path) -> Option<Holder> {
     let path = lock_path(dir);
     let mut file = File::open(&path).ok()?;
     match file.try_lock_shared() {
-        // Nobody holds it.
-        Ok(()) => None,
+        // Nobody on this host holds it; a process on another host may, with a fresh heartbeat.
+        Ok(()) => {
+            let mut text = String::new();
+            file.read_to_string(&mut text).ok()?;
+            let holder = Holder::parse(&text)?;
+            let remote = holder
+                .host
+                .as_ref()
+                .is_some_and(|h| Some(h) != host_name().as_ref());
+            (remote && heartbeat_fresh(&file).is_ok()).then_some(holder)
+        }
         Err(TryLockError::WouldBlock) => {
             let mut text = String::new();
             file.read_to_string(&mut text).ok()?;
@@ -205,21 +214,8 @@ impl StageLock {
                 && let (Some(theirs), Some(ours)) = (&other.host, host_name())
                 && *theirs != ours
             {
-                let why = match file.metadata().and_then(|m| m.modified()) {
-                    Err(e) => format!("its heartbeat cannot be read ({e})"),
-                    Ok(beat) => match SystemTime::now().duration_since(beat) {
-                        Ok(age) if age < HEARTBEAT_TIMEOUT => return Ok(Attempt::HeldBy(other)),
-                        Ok(age) => format!("no heartbeat for {} s", age.as_secs()),
-                        Err(ahead) if ahead.duration() <= MAX_CLOCK_SKEW => {
-                            return Ok(Attempt::HeldBy(other));
-                        }
-                        Err(ahead) => format!(
-                            "its heartbeat lies {} s in the future, beyond the {} s of clock \
-                             skew tolerated between hosts",
-                            ahead.duration().as_secs(),
-                            MAX_CLOCK_SKEW.as_secs()
-                        ),
-                    },
+                let Err(why) = heartbeat_fresh(&file) else {
+                    return Ok(Attempt::HeldBy(other));
                 };
                 eprintln!(
                     "warning: taking over the lock {} of {}: {why}",
@@ -238,6 +234,26 @@ impl StageLock {
                 _heartbeat: heartbeat,
             }));
         }
+    }
+}
+
+/// `Ok` when the lock file's heartbeat (its mtime) is fresh: younger than [`HEARTBEAT_TIMEOUT`],
+/// or up to [`MAX_CLOCK_SKEW`] in the future; else why it is not.
+fn heartbeat_fresh(file: &File) -> std::result::Result<(), String> {
+    let beat = file
+        .metadata()
+        .and_then(|m| m.modified())
+        .map_err(|e| format!("its heartbeat cannot be read ({e})"))?;
+    match SystemTime::now().duration_since(beat) {
+        Ok(age) if age < HEARTBEAT_TIMEOUT => Ok(()),
+        Ok(age) => Err(format!("no heartbeat for {} s", age.as_secs())),
+        Err(ahead) if ahead.duration() <= MAX_CLOCK_SKEW => Ok(()),
+        Err(ahead) => Err(format!(
+            "its heartbeat lies {} s in the future, beyond the {} s of clock skew tolerated \
+             between hosts",
+            ahead.duration().as_secs(),
+            MAX_CLOCK_SKEW.as_secs()
+        )),
     }
 }
 
