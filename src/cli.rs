@@ -41,6 +41,10 @@ pub enum Command {
         /// the libtorch build).
         #[arg(long, value_delimiter = ',', value_parser = parse_device)]
         devices: Vec<Backend>,
+        /// Train again the cached stages that other code computed (stale ones; without it they
+        /// are used, and the report marks their cells).
+        #[arg(long)]
+        rerun_stale: bool,
     },
     /// Write Slurm job scripts for the pending stages (one job array per level of the stage
     /// graph, each afterok the one before, then the report) under <runs>/slurm/<spec>/, and
@@ -347,6 +351,7 @@ pub fn run(cli: Cli) -> Result<()> {
             no_fetch,
             jobs,
             devices,
+            rerun_stale,
         } => {
             if jobs == 0 {
                 return Err(Error::Usage("--jobs 0: give at least 1".into()));
@@ -356,7 +361,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     "--devices lists several devices: use --jobs to run on them at once".into(),
                 ));
             }
-            reproduce(&spec, !no_fetch, jobs, &devices)
+            reproduce(&spec, !no_fetch, jobs, &devices, rerun_stale)
         }
         Command::RunStage { spec, stage } => run_stage(&spec, &stage),
         Command::Plan {
@@ -490,9 +495,31 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn reproduce(args: &SpecArgs, auto_fetch: bool, jobs: usize, devices: &[Backend]) -> Result<()> {
+fn reproduce(
+    args: &SpecArgs,
+    auto_fetch: bool,
+    jobs: usize,
+    devices: &[Backend],
+    rerun_stale: bool,
+) -> Result<()> {
     let plan = args.plan()?;
     let runtime = plan.spec.raw.runtime.clone();
+    let stale = stale_stages(&plan);
+    if rerun_stale {
+        for dir in &stale {
+            eprintln!(
+                "{}: computed by other code; training it again",
+                dir.display()
+            );
+            std::fs::remove_dir_all(dir).map_err(Error::io(dir))?;
+        }
+    } else if !stale.is_empty() {
+        eprintln!(
+            "warning: {} cached stages were computed by other code (stale): they are used, and \
+             the report marks their cells; `slr reproduce --rerun-stale` trains them again",
+            stale.len()
+        );
+    }
     let backend = runtime.backend;
     backend::set_threads(runtime.threads);
     let datasets: BTreeSet<DatasetKind> = plan.spec.rows.iter().map(|r| r.dataset).collect();
@@ -547,6 +574,24 @@ fn reproduce(args: &SpecArgs, auto_fetch: bool, jobs: usize, devices: &[Backend]
 }
 
 /// `reproduce --jobs N`: every pending stage in its own worker process, N at once.
+/// The finished stage folders of `plan` that other code computed, each once.
+fn stale_stages(plan: &Plan) -> Vec<PathBuf> {
+    let runs_root = &plan.spec.raw.runtime.runs_root;
+    let mut states = store::StageStates::default();
+    let mut stale = BTreeSet::new();
+    for run in &plan.runs {
+        for index in 0..run.stages.len() {
+            let dir = store::stage_dir(runs_root, run, index);
+            if let store::StageState::Done(summary) = states.of(&dir)
+                && summary.is_stale(run.model)
+            {
+                stale.insert(dir);
+            }
+        }
+    }
+    stale.into_iter().collect()
+}
+
 fn reproduce_parallel(
     args: &SpecArgs,
     plan: &Plan,
@@ -736,6 +781,9 @@ pub fn plan_text(plan: &Plan, calibrate: Option<Backend>) -> Result<String> {
         for (i, stage) in run.stages.iter().enumerate() {
             let dir = store::stage_dir(runs_root, run, i);
             let status = match states.of(&dir) {
+                store::StageState::Done(summary) if summary.is_stale(run.model) => {
+                    "cached, stale (computed by other code; --rerun-stale retrains it)"
+                }
                 store::StageState::Done(_) => "cached",
                 store::StageState::Missing => {
                     if let Some(failure) = store::read_failure(&dir) {
@@ -820,7 +868,7 @@ fn failure_name(kind: store::FailureKind) -> &'static str {
 }
 
 /// `slr plan --json`: the stage graph, one object per stage folder: `status` is `cached`,
-/// `pending`, or `failed` / `diverged` for a stage whose last attempt did (with its `reason`;
+/// `stale` (cached, computed by other code), `pending`, or `failed` / `diverged` for a stage whose last attempt did (with its `reason`;
 /// the next `reproduce` trains it again).
 pub fn plan_json(plan: &Plan) -> String {
     let runs_root = &plan.spec.raw.runtime.runs_root;
@@ -831,7 +879,13 @@ pub fn plan_json(plan: &Plan) -> String {
             let failure = (!node.done)
                 .then(|| store::read_failure(&runs_root.join(&node.folder)))
                 .flatten();
+            let stale = node.done
+                && matches!(
+                    store::stage_state(&runs_root.join(&node.folder)),
+                    store::StageState::Done(summary) if summary.is_stale(run.model)
+                );
             let status = match &failure {
+                _ if stale => "stale",
                 _ if node.done => "cached",
                 Some(failure) => failure_name(failure.kind),
                 None => "pending",
@@ -868,7 +922,7 @@ pub fn status_text(plan: &Plan) -> String {
     let mut done = 0;
     for run in &plan.runs {
         let state = run_state(run, runs_root, &mut states);
-        done += usize::from(state == "done");
+        done += usize::from(state.starts_with("done"));
         let _ = writeln!(out, "{} seed {}: {state}", run.row_name, run.seed);
     }
     let _ = writeln!(out, "{done} of {} runs done", plan.runs.len());
@@ -882,11 +936,15 @@ fn run_state(
     states: &mut store::StageStates,
 ) -> String {
     use store::checkpoint;
+    let mut stale = false;
     for (index, stage) in run.stages.iter().enumerate() {
         let dir = store::stage_dir(runs_root, run, index);
         let name = stage.kind.name();
         let why = match states.of(&dir) {
-            store::StageState::Done(_) => continue,
+            store::StageState::Done(summary) => {
+                stale |= summary.is_stale(run.model);
+                continue;
+            }
             store::StageState::Damaged(why) => {
                 format!("damaged {name} stage: {why} (a rerun trains it again)")
             }
@@ -916,7 +974,11 @@ fn run_state(
         };
         return why;
     }
-    "done".to_owned()
+    if stale {
+        "done, stale (computed by other code; `reproduce --rerun-stale` retrains it)".to_owned()
+    } else {
+        "done".to_owned()
+    }
 }
 
 /// Epochs a training stage runs.

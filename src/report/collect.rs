@@ -81,6 +81,8 @@ struct RunRecord {
     retrain_epochs: Option<u32>,
     metrics: BTreeMap<String, f64>,
     provenance: Option<Provenance>,
+    /// A finished stage of it was computed by other code than this build.
+    stale: bool,
 }
 
 /// Per-epoch rows, column by column.
@@ -124,6 +126,7 @@ pub fn collect(plan: &Plan, runs_root: &Path, data_root: &Path) -> Result<Collec
                     retrain_epochs: row.method.prunes().then_some(row.retrain.epochs as u32),
                     metrics: BTreeMap::new(),
                     provenance: None,
+                    stale: false,
                 });
             }
             continue;
@@ -176,6 +179,13 @@ pub fn collect(plan: &Plan, runs_root: &Path, data_root: &Path) -> Result<Collec
         ),
         col("status", of(&|r| r.status.name().to_owned())),
         col("reason", of(&|r| r.reason.clone())),
+        col(
+            "stale",
+            records
+                .iter()
+                .map(|r| u32::from(r.stale))
+                .collect::<Vec<_>>(),
+        ),
         col(
             "target.compression",
             records.iter().map(|r| r.target).collect::<Vec<_>>(),
@@ -236,6 +246,7 @@ fn read_run(
         retrain_epochs: None,
         metrics: BTreeMap::new(),
         provenance: None,
+        stale: false,
     };
     for stage in &run.stages {
         match &stage.config {
@@ -250,7 +261,10 @@ fn read_run(
     for (index, stage) in run.stages.iter().enumerate() {
         let dir = store::stage_dir(runs_root, run, index);
         let summary = match states.of(&dir) {
-            StageState::Done(summary) => summary.clone(),
+            StageState::Done(summary) => {
+                record.stale |= summary.is_stale(run.model);
+                summary.clone()
+            }
             StageState::Damaged(why) => {
                 let why = why.clone();
                 // Never used: reported as pending, and `reproduce` trains it again.

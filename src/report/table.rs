@@ -43,6 +43,8 @@ struct RunView {
     seeds_planned: usize,
     target: Option<f64>,
     retrain_epochs: Option<u64>,
+    /// Computed (in part) by other code than this build (frames without the column: no).
+    stale: bool,
 }
 
 /// The runs of each spec row, in row order.
@@ -63,6 +65,7 @@ fn rows_of(spec: &Loaded, results: &DataFrame) -> Result<Rows> {
     let planned = integers(results, "seeds_planned")?;
     let target = floats(results, "target.compression")?;
     let retrain = integers(results, "retrain.epochs")?;
+    let stale = integers(results, "stale")?;
     let mut runs = vec![Vec::new(); spec.rows.len()];
     for i in 0..results.height() {
         let row = row_index[i].unwrap_or(0) as usize;
@@ -81,6 +84,7 @@ fn rows_of(spec: &Loaded, results: &DataFrame) -> Result<Rows> {
                 seeds_planned: planned[i].unwrap_or(0) as usize,
                 target: target[i],
                 retrain_epochs: retrain[i],
+                stale: stale[i] == Some(1),
             },
         ));
     }
@@ -324,6 +328,14 @@ fn measured_cell(column: &[Option<f64>], runs: &[(usize, RunView)], metric: Metr
             other => other,
         };
         let _ = write!(text, ", {count} {word}");
+    }
+    // Runs computed by other code are never averaged in silently.
+    let stale = runs
+        .iter()
+        .filter(|(i, run)| run.stale && column[*i].is_some_and(f64::is_finite))
+        .count();
+    if stale > 0 {
+        let _ = write!(text, ", {stale} stale");
     }
     text
 }

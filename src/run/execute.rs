@@ -329,6 +329,7 @@ impl Executor {
             sparsity,
             files: BTreeMap::new(),
             digest: String::new(),
+            code: super::provenance::code_fingerprint(run.model),
         })
     }
 

@@ -62,3 +62,59 @@ pub fn git_commit() -> String {
         .is_some_and(|o| !o.stdout.is_empty());
     if dirty { format!("{head}-dirty") } else { head }
 }
+
+/// The fingerprint of the code that determines the numbers of a stage of `model`: the SHA-256
+/// (12 hex digits) of the normalised source files `base::code` lists, without the other
+/// architectures' own files. A stage whose recorded fingerprint differs was computed by other
+/// code (stale).
+pub fn code_fingerprint(model: crate::catalog::ModelKind) -> String {
+    use crate::base::code::ARCHITECTURE_FILES;
+    use crate::catalog::Architecture;
+    let own: &[&str] = match model.entry().architecture {
+        Architecture::LeNet5 { .. } | Architecture::LeNet300100 => &["lenet"],
+        Architecture::ResNet(_) => &["resnet"],
+        Architecture::Vgg16 => &["vgg"],
+        // UFLD's backbone is the ResNet module.
+        Architecture::Ufld(_) => &["ufld", "resnet"],
+        Architecture::Yolo(_) => &["yolo"],
+        Architecture::NotImplemented => &[],
+    };
+    let others: Vec<&str> = ARCHITECTURE_FILES
+        .iter()
+        .filter(|(arch, _)| !own.contains(arch))
+        .flat_map(|(_, files)| files.iter().copied())
+        .collect();
+    let kept: Vec<&str> = env!("SLR_CODE_FILES")
+        .split(';')
+        .filter(|pair| {
+            let path = pair.split('=').next().unwrap_or_default();
+            !others.contains(&path)
+        })
+        .collect();
+    crate::base::sha256_hex(kept.join(";").as_bytes())[..12].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::code_fingerprint;
+    use crate::catalog::ModelKind;
+
+    /// Models of one architecture share a fingerprint; another architecture's files do not
+    /// count, so YOLO's differs.
+    #[test]
+    fn fingerprints_follow_the_architecture() {
+        let lenet = code_fingerprint(ModelKind::Lenet5);
+        assert_eq!(lenet.len(), 12);
+        assert!(lenet.chars().all(|c| c.is_ascii_hexdigit()), "{lenet}");
+        assert_eq!(lenet, code_fingerprint(ModelKind::Lenet300100));
+        assert_eq!(
+            code_fingerprint(ModelKind::Resnet18Cifar),
+            code_fingerprint(ModelKind::Resnet50Imagenet)
+        );
+        assert_ne!(lenet, code_fingerprint(ModelKind::Yolov3Tiny));
+        assert_ne!(
+            code_fingerprint(ModelKind::Resnet18Cifar),
+            code_fingerprint(ModelKind::Ufld)
+        );
+    }
+}

@@ -252,3 +252,80 @@ fn a_lock_of_another_host_is_respected_while_its_heartbeat_is_fresh() {
     drop(taken);
     assert!(!lock.exists(), "released locks leave no file");
 }
+
+/// A stage computed by other code (its summary's code fingerprint differs from this build's)
+/// is stale: `plan` and `status` say so, `reproduce` uses it with a warning and the report
+/// marks the cells it feeds, and `reproduce --rerun-stale` trains exactly those stages again,
+/// to the same numbers here (the code did not really change).
+#[test]
+fn stages_computed_by_other_code_are_stale_until_rerun() {
+    use slr_repro::run::store;
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write(tmp.path(), "small.toml", SMALL);
+    let runs = tmp.path().join("runs");
+    let reports = tmp.path().join("reports");
+    let first = reproduce(&spec, &runs, &reports).output().unwrap();
+    assert!(first.status.success(), "{}", stderr(&first));
+    let reference = table(&reports);
+    assert!(!reference.contains("stale"), "{reference}");
+    let slr = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_slr"))
+            .current_dir(root())
+            .args(args)
+            .args([
+                spec.to_str().unwrap(),
+                "--runs-root",
+                runs.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap()
+    };
+    // The retrain stage as an older build would have left it.
+    let retrain = std::fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("retrain-")
+        })
+        .unwrap()
+        .join("seed-1");
+    let mut summary = store::read_summary(&retrain).unwrap().unwrap();
+    summary.code = "0123456789ab".into();
+    store::write_summary(&retrain, &summary).unwrap();
+
+    let plan = String::from_utf8_lossy(&slr(&["plan"]).stdout).into_owned();
+    assert_eq!(plan.matches("cached, stale").count(), 1, "{plan}");
+    assert!(
+        plan.contains("cached, stale (computed by other code"),
+        "{plan}"
+    );
+    let status = String::from_utf8_lossy(&slr(&["status"]).stdout).into_owned();
+    assert!(status.contains("magnitude seed 1: done, stale"), "{status}");
+    assert!(status.contains("1 of 1 runs done"), "{status}");
+
+    let used = reproduce(&spec, &runs, &reports).output().unwrap();
+    assert!(used.status.success(), "{}", stderr(&used));
+    assert!(
+        stderr(&used).contains("1 cached stages were computed by other code (stale)"),
+        "{}",
+        stderr(&used)
+    );
+    assert_eq!(epochs_trained(&stderr(&used), "retrain"), 0);
+    let marked = table(&reports);
+    assert!(marked.contains("(1 seed), 1 stale"), "{marked}");
+
+    let mut rerun = reproduce(&spec, &runs, &reports);
+    let rerun = rerun.arg("--rerun-stale").output().unwrap();
+    assert!(rerun.status.success(), "{}", stderr(&rerun));
+    assert!(
+        stderr(&rerun).contains("computed by other code; training it again"),
+        "{}",
+        stderr(&rerun)
+    );
+    assert_eq!(epochs_trained(&stderr(&rerun), "retrain"), 1);
+    assert_eq!(epochs_trained(&stderr(&rerun), "pretrain"), 0);
+    assert_eq!(table(&reports), reference);
+}

@@ -61,6 +61,7 @@ fn summaries_round_trip_infinite_and_nan_values() {
         seconds_per_epoch: 0.0,
         files: Default::default(),
         digest: String::new(),
+        code: String::new(),
     };
     store::write_summary(tmp.path(), &summary).unwrap();
     let text = std::fs::read_to_string(tmp.path().join(store::SUMMARY)).unwrap();
@@ -99,6 +100,7 @@ fn a_killed_summary_write_leaves_nothing_the_rerun_hashes() {
         seconds_per_epoch: 1.0,
         files: Default::default(),
         digest: String::new(),
+        code: String::new(),
     };
     store::write_summary(tmp.path(), &summary).unwrap();
     assert!(!leftover.exists(), "the leftover is removed");
@@ -167,6 +169,7 @@ fn summaries_prove_themselves() {
         seconds_per_epoch: 0.0,
         files: Default::default(),
         digest: String::new(),
+        code: String::new(),
     };
     store::write_summary(dir, &summary).unwrap();
     assert!(matches!(stage_state(dir), StageState::Done(_)));

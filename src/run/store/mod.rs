@@ -161,9 +161,19 @@ pub struct Summary {
     /// hashed: a float read back need not print the same.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub digest: String,
+    /// Fingerprint of the code that computed it (`provenance::code_fingerprint`); empty in
+    /// summaries written before it was recorded.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub code: String,
 }
 
 impl Summary {
+    /// Whether other code than this build's computed it for a stage of `model` (or it does not
+    /// say which).
+    pub fn is_stale(&self, model: crate::catalog::ModelKind) -> bool {
+        self.code != crate::run::provenance::code_fingerprint(model)
+    }
+
     /// Why its numbers cannot be right, if they cannot: a percentage outside [0, 100] or not a
     /// number, negative seconds.
     fn implausible(&self) -> Option<String> {
