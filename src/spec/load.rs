@@ -3,7 +3,7 @@
 
 use super::column::Column;
 use super::method::MethodName;
-use super::types::{FigureKind, RawSpec, RowSpec};
+use super::types::{FigureKind, RawSpec, RowSpec, ScheduleKind};
 use crate::base::{glob_match, sha256_hex};
 use crate::catalog::{Architecture, Storage};
 use crate::error::{Error, Result};
@@ -547,6 +547,19 @@ fn validate(loaded: &Loaded) -> Result<()> {
                 return fail(format!(
                     "{at}: key `{key}.schedule.step_size`: must be at least 1"
                 ));
+            }
+            match budget.schedule.period_epochs {
+                Some(0) => {
+                    return fail(format!(
+                        "{at}: key `{key}.schedule.period_epochs`: must be at least 1"
+                    ));
+                }
+                Some(_) if budget.schedule.kind != ScheduleKind::ReferenceCosine => {
+                    return fail(format!(
+                        "{at}: key `{key}.schedule.period_epochs`: only `reference-cosine` has a period of its own"
+                    ));
+                }
+                _ => {}
             }
         }
         if let Some(0) = row.data.train_limit {

@@ -609,8 +609,10 @@ pub enum ScheduleKind {
     Step,
     /// Cosine annealing from lr to 0 over all steps, updated every step.
     Cosine,
-    /// The authors' code: cosine with T_max = epochs x batches, stepped once per epoch, so the
-    /// rate stays close to its base value.
+    /// The authors' code (SLR-ADMM-cifar10 slr_pruning/main.py 311, 402, 546):
+    /// CosineAnnealingLR(T_max = epochs x batches, eta_min = 4e-8) stepped once per epoch
+    /// *before* the epoch's first batch, so epoch e (1-based) runs at t = e and the rate stays
+    /// close to its base value.
     ReferenceCosine,
 }
 
@@ -624,6 +626,11 @@ pub struct ScheduleSpec {
     pub step_size: usize,
     /// Decay factor (`step`).
     pub gamma: f64,
+    /// `reference-cosine`'s T_max in epochs, when it is not the stage's own: the authors'
+    /// retraining keeps the training phase's `--epochs` (main.py 311), so their 50 retraining
+    /// epochs run on a 100-epoch cosine. Unset: the stage's epochs (and no change to its id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period_epochs: Option<usize>,
 }
 
 impl Default for ScheduleSpec {
@@ -632,6 +639,7 @@ impl Default for ScheduleSpec {
             kind: ScheduleKind::Constant,
             step_size: 1,
             gamma: 0.1,
+            period_epochs: None,
         }
     }
 }

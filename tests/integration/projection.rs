@@ -198,6 +198,7 @@ fn schedules() {
         kind,
         step_size: 2,
         gamma: 0.5,
+        period_epochs: None,
     };
     assert_eq!(
         lr_at(0.1, &spec(ScheduleKind::Constant), 7, 3, 100, 1000),
@@ -207,10 +208,24 @@ fn schedules() {
     assert!((lr_at(0.1, &spec(ScheduleKind::Step), 5, 0, 100, 1000) - 0.025).abs() < 1e-15);
     // Cosine per step: halfway through 10 x 100 steps the rate is half the base.
     assert!((lr_at(0.1, &spec(ScheduleKind::Cosine), 5, 0, 100, 1000) - 0.05).abs() < 1e-15);
-    // Reference cosine: T_max = 1000 steps but stepped per epoch, so at epoch 5 the rate is
-    // 0.05 (1 + cos(pi / 200)) = 0.05 (1 + 1 - 1.23370055e-4 + 2.5367e-9) = 0.0999938316241...
+    // Reference cosine: T_max = 1000 steps but stepped once before each epoch, so 0-based
+    // epoch 5 runs at t = 6: 4e-8 + 0.5 (0.1 - 4e-8)(1 + cos(6 pi / 1000)), with
+    // cos(0.018849556) = 1 - 1.77652879e-4 + 5.2601e-9: 0.0999911176...
     let reference = lr_at(0.1, &spec(ScheduleKind::ReferenceCosine), 5, 42, 100, 1000);
-    assert!((reference - 0.099_993_831_624).abs() < 1e-12, "{reference}");
+    let expected = 4e-8 + 0.5 * (0.1 - 4e-8) * (2.0 - 1.776_528_79e-4 + 5.2601e-9);
+    assert!(
+        (reference - expected).abs() < 1e-12,
+        "{reference} {expected}"
+    );
+    // With the period of another stage (the authors' retraining: T_max from the 10 training
+    // epochs of 100 steps while it runs 2): epoch 0 runs at t = 1 of 1000.
+    let period = ScheduleSpec {
+        period_epochs: Some(10),
+        ..spec(ScheduleKind::ReferenceCosine)
+    };
+    let first = lr_at(0.1, &period, 0, 0, 100, 200);
+    let expected = 4e-8 + 0.5 * (0.1 - 4e-8) * (1.0 + (std::f64::consts::PI / 1000.0).cos());
+    assert!((first - expected).abs() < 1e-15, "{first} {expected}");
 }
 
 #[test]

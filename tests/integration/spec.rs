@@ -765,3 +765,39 @@ fn every_profile_draws_the_initialisation_of_the_code_it_follows() {
         "{seen:?}"
     );
 }
+
+/// `period_epochs` (the reference cosine's own T_max): at least 1, and only on
+/// `reference-cosine`; set, it is part of the stage's budget.
+#[test]
+fn a_cosine_period_is_validated() {
+    let with = |schedule: &str| {
+        BASE.replace(
+            "optimizer = { lr = 0.01, momentum = 0.9 }",
+            &format!("optimizer = {{ lr = 0.01, momentum = 0.9 }}\nschedule = {schedule}"),
+        )
+    };
+    let zero = error(
+        &with(r#"{ kind = "reference-cosine", period_epochs = 0 }"#),
+        None,
+        &[],
+    );
+    assert!(
+        zero.contains("key `pretrain.schedule.period_epochs`: must be at least 1"),
+        "{zero}"
+    );
+    let other = error(&with(r#"{ kind = "cosine", period_epochs = 10 }"#), None, &[]);
+    assert!(
+        other.contains("`pretrain.schedule.period_epochs`: only `reference-cosine`"),
+        "{other}"
+    );
+    let loaded = load(
+        &with(r#"{ kind = "reference-cosine", period_epochs = 10 }"#),
+        None,
+        &[],
+    )
+    .expect("a period on the reference cosine loads");
+    let schedule = &loaded.rows[0].pretrain.schedule;
+    assert_eq!(schedule.period_epochs, Some(10));
+    let json = serde_json::to_string(schedule).unwrap();
+    assert!(json.contains(r#""period_epochs":10"#), "{json}");
+}
