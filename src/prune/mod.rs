@@ -91,8 +91,8 @@ pub trait Pruner {
     fn on_round_end(&mut self, _step: usize, _model: &Net, _mean_ce: f64) -> Result<()> {
         Ok(())
     }
-    /// Called after each epoch with its mean training task loss (cross-entropy for
-    /// classification), penalty excluded.
+    /// Called after each epoch with the mean over its batches of their training task loss
+    /// (cross-entropy for classification), penalty excluded: the reference's unweighted mean.
     fn on_epoch_end(&mut self, _epoch: usize, _model: &Net, _mean_ce: f64) -> Result<()> {
         Ok(())
     }

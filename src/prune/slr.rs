@@ -19,7 +19,8 @@ pub fn alpha(k: u64, m: f64, r: f64) -> f64 {
 pub struct SlrUpdate {
     /// α used by the first multiplier step (α(k) with k before it).
     pub alpha: f64,
-    /// Condition 1 held (or was forced at k = 1).
+    /// Condition 1 held (the comparison itself, as the authors' `condition1` records it; at
+    /// k = 1 the update is taken whatever it says).
     pub cond1: bool,
     /// Condition 2 held.
     pub cond2: bool,
@@ -126,9 +127,9 @@ impl Slr {
         let u = self.u();
         let lhs = ce + layers::penalty_value(rho, w, &self.z_prev, &u);
         let rhs = ce_prev + layers::penalty_value(rho, self.w_prev_effective(w), &self.z_prev, &u);
+        let cond1 = lhs < rhs;
         // At k = 1 both sides hold nothing comparable yet; the first update is always taken.
-        let cond1 = lhs < rhs || self.k == 1;
-        if cond1 {
+        if cond1 || self.k == 1 {
             let z_prev = self.z_prev.clone();
             self.accept(w, &z_prev, a1);
             self.z_prev = self.z.clone();

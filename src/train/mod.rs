@@ -56,6 +56,9 @@ pub struct TrainSettings<'a> {
     pub test_batch_size: usize,
     /// Seed of the per-epoch shuffles.
     pub shuffle_seed: u64,
+    /// Replays a reference trace: every epoch takes the training split in its own order,
+    /// without augmentation (the fidelity traces compare arithmetic, not random draws).
+    pub fixed_batches: bool,
     /// Label of the progress bar, e.g. `pretrain seed 1`.
     pub label: String,
 }
@@ -83,6 +86,10 @@ pub struct Position {
     pub round_ce_sum: f64,
     /// Examples summed into `round_ce_sum`.
     pub round_count: usize,
+    /// Unweighted sum of the epoch's batch task losses so far (the pruner's epoch CE).
+    pub batch_ce_sum: f64,
+    /// Batches summed into `batch_ce_sum`.
+    pub batches: usize,
 }
 
 impl Position {
@@ -116,8 +123,31 @@ pub struct Resume {
     pub pruner: PrunerState,
 }
 
+/// One optimizer step as an [`Observer`] sees it, right after the step.
+pub struct StepView<'a> {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// 0-based step within the epoch.
+    pub step: usize,
+    /// Learning rate of the step.
+    pub lr: f64,
+    /// The batch's task loss (detached, on the device: reading it waits for the device).
+    pub ce: &'a Tensor<1>,
+    /// Task loss plus penalty, likewise.
+    pub loss: &'a Tensor<1>,
+    /// The model after the step.
+    pub model: &'a Net,
+    /// The pruner after the step (its state through [`Pruner::save_state`]).
+    pub pruner: &'a dyn Pruner,
+}
+
 /// What a training call reports to, and asks of, its caller.
 pub trait Observer {
+    /// After every optimizer step. The runner's observers ignore it (reading values would
+    /// stall the device every step); the fidelity replays record each step here.
+    fn step(&mut self, _view: StepView) -> Result<()> {
+        Ok(())
+    }
     /// After every epoch, with its record and the model.
     fn epoch(&mut self, record: &EpochRecord, model: &Net) -> Result<()>;
     /// After [`Observer::epoch`], and at the batch boundary where a stop was requested: a
@@ -172,10 +202,14 @@ pub fn train<T: Task>(
         }
         let first_step = within.map_or(0, |p| p.step);
         let earlier_seconds = within.map_or(0.0, |p| p.seconds);
-        let order = rng::permutation(
-            n,
-            rng::stream(settings.shuffle_seed, &format!("epoch {epoch}")),
-        );
+        let order = if settings.fixed_batches {
+            (0..n).collect()
+        } else {
+            rng::permutation(
+                n,
+                rng::stream(settings.shuffle_seed, &format!("epoch {epoch}")),
+            )
+        };
         let chunks: Vec<&[usize]> = order.chunks(settings.batch_size).collect();
         let bar = progress_bar(
             epoch_steps,
@@ -187,6 +221,7 @@ pub fn train<T: Task>(
         if let Some(p) = within {
             (losses.ce_sum, losses.loss_sum, losses.count, lr) =
                 (p.ce_sum, p.loss_sum, p.count, p.lr);
+            (losses.batch_ce_sum, losses.batches) = (p.batch_ce_sum, p.batches);
         }
         if let Some(p) = resumed_round.take() {
             (losses.round_ce_sum, losses.round_count) = (p.round_ce_sum, p.round_count);
@@ -196,7 +231,7 @@ pub fn train<T: Task>(
         let produce = |i: usize| {
             let step = first_step + i;
             let seed = rng::stream(settings.shuffle_seed, &format!("augment {epoch} {step}"));
-            T::train_batch(data, chunks[step], seed)
+            T::train_batch(data, chunks[step], seed, !settings.fixed_batches)
         };
         // The model moves through the step (no second reference, so the optimizer can update
         // parameters in place).
@@ -229,6 +264,15 @@ pub fn train<T: Task>(
                     total_steps,
                 );
                 let (net, ce, loss) = train_step(net, batch, task, &*pruner, &mut sgd, lr);
+                observer.step(StepView {
+                    epoch,
+                    step,
+                    lr,
+                    ce: &ce,
+                    loss: &loss,
+                    model: &net,
+                    pruner: &*pruner,
+                })?;
                 slot = Some(net);
                 losses.push(step, chunks[step].len(), ce, loss);
                 bar.inc(1);
@@ -248,6 +292,8 @@ pub fn train<T: Task>(
                         seconds: earlier_seconds + started.elapsed().as_secs_f64(),
                         round_ce_sum: losses.round_ce_sum,
                         round_count: losses.round_count,
+                        batch_ce_sum: losses.batch_ce_sum,
+                        batches: losses.batches,
                     };
                     let model = slot.as_ref().expect("the model is back");
                     observer.checkpoint(Snapshot {
@@ -276,7 +322,11 @@ pub fn train<T: Task>(
             eprintln!("{} epoch {epoch}/{epochs}: {summary}", settings.label);
         }
         bar.finish_with_message(summary);
-        pruner.on_epoch_end(epoch, &model, train_ce)?;
+        // The reference's epoch CE is the mean over batches, not examples (SLR-ADMM-cifar10
+        // slr_pruning/main.py 141 and 190: total_ce / ctr); they differ when the last batch is
+        // short.
+        let batch_mean_ce = losses.batch_ce_sum / losses.batches.max(1) as f64;
+        pruner.on_epoch_end(epoch, &model, batch_mean_ce)?;
         let extra = pruner.epoch_metrics(&model);
         let seconds = earlier_seconds + started.elapsed().as_secs_f64();
         observer.epoch(
@@ -301,6 +351,8 @@ pub fn train<T: Task>(
             seconds: 0.0,
             round_ce_sum: losses.round_ce_sum,
             round_count: losses.round_count,
+            batch_ce_sum: 0.0,
+            batches: 0,
         };
         observer.checkpoint(Snapshot {
             model: &model,
@@ -367,6 +419,8 @@ struct StepLosses {
     ce_sum: f64,
     loss_sum: f64,
     count: usize,
+    batch_ce_sum: f64,
+    batches: usize,
     round_ce_sum: f64,
     round_count: usize,
 }
@@ -375,6 +429,7 @@ impl StepLosses {
     /// Clears the epoch's sums (the round's carry over).
     fn start_epoch(&mut self) {
         (self.ce_sum, self.loss_sum, self.count) = (0.0, 0.0, 0);
+        (self.batch_ce_sum, self.batches) = (0.0, 0);
     }
 
     fn push(&mut self, step: usize, count: usize, ce: Tensor<1>, loss: Tensor<1>) {
@@ -405,6 +460,8 @@ impl StepLosses {
             self.ce_sum += ce * *count as f64;
             self.loss_sum += loss * *count as f64;
             self.count += count;
+            self.batch_ce_sum += ce;
+            self.batches += 1;
             self.round_ce_sum += ce * *count as f64;
             self.round_count += count;
         }

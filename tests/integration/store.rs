@@ -244,6 +244,8 @@ fn checkpoints_are_verified_against_their_manifest() {
         seconds: 1.0,
         round_ce_sum: 0.0,
         round_count: 0,
+        batch_ce_sum: 0.0,
+        batches: 0,
     };
     let momentum = Tensor::<1>::from_floats([0.5, -0.25], &device);
     let snapshot = Snapshot {

@@ -84,6 +84,12 @@ struct StateFile {
     round_ce_sum: u64,
     #[serde(default)]
     round_count: usize,
+    /// Absent in checkpoints written before the pruner's batch-mean CE: a checkpoint inside
+    /// an epoch then continues with the sum of the batches after it only.
+    #[serde(default)]
+    batch_ce_sum: u64,
+    #[serde(default)]
+    batches: usize,
     pruner_scalars: BTreeMap<String, u64>,
     finals: BTreeMap<String, u64>,
     epoch_seconds: Vec<u64>,
@@ -161,6 +167,8 @@ pub fn write(
         seconds: p.seconds.to_bits(),
         round_ce_sum: p.round_ce_sum.to_bits(),
         round_count: p.round_count,
+        batch_ce_sum: p.batch_ce_sum.to_bits(),
+        batches: p.batches,
         pruner_scalars: bits_map(&snapshot.pruner.scalars),
         finals: bits_map(&recorder.finals),
         epoch_seconds: recorder.seconds.iter().map(|s| s.to_bits()).collect(),
@@ -318,6 +326,8 @@ fn read_folder(
         seconds: f64::from_bits(state.seconds),
         round_ce_sum: f64::from_bits(state.round_ce_sum),
         round_count: state.round_count,
+        batch_ce_sum: f64::from_bits(state.batch_ce_sum),
+        batches: state.batches,
     };
     Ok(Checkpoint {
         resume: Resume {
