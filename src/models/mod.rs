@@ -8,6 +8,7 @@ mod file;
 mod import;
 mod init;
 mod lenet;
+mod norm;
 pub mod params;
 mod resnet;
 mod ufld;

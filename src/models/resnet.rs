@@ -4,7 +4,7 @@
 //! (torchvision's `weight`/`bias`); a downsample is `downsample.conv` / `downsample.bn`
 //! (torchvision's `downsample.0` / `downsample.1`).
 
-use super::conv;
+use super::{conv, norm};
 use crate::catalog::ResNetConfig;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -43,7 +43,7 @@ impl Downsample {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.bn.forward(conv::forward(&self.conv, x))
+        norm::forward(&self.bn, conv::forward(&self.conv, x))
     }
 }
 
@@ -87,8 +87,8 @@ impl Block {
                     Some(d) => d.forward(x.clone()),
                     None => x.clone(),
                 };
-                let out = relu(b.bn1.forward(conv::forward(&b.conv1, x)));
-                let out = b.bn2.forward(conv::forward(&b.conv2, out));
+                let out = relu(norm::forward(&b.bn1, conv::forward(&b.conv1, x)));
+                let out = norm::forward(&b.bn2, conv::forward(&b.conv2, out));
                 relu(out + identity)
             }
             Block::Bottleneck(b) => {
@@ -96,9 +96,9 @@ impl Block {
                     Some(d) => d.forward(x.clone()),
                     None => x.clone(),
                 };
-                let out = relu(b.bn1.forward(conv::forward(&b.conv1, x)));
-                let out = relu(b.bn2.forward(conv::forward(&b.conv2, out)));
-                let out = b.bn3.forward(conv::forward(&b.conv3, out));
+                let out = relu(norm::forward(&b.bn1, conv::forward(&b.conv1, x)));
+                let out = relu(norm::forward(&b.bn2, conv::forward(&b.conv2, out)));
+                let out = norm::forward(&b.bn3, conv::forward(&b.conv3, out));
                 relu(out + identity)
             }
         }
@@ -122,9 +122,14 @@ pub struct ResNet {
 /// The four stages of residual blocks of `config` (torchvision's `layer1` .. `layer4`).
 pub(super) fn stages(device: &Device, config: ResNetConfig) -> [Vec<Block>; 4] {
     let expansion = if config.bottleneck { 4 } else { 1 };
-    let mut input = 64;
+    let base = config.width;
+    let mut input = base;
     let mut stages = Vec::new();
-    for (stage, (&width, &count)) in [64, 128, 256, 512].iter().zip(&config.blocks).enumerate() {
+    for (stage, (&width, &count)) in [base, 2 * base, 4 * base, 8 * base]
+        .iter()
+        .zip(&config.blocks)
+        .enumerate()
+    {
         let mut blocks = Vec::new();
         for index in 0..count {
             let stride = if stage > 0 && index == 0 { 2 } else { 1 };
@@ -179,29 +184,30 @@ pub(super) fn run_blocks(blocks: &[Block], mut x: Tensor<4>) -> Tensor<4> {
 impl ResNet {
     /// A new model on `device` (burn's initialisation; `models::initialise` replaces it).
     pub fn new(device: &Device, config: ResNetConfig) -> Self {
+        let base = config.width;
         let conv1 = if config.imagenet_stem {
-            conv(device, 3, 64, 7, 2)
+            conv(device, 3, base, 7, 2)
         } else {
-            conv(device, 3, 64, 3, 1)
+            conv(device, 3, base, 3, 1)
         };
         let expansion = if config.bottleneck { 4 } else { 1 };
         let [layer1, layer2, layer3, layer4] = stages(device, config);
         ResNet {
             conv1,
-            bn1: bn(device, 64),
+            bn1: bn(device, base),
             maxpool: config.stem_pool.then(stem_pool),
             layer1,
             layer2,
             layer3,
             layer4,
             avgpool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
-            fc: LinearConfig::new(512 * expansion, config.classes).init(device),
+            fc: LinearConfig::new(8 * base * expansion, config.classes).init(device),
         }
     }
 
     /// Logits for `[batch, 3, h, w]` images.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut x = relu(self.bn1.forward(conv::forward(&self.conv1, x)));
+        let mut x = relu(norm::forward(&self.bn1, conv::forward(&self.conv1, x)));
         if let Some(pool) = &self.maxpool {
             x = pool.forward(x);
         }

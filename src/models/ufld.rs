@@ -8,8 +8,8 @@
 //! checkpoint wrapper the importer strips); `cls.0` / `cls.1` are their `cls.0` / `cls.2` and
 //! `aux_out` their `aux_combine.4` (burn numbers a list without the ReLU between).
 
-use super::conv;
 use super::resnet::{Block, imagenet_stem, run_blocks, stages};
+use super::{conv, norm};
 use crate::catalog::{RESNET18_IMAGENET, UfldConfig};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -41,7 +41,7 @@ impl ConvBnRelu {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(self.bn.forward(conv::forward(&self.conv, x)))
+        relu(norm::forward(&self.bn, conv::forward(&self.conv, x)))
     }
 }
 
@@ -122,7 +122,7 @@ impl Ufld {
 
     /// The head's logits and, with `aux`, the segmentation branch's.
     pub fn forward(&self, x: Tensor<4>, aux: bool) -> LaneOutput {
-        let x = relu(self.bn1.forward(conv::forward(&self.conv1, x)));
+        let x = relu(norm::forward(&self.bn1, conv::forward(&self.conv1, x)));
         let x = run_blocks(&self.layer1, self.maxpool.forward(x));
         let x2 = run_blocks(&self.layer2, x);
         let x3 = run_blocks(&self.layer3, x2.clone());

@@ -2,7 +2,7 @@
 //! BatchNorm and ReLU, 2x2 max-pools, a 512 -> 10 classifier. Parameter names are
 //! `features.<i>.conv.*`, `features.<i>.bn.*` (i counts convolutions) and `classifier.*`.
 
-use super::conv;
+use super::{conv, norm};
 use crate::catalog::VGG16_CHANNELS;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -48,9 +48,15 @@ pub struct Vgg16 {
 impl Vgg16 {
     /// A new model on `device`.
     pub fn new(device: &Device, classes: usize) -> Self {
+        Vgg16::with_width(device, classes, 64)
+    }
+
+    /// The same layout with every width scaled by `base` / 64 (the fidelity traces use fewer
+    /// channels than the paper's 64 in the first layer).
+    pub fn with_width(device: &Device, classes: usize, base: usize) -> Self {
         let mut input = 3;
         let mut features = Vec::new();
-        for &output in CONFIG.iter().filter(|&&c| c != 0) {
+        for output in CONFIG.iter().filter(|&&c| c != 0).map(|c| c * base / 64) {
             features.push(ConvBn {
                 conv: Conv2dConfig::new([input, output], [3, 3])
                     .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
@@ -62,7 +68,7 @@ impl Vgg16 {
         Vgg16 {
             features,
             pool: MaxPool2dConfig::new([2, 2]).init(),
-            classifier: LinearConfig::new(512, classes).init(device),
+            classifier: LinearConfig::new(8 * base, classes).init(device),
         }
     }
 
@@ -73,7 +79,7 @@ impl Vgg16 {
             if channels == 0 {
                 x = self.pool.forward(x);
             } else if let Some(layer) = layers.next() {
-                x = relu(layer.bn.forward(conv::forward(&layer.conv, x)));
+                x = relu(norm::forward(&layer.bn, conv::forward(&layer.conv, x)));
             }
         }
         self.classifier.forward(x.flatten(1, 3))

@@ -7,7 +7,7 @@
 //! convolutions before each `[yolo]` layer are linear with a bias. `maxpool` with stride 1
 //! pads right and bottom with the edge values, which is Darknet's max over the in-image window.
 
-use super::conv;
+use super::{conv, norm};
 use crate::catalog::YoloConfig;
 use crate::catalog::darknet::{Layer, channels, layers_of, source};
 use burn::module::Module;
@@ -29,7 +29,7 @@ impl ConvLayer {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = conv::forward(&self.conv, x);
         match &self.bn {
-            Some(bn) => leaky_relu(bn.forward(x), 0.1),
+            Some(bn) => leaky_relu(norm::forward(bn, x), 0.1),
             None => x,
         }
     }
