@@ -120,6 +120,28 @@ bench-conv-grad model="resnet18-cifar" batch="32" rounds="2":
     done
     rm -rf "$out"
 
+# The step-for-step replays (tests/integration/fidelity.rs) of the reference traces under
+# tests/fixtures/fidelity/, rendered into reports/fidelity.md: `just fidelity` on the pure-Rust
+# `cpu` backend, `just fidelity tch` on tch-cpu (libtorch, PyTorch's own kernels).
+fidelity backend="cpu":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo run -- data fetch cifar10-test20
+    if [ "{{backend}}" = tch ]; then
+      torch_lib="$(.venv-torch/bin/python -c 'import os, torch; print(os.path.dirname(torch.__file__))')/lib"
+      export LIBTORCH_USE_PYTORCH=1 LIBTORCH_BYPASS_VERSION_CHECK=1
+      export VIRTUAL_ENV="$PWD/.venv-torch" PATH="$PWD/.venv-torch/bin:$PATH"
+      export LD_LIBRARY_PATH="$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+      export CARGO_TARGET_DIR="${CARGO_TARGET_DIR}-tch"
+      SLR_FIDELITY_BACKEND=tch-cpu SLR_FIDELITY_WRITE=1 cargo test --features tch --test integration fidelity
+    else
+      SLR_FIDELITY_WRITE=1 cargo test --test integration fidelity
+    fi
+
+# The reference traces themselves (PyTorch, `just torch-venv`): scripts/fidelity_trace.py.
+fidelity-traces:
+    .venv-torch/bin/python scripts/fidelity_trace.py
+
 # Build `slr` with the libtorch backends against the venv's torch, in its own target folder
 # (switching libtorch rebuilds everything above torch-sys).
 build-tch:

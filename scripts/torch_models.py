@@ -60,17 +60,19 @@ class Bottleneck(nn.Module):
 
 
 class ResNet(nn.Module):
-    def __init__(self, block, blocks, imagenet, stem_pool=True):
+    """`base`: channels of the stem and the first stage (64; the fidelity traces use fewer)."""
+
+    def __init__(self, block, blocks, imagenet, stem_pool=True, base=64):
         super().__init__()
         classes = 1000 if imagenet else 10
         if imagenet:
-            self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+            self.conv1 = nn.Conv2d(3, base, 7, 2, 3, bias=False)
         else:
-            self.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
+            self.conv1 = nn.Conv2d(3, base, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(base)
         self.maxpool = nn.MaxPool2d(3, 2, 1) if stem_pool else nn.Identity()
-        inp = 64
-        for i, (width, count) in enumerate(zip([64, 128, 256, 512], blocks)):
+        inp = base
+        for i, (width, count) in enumerate(zip([base, 2 * base, 4 * base, 8 * base], blocks)):
             layers = []
             for j in range(count):
                 stride = 2 if i > 0 and j == 0 else 1
@@ -78,7 +80,7 @@ class ResNet(nn.Module):
                 inp = width * block.expansion
             setattr(self, f"layer{i + 1}", nn.Sequential(*layers))
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(512 * block.expansion, classes)
+        self.fc = nn.Linear(8 * base * block.expansion, classes)
 
     def forward(self, x):
         x = self.maxpool(F.relu(self.bn1(self.conv1(x))))
@@ -90,31 +92,33 @@ VGG16 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512
 
 
 class Vgg16(nn.Module):
-    """The authors' CIFAR VGG-16 (conv with bias, BN, ReLU; fc 512 -> 10)."""
+    """The authors' CIFAR VGG-16 (conv with bias, BN, ReLU; fc 512 -> 10); `base` scales every
+    width by base/64 (64; the fidelity traces use fewer)."""
 
-    def __init__(self):
+    def __init__(self, base=64):
         super().__init__()
         layers, inp = [], 3
         for c in VGG16:
             if c == "M":
                 layers.append(nn.MaxPool2d(2, 2))
             else:
+                c = c * base // 64
                 layers += [nn.Conv2d(inp, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
                 inp = c
         self.features = nn.Sequential(*layers)
-        self.classifier = nn.Linear(512, 10)
+        self.classifier = nn.Linear(8 * base, 10)
 
     def forward(self, x):
         return self.classifier(torch.flatten(self.features(x), 1))
 
 
-def build(kind):
-    """The model for one of slr-repro's model kinds."""
+def build(kind, base=64):
+    """The model for one of slr-repro's model kinds, `base` channels in its first stage."""
     return {
-        "resnet18-cifar": lambda: ResNet(BasicBlock, [2, 2, 2, 2], False),
-        "resnet18-cifar-nopool": lambda: ResNet(BasicBlock, [2, 2, 2, 2], False, stem_pool=False),
-        "resnet50-cifar": lambda: ResNet(Bottleneck, [3, 4, 6, 3], False),
-        "vgg16-cifar": Vgg16,
-        "resnet18-imagenet": lambda: ResNet(BasicBlock, [2, 2, 2, 2], True),
-        "resnet50-imagenet": lambda: ResNet(Bottleneck, [3, 4, 6, 3], True),
+        "resnet18-cifar": lambda: ResNet(BasicBlock, [2, 2, 2, 2], False, base=base),
+        "resnet18-cifar-nopool": lambda: ResNet(BasicBlock, [2, 2, 2, 2], False, stem_pool=False, base=base),
+        "resnet50-cifar": lambda: ResNet(Bottleneck, [3, 4, 6, 3], False, base=base),
+        "vgg16-cifar": lambda: Vgg16(base),
+        "resnet18-imagenet": lambda: ResNet(BasicBlock, [2, 2, 2, 2], True, base=base),
+        "resnet50-imagenet": lambda: ResNet(Bottleneck, [3, 4, 6, 3], True, base=base),
     }[kind]()

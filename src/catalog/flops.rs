@@ -27,17 +27,22 @@ fn conv_hw(
 /// FLOPs of a ResNet's stem and residual stages on an `[h, w]` image, with the channels and
 /// size of the last stage's output.
 fn resnet_features(config: ResNetConfig, input: [usize; 2]) -> (f64, usize, [usize; 2]) {
+    let base = config.width;
     let (mut flops, mut size) = if config.imagenet_stem {
-        conv_hw(3, 64, 7, 2, 3, input)
+        conv_hw(3, base, 7, 2, 3, input)
     } else {
-        conv_hw(3, 64, 3, 1, 1, input)
+        conv_hw(3, base, 3, 1, 1, input)
     };
     if config.stem_pool {
         size = size.map(|side| (side + 2 - 3) / 2 + 1);
     }
     let expansion = if config.bottleneck { 4 } else { 1 };
-    let mut cin = 64;
-    for (stage, (&width, &count)) in [64, 128, 256, 512].iter().zip(&config.blocks).enumerate() {
+    let mut cin = base;
+    for (stage, (&width, &count)) in [base, 2 * base, 4 * base, 8 * base]
+        .iter()
+        .zip(&config.blocks)
+        .enumerate()
+    {
         for block in 0..count {
             let stride = if stage > 0 && block == 0 { 2 } else { 1 };
             let cout = width * expansion;

@@ -82,6 +82,9 @@ pub struct ResNetConfig {
     pub stem_pool: bool,
     /// Output classes.
     pub classes: usize,
+    /// Channels of the stem and the first stage (the stages have 1, 2, 4, 8 times as many):
+    /// 64 in every model of the paper; the fidelity traces use fewer.
+    pub width: usize,
 }
 
 /// The head of Ultra-Fast-Lane-Detection (TuSimple: 100 cells, 56 row anchors, 4 lanes).
@@ -112,6 +115,7 @@ pub const RESNET18_IMAGENET: ResNetConfig = ResNetConfig {
     imagenet_stem: true,
     stem_pool: true,
     classes: 1000,
+    width: 64,
 };
 
 /// Output channels of VGG-16's convolutions; `0` marks a 2x2 max-pool.
@@ -209,6 +213,7 @@ impl ModelKind {
                     imagenet_stem,
                     stem_pool,
                     classes,
+                    width: 64,
                 }),
             )
         };

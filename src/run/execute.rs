@@ -623,6 +623,7 @@ fn train_settings<'a>(
         batch_size,
         test_batch_size: run.test_batch_size,
         shuffle_seed: derive_seed(run.seed, stage.kind, "shuffle"),
+        fixed_batches: false,
         label: format!("{} {} seed {}", run.row_name, stage.kind.name(), run.seed),
     }
 }

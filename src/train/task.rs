@@ -19,10 +19,16 @@ pub trait Task {
     /// One training batch, built on the prefetch thread.
     type Batch: Send;
 
-    /// The training batch of the examples at `indices`, augmented from `augment_seed`. An
-    /// associated function, not a method: it runs on the prefetch thread, which gets only
-    /// the data set.
-    fn train_batch(data: &Dataset, indices: &[usize], augment_seed: u64) -> Result<Self::Batch>
+    /// The training batch of the examples at `indices`, with the data set's augmentation drawn
+    /// from `seed` when `augment` (the batch's other random draws, e.g. dropout, come from
+    /// `seed` either way). An associated function, not a method: it runs on the prefetch
+    /// thread, which gets only the data set.
+    fn train_batch(
+        data: &Dataset,
+        indices: &[usize],
+        seed: u64,
+        augment: bool,
+    ) -> Result<Self::Batch>
     where
         Self: Sized;
 
@@ -113,12 +119,19 @@ impl From<batches::Batch> for LabelledBatch {
 impl Task for Classification {
     type Batch = LabelledBatch;
 
-    fn train_batch(data: &Dataset, indices: &[usize], augment_seed: u64) -> Result<Self::Batch> {
-        let (images, labels) = data.train.batch(data.kind, indices, Some(augment_seed))?;
+    fn train_batch(
+        data: &Dataset,
+        indices: &[usize],
+        seed: u64,
+        augment: bool,
+    ) -> Result<Self::Batch> {
+        let (images, labels) = data
+            .train
+            .batch(data.kind, indices, augment.then_some(seed))?;
         Ok(LabelledBatch {
             images,
             labels,
-            seed: augment_seed,
+            seed,
         })
     }
 
@@ -204,15 +217,20 @@ impl Task for ModelTask {
     /// The data set's kind of batch: lane sets give lane batches, detection sets detection
     /// batches, the others labelled images (the loader refuses a model whose task is not its
     /// data set's).
-    fn train_batch(data: &Dataset, indices: &[usize], augment_seed: u64) -> Result<TaskBatch> {
+    fn train_batch(
+        data: &Dataset,
+        indices: &[usize],
+        seed: u64,
+        augment: bool,
+    ) -> Result<TaskBatch> {
         match data.train {
             Examples::Lanes(_) => {
-                LaneDetection::train_batch(data, indices, augment_seed).map(TaskBatch::Lanes)
+                LaneDetection::train_batch(data, indices, seed, augment).map(TaskBatch::Lanes)
             }
             Examples::Detection(_) => {
-                ObjectDetection::train_batch(data, indices, augment_seed).map(TaskBatch::Detection)
+                ObjectDetection::train_batch(data, indices, seed, augment).map(TaskBatch::Detection)
             }
-            _ => Classification::train_batch(data, indices, augment_seed).map(TaskBatch::Labelled),
+            _ => Classification::train_batch(data, indices, seed, augment).map(TaskBatch::Labelled),
         }
     }
 

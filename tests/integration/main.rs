@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod detection;
 mod detection_pipeline;
+mod fidelity;
 mod graph;
 mod idx;
 mod imagefolder;

@@ -72,6 +72,7 @@ fn a_step_budget_stops_inside_its_last_pass_and_updates_before_step_5000() {
         batch_size: 2,
         test_batch_size: 10,
         shuffle_seed: 3,
+        fixed_batches: false,
         label: "steps".into(),
     };
     let device = Device::flex().autodiff();
@@ -174,7 +175,7 @@ fn training_dropout_changes_the_loss_per_batch_seed_only() {
     let net = Net::seeded(ModelKind::Lenet5Relu, &device, 1);
     let indices: Vec<usize> = (0..8).collect();
     let batch = |seed: u64| -> LabelledBatch {
-        Classification::train_batch(&data, &indices, seed).unwrap()
+        Classification::train_batch(&data, &indices, seed, true).unwrap()
     };
     let value = |task: &Classification, seed: u64| -> f64 {
         let loss: Tensor<1> = task.loss(&net, batch(seed));

@@ -324,6 +324,7 @@ fn ufld_trains_a_step_on_synthetic_lanes_and_is_scored_by_laneeval() {
         batch_size: 2,
         test_batch_size: 1,
         shuffle_seed: 1,
+        fixed_batches: false,
         label: "ufld".into(),
     };
     let net = Net::seeded(ModelKind::Ufld, &device, 1);

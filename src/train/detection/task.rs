@@ -73,9 +73,14 @@ impl Task for ObjectDetection {
     type Batch = DetectionBatch;
 
     /// The reference's `DefaultAug` where the data set trains with it.
-    fn train_batch(data: &Dataset, indices: &[usize], augment_seed: u64) -> Result<DetectionBatch> {
+    fn train_batch(
+        data: &Dataset,
+        indices: &[usize],
+        seed: u64,
+        augment: bool,
+    ) -> Result<DetectionBatch> {
         let split = detection(&data.train)?;
-        detection_batch(split, indices, split.augment.then_some(augment_seed))
+        detection_batch(split, indices, (split.augment && augment).then_some(seed))
     }
 
     fn loss(&self, model: &Net, batch: DetectionBatch) -> Tensor<1> {

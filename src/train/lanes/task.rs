@@ -63,9 +63,14 @@ impl Task for LaneDetection {
     type Batch = LaneBatch;
 
     /// UFLD's augmentation (rotation, shifts) where the data set trains with it.
-    fn train_batch(data: &Dataset, indices: &[usize], augment_seed: u64) -> Result<LaneBatch> {
+    fn train_batch(
+        data: &Dataset,
+        indices: &[usize],
+        seed: u64,
+        augment: bool,
+    ) -> Result<LaneBatch> {
         let split = lanes(&data.train)?;
-        lane_batch(split, indices, split.augment.then_some(augment_seed))
+        lane_batch(split, indices, (split.augment && augment).then_some(seed))
     }
 
     fn loss(&self, model: &Net, batch: LaneBatch) -> Tensor<1> {

@@ -1,0 +1,491 @@
+"""Step-for-step reference traces of the SLR authors' CIFAR-10 pruning code, for the replay tests
+(tests/integration/fidelity.rs) and reports/fidelity.md.
+
+Mirrors GitHub Zhoushanglin100/SLR-ADMM-cifar10 at 8c1de3e, directory slr_pruning/ (cited below
+as main.py and admm.py), read, not copied: every ingredient names the file and line it follows.
+Run with PyPI's torch (`just torch-venv`):
+
+    .venv-torch/bin/python scripts/fidelity_trace.py
+
+Families (`base` channels in the first stage instead of 64, so that a fixture stays under 1 MB;
+the code path is the paper's): `resnet18-cifar`, the authors' ResNet-18 with its max-pool stem
+and Table 2's configuration; `resnet50-cifar`, the same stem with Bottleneck blocks; `vgg16-cifar`,
+the authors' VGG-16 (slr_quantization/models/vgg.py). What runs, per family:
+
+- the initial weights: torch.manual_seed(1) (main.py 248), the model and its initialisation
+  (model/resnet.py 102-145: Kaiming-normal fan_out convolutions, BatchNorm 1/0, PyTorch's default
+  Linear; VGG-16: PyTorch's defaults), saved as `<family>.pt`; every run starts from them (the
+  harness's dense weights);
+- `dense`: the authors' train() (main.py 120-192) without --admm-train: plain SGD steps;
+- `slr` (--optimization savlr) and `admm` (--optimization admm, --admm-epochs 1): admm.ADMM
+  (admm.py 22-97), admm_initialization (admm.py 458-469), the epoch loop with the scheduler
+  stepped before each epoch (main.py 395-409), z_u_update at batch 0 of every epoch from the
+  second (admm.py 472-654), append_admm_loss (admm.py 902-929), backward with the multipliers'
+  graph kept (main.py 148), then hard_prune (admm.py 339-363) and test() (main.py 195-214);
+- masked retraining as the second invocation of run.sh runs it: the trained weights reloaded, a
+  fresh optimizer and scheduler (main.py 299-311), hard_prune (main.py 531), then per epoch
+  scheduler.step() and masked_retrain (admm.py 1061-1120), test().
+
+Names in the trace are ours (VGG-16's nn.Sequential positions mapped to `features.<i>.conv/bn`);
+the `.pt` files keep PyTorch's, which `import = "x.pt"` reads. The data are the 20 real CIFAR-10
+test images (data/cifar10-test20, `slr data fetch
+cifar10-test20`) in file order, batches of 10, normalised as main.py 283-286 does and
+without augmentation (a trace compares arithmetic, not random draws): the same images are the
+training and the test set.
+
+The authors' code runs on CUDA; on a CPU its weight_pruning (admm.py 156) aliases the live weights
+through `.cpu().detach().numpy()` and prunes them in place. The trace copies instead, which is
+what the GPU runs did (method.md section 3).
+"""
+
+import hashlib
+import json
+import os
+import sys
+import warnings
+
+import numpy as np
+import torch
+from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_models  # noqa: E402
+
+# main.py steps its scheduler before the optimizer, on purpose here: PyTorch warns about it.
+warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)`")
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+OUT = os.path.join(ROOT, "tests", "fixtures", "fidelity")
+DATA = os.path.join(ROOT, "data", "cifar10-test20", "test_batch_20.bin")
+
+# main.py 34-116: the defaults the traces keep.
+LR, MOMENTUM, WEIGHT_DECAY = 0.01, 0.5, 5e-4
+M, R, INITIAL_S, RHO = 300, 0.1, 0.01, 0.1
+ETA_MIN = 4e-08  # main.py 311
+BATCH = 10
+TRAIN_EPOCHS = 3  # updates at the first batch of epochs 2 and 3
+DENSE_EPOCHS = 2
+RETRAIN_EPOCHS = 2
+# main.py 283-286 (transform_test: ToTensor, Normalize).
+MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)
+BN_TRACED = {}  # torch module name -> ours, of the BatchNorms a trace records
+
+
+def images():
+    raw = np.fromfile(DATA, dtype=np.uint8).reshape(-1, 3073)
+    labels = torch.tensor(raw[:, 0].astype(np.int64))
+    x = torch.tensor(raw[:, 1:].reshape(-1, 3, 32, 32)).float() / 255.0
+    mean = torch.tensor(MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(STD).view(1, 3, 1, 1)
+    return (x - mean) / std, labels
+
+
+def batches(x, y):
+    return [(x[i : i + BATCH], y[i : i + BATCH]) for i in range(0, len(y), BATCH)]
+
+
+def authors_init(model):
+    """model/resnet.py 141-146."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.constant_(m.weight, 1)
+            nn.init.constant_(m.bias, 0)
+
+
+def optimizer_and_scheduler(model, epochs, steps):
+    """main.py 299-303 and 311."""
+    optimizer = torch.optim.SGD(
+        model.parameters(), LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY, nesterov=True
+    )
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, T_max=epochs * steps, eta_min=ETA_MIN
+    )
+    return optimizer, scheduler
+
+
+def weight_pruning(weight, ratio):
+    """admm.py 156-166, `irregular`: zero |w| below numpy's percentile at 100·ratio. Returns
+    (mask of |w| above it, pruned copy, entries within 1e-6 relative of the threshold)."""
+    w = weight.detach().clone().cpu().numpy()
+    magnitude = np.abs(w)
+    percentile = np.percentile(magnitude, ratio * 100)
+    under = magnitude < percentile
+    above = (magnitude > percentile).astype(np.float32)
+    w[under] = 0
+    ties = int(np.sum(np.abs(magnitude - percentile) <= 1e-6 * percentile))
+    return torch.from_numpy(above), torch.from_numpy(w), ties
+
+
+def digest(mask):
+    """First 16 hex digits of the SHA-256 of a 0/1 mask as bytes, in row-major order."""
+    bits = (mask.detach().numpy().reshape(-1) != 0).astype(np.uint8)
+    return hashlib.sha256(bits.tobytes()).hexdigest()[:16]
+
+
+def norm(t):
+    return float(torch.sqrt(torch.sum(t.detach().double() ** 2)))
+
+
+class Admm:
+    """admm.py 22-97 (the class serves SLR too) and 458-469 (admm_initialization)."""
+
+    def __init__(self, model, ratios, slr):
+        self.slr = slr
+        self.ratios = ratios
+        self.rho = RHO
+        self.ce = self.ce_prev = 0.0
+        params = dict(model.named_parameters())
+        self.U = {n: torch.zeros(params[n].shape) for n in ratios}
+        self.Z = {}
+        self.W_prev = {n: torch.zeros(params[n].shape) for n in ratios}
+        self.Z_prev = {n: torch.zeros(params[n].shape) for n in ratios}
+        self.Lambda = {n: torch.zeros(params[n].shape) for n in ratios}
+        self.s, self.k = INITIAL_S, 1
+        self.ties = {}
+        for name in ratios:
+            _, self.Z[name], self.ties[name] = weight_pruning(params[name], ratios[name])
+
+    def lagrangian(self, model, first):
+        """admm.py 855-900 (Lagrangian1, `first`) and 806-853 (Lagrangian2)."""
+        lag, lag2 = self.ce, self.ce_prev
+        for name, W in model.named_parameters():
+            if name not in self.ratios:
+                continue
+            U = self.Lambda[name] / self.rho
+            u_term = 0.5 * self.rho * torch.norm(U, p=2) ** 2
+            if first:
+                cur = 0.5 * self.rho * torch.norm(W - self.Z_prev[name] + U, p=2) ** 2
+                prev = 0.5 * self.rho * torch.norm(self.W_prev[name] - self.Z_prev[name] + U, p=2) ** 2
+            else:
+                cur = 0.5 * self.rho * torch.norm(W - self.Z[name] + U, p=2) ** 2
+                prev = 0.5 * self.rho * torch.norm(W - self.Z_prev[name] + U, p=2) ** 2
+            lag = lag + u_term + cur
+            lag2 = lag2 + u_term + prev
+        return 1 if lag < lag2 else 0
+
+    def z_u_update(self, model, epoch, batch_idx):
+        """admm.py 472-654; returns what the update did, or None."""
+        if epoch == 1 or batch_idx != 0:
+            return None
+        named = [(n, W) for n, W in model.named_parameters() if n in self.ratios]
+        if not self.slr:
+            # admm.py 481-500 (with `admm_epoch` = 1: admm.py reads args.admm_epoch, which
+            # main.py never defines, so --optimization admm needs it added to run at all).
+            for name, W in named:
+                _, self.Z[name], self.ties[name] = weight_pruning(W + self.U[name], self.ratios[name])
+                self.U[name] = W - self.Z[name] + self.U[name]
+            return {"masks": self.masks()}
+        # Step 1: admm.py 515-574.
+        pow_ = 1 - (1 / (self.k**R))
+        alpha = 1 - (1 / (M * (self.k**pow_)))
+        n1 = sum(norm(self.W_prev[n] - self.Z_prev[n]) for n, _ in named)
+        n2 = sum(norm(W - self.Z_prev[n]) for n, W in named)
+        cond1 = self.lagrangian(model, first=True)
+        if cond1 == 1 or self.k == 1:
+            self.k += 1
+            if n1 != 0 and n2 != 0:
+                self.s = alpha * (self.s * n1 / n2)
+            for name, W in named:
+                self.Lambda[name] = self.s * (W - self.Z_prev[name]) + self.Lambda[name]
+                self.W_prev[name] = W  # a reference to the live weights (admm.py 564)
+                self.Z_prev[name] = self.Z[name]
+                self.U[name] = self.Lambda[name] / self.rho
+        else:
+            for name, _ in named:
+                self.U[name] = self.Lambda[name] / self.rho
+        # Step 2: admm.py 578-654.
+        n1 = n2 = 0.0
+        for name, W in named:
+            _, self.Z[name], self.ties[name] = weight_pruning(W + self.U[name], self.ratios[name])
+            n1 += norm(self.W_prev[name] - self.Z_prev[name])
+            n2 += norm(W - self.Z[name])
+        cond2 = self.lagrangian(model, first=False)
+        if cond2 == 1 or self.k == 1:
+            pow_ = 1 - (1 / (self.k**R))
+            alpha2 = 1 - (1 / (M * (self.k**pow_)))
+            self.k += 1
+            if n1 != 0 and n2 != 0:
+                self.s = alpha2 * (self.s * n1 / n2)
+            for name, W in named:
+                self.Lambda[name] = self.s * (W - self.Z[name]) + self.Lambda[name]
+                self.W_prev[name] = W
+                self.Z_prev[name] = self.Z[name]
+                self.U[name] = self.Lambda[name] / self.rho
+        else:
+            for name, _ in named:
+                self.U[name] = self.Lambda[name] / self.rho
+        return {
+            "alpha": alpha,
+            "cond1": cond1,
+            "cond2": cond2,
+            "k": self.k,
+            "s": self.s,
+            "masks": self.masks(),
+        }
+
+    def masks(self):
+        return {
+            name: {"kept": int((z != 0).sum()), "digest": digest(z), "ties": self.ties[name]}
+            for name, z in self.Z.items()
+        }
+
+    def penalty(self, model):
+        """admm.py 915-928."""
+        total = 0
+        for name, W in model.named_parameters():
+            if name in self.ratios:
+                total = total + 0.5 * self.rho * torch.norm(W - self.Z[name] + self.U[name], p=2) ** 2
+        return total
+
+
+def bn_state(model):
+    modules = dict(model.named_modules())
+    return {
+        ours: {
+            "running_mean": modules[name].running_mean.tolist(),
+            "running_var": modules[name].running_var.tolist(),
+        }
+        for name, ours in BN_TRACED.items()
+    }
+
+
+def layer_norms(model, ratios, admm):
+    out = {}
+    for name, W in model.named_parameters():
+        if name not in ratios:
+            continue
+        entry = {"w": norm(W)}
+        if admm is not None:
+            entry["w_minus_z"] = norm(W - admm.Z[name])
+            entry["u"] = norm(admm.U[name])
+        out[name] = entry
+    return out
+
+
+def test(model, x, y):
+    """main.py 195-214 (one batch: the test batch size is 1000)."""
+    model.eval()
+    with torch.no_grad():
+        correct = int((model(x).max(1)[1] == y).sum())
+    return 100.0 * correct / len(y)
+
+
+def train(model, data, epochs, ratios, admm=None, masks=None):
+    """main.py 395-409 with train() (main.py 120-192), or the retraining loop (main.py 544-555
+    with masked_retrain, admm.py 1061-1120) when `masks` is given. Returns the step records and
+    the updates."""
+    x, y = data
+    loader = batches(x, y)
+    optimizer, scheduler = optimizer_and_scheduler(model, epochs if masks is None else TRAIN_EPOCHS, len(loader))
+    criterion = nn.CrossEntropyLoss()
+    steps, updates = [], []
+    for epoch in range(1, epochs + 1):
+        scheduler.step()  # main.py 402 / 546: before the epoch's first step
+        model.train()
+        if masks is not None:
+            # admm.py 1071-1076: masks from the weights' non-zero pattern (their percentile).
+            for name, W in model.named_parameters():
+                if name in ratios:
+                    masks[name], _, _ = weight_pruning(W, ratios[name])
+        total_ce, ctr = 0.0, 0
+        for batch_idx, (data_x, target) in enumerate(loader):
+            ctr += 1
+            optimizer.zero_grad()
+            output = model(data_x)
+            ce = criterion(output, target)
+            total_ce += float(ce.item())
+            update = None
+            if admm is not None:
+                update = admm.z_u_update(model, epoch, batch_idx)
+                loss = ce + admm.penalty(model)
+                loss.backward(retain_graph=True)
+            else:
+                loss = ce
+                loss.backward()
+            if masks is not None:
+                for name, W in model.named_parameters():
+                    if name in masks:
+                        W.grad *= masks[name]
+            lr = optimizer.param_groups[0]["lr"]
+            optimizer.step()
+            if update is not None:
+                updates.append({"epoch": epoch, **update})
+            steps.append(
+                {
+                    "epoch": epoch,
+                    "step": batch_idx,
+                    "lr": lr,
+                    "ce": float(ce.detach()),
+                    "loss": float(loss.detach()),
+                    "layers": layer_norms(model, ratios, admm),
+                    "bn": bn_state(model),
+                }
+            )
+        if admm is not None:
+            # main.py 189-190: the mean over batches, not over examples.
+            admm.ce_prev, admm.ce = admm.ce, total_ce / ctr
+        steps[-1]["test_acc"] = test(model, x, y)
+    return steps, updates
+
+
+def hard_prune(model, ratios):
+    """admm.py 339-363 (ratio from the config, W.data replaced)."""
+    masks = {}
+    with torch.no_grad():
+        for name, W in model.named_parameters():
+            if name in ratios:
+                _, pruned, ties = weight_pruning(W, ratios[name])
+                W.data = pruned
+                masks[name] = {"kept": int((pruned != 0).sum()), "digest": digest(pruned), "ties": ties}
+    return masks
+
+
+def save_weights(model, path):
+    torch.save({k: v.detach().clone() for k, v in model.state_dict().items()}, path)
+
+
+def save_final(model, rename, path):
+    """Every float tensor of the model as raw little-endian float32 in one file, in our names
+    (BatchNorm weight/bias are gamma/beta, a downsample's 0/1 are conv/bn, Linear weights
+    transposed to burn's [in, out]); returns the index
+    [[name, element count], ...] the trace keeps. Raw bytes, not a `.pt`: the replay compares
+    values, and needs no reader of PyTorch's zip files for it."""
+    modules = dict(model.named_modules())
+    index, chunks = [], []
+    for name, tensor in model.state_dict().items():
+        if not tensor.is_floating_point():
+            continue  # num_batches_tracked
+        module, leaf = name.rsplit(".", 1)
+        if isinstance(modules[module], nn.BatchNorm2d):
+            leaf = {"weight": "gamma", "bias": "beta"}.get(leaf, leaf)
+        if isinstance(modules[module], nn.Linear) and leaf == "weight":
+            tensor = tensor.t().contiguous()  # burn's Linear keeps [in, out]
+        ours = rename.get(module, module).replace("downsample.0", "downsample.conv")
+        ours = ours.replace("downsample.1", "downsample.bn") + "." + leaf
+        index.append([ours, tensor.numel()])
+        chunks.append(tensor.detach().reshape(-1).numpy().astype("<f4").tobytes())
+    with open(path, "wb") as f:
+        f.write(b"".join(chunks))
+    return index
+
+
+def block_convs(model):
+    """The convolutions inside the residual blocks (`layerX.Y.convZ`): what the authors'
+    ResNet-18 configuration prunes, and the rule method.md section 7 gives the other models."""
+    return [n for n, p in model.named_parameters() if n.startswith("layer") and ".conv" in n]
+
+
+def family_resnet18(base):
+    """The authors' ResNet-18 (model/resnet.py, their initialisation 141-146) and the Table 2
+    configuration profile/config_resnet18_0.9.yaml: the 16 block convolutions at 0.9."""
+    model = torch_models.build("resnet18-cifar", base=base)
+    authors_init(model)
+    return model, {n: 0.9 for n in block_convs(model)}, {}, {"bn1": "bn1", "layer4.1.bn2": "layer4.1.bn2"}
+
+
+def family_resnet50(base):
+    """ResNet-50 with the authors' stem and initialisation (model/resnet.py 59-99, 141-146; no
+    configuration file is published): the 48 block convolutions at 0.9 (method.md 7)."""
+    model = torch_models.build("resnet50-cifar", base=base)
+    authors_init(model)
+    return model, {n: 0.9 for n in block_convs(model)}, {}, {"bn1": "bn1", "layer4.2.bn3": "layer4.2.bn3"}
+
+
+def family_vgg16(base):
+    """The authors' VGG-16 (slr_quantization/models/vgg.py: PyTorch's default initialisation, no
+    init loop): every convolution except the first at 0.9 (method.md 7). Names are mapped from
+    their nn.Sequential positions to ours (`features.<conv index>.conv` / `.bn`)."""
+    model = torch_models.build("vgg16-cifar", base=base)
+    rename, conv = {}, 0
+    for name, module in model.features.named_children():
+        if isinstance(module, nn.Conv2d):
+            rename[f"features.{name}.weight"] = f"features.{conv}.conv.weight"
+            rename[f"features.{name}"] = f"features.{conv}.conv"
+        elif isinstance(module, nn.BatchNorm2d):
+            rename[f"features.{name}"] = f"features.{conv}.bn"
+            conv += 1
+    convs = [n for n, p in model.named_parameters() if n.startswith("features") and p.dim() == 4]
+    traced_bn = {"features.1": rename["features.1"], "features.41": rename["features.41"]}
+    return model, {n: 0.9 for n in convs[1:]}, rename, traced_bn
+
+
+# family: (model and its pruned layers, channels in the first stage instead of 64)
+FAMILIES = {
+    "resnet18-cifar": (family_resnet18, 4),
+    "vgg16-cifar": (family_vgg16, 4),
+    "resnet50-cifar": (family_resnet50, 4),
+}
+
+
+def renamed(obj, rename):
+    """`obj` with every dict key that `rename` maps replaced (PyTorch's names -> ours)."""
+    if isinstance(obj, dict):
+        return {rename.get(k, k): renamed(v, rename) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [renamed(v, rename) for v in obj]
+    return obj
+
+
+def trace_family(name):
+    build, base = FAMILIES[name]
+    torch.manual_seed(1)
+    model, ratios, rename, traced_bn = build(base)
+    BN_TRACED.clear()
+    BN_TRACED.update(traced_bn)
+    os.makedirs(OUT, exist_ok=True)
+    init_path = os.path.join(OUT, f"{name}.pt")
+    save_weights(model, init_path)
+    data = images()
+    trace = {
+        "family": name,
+        "base": base,
+        "reference": "Zhoushanglin100/SLR-ADMM-cifar10@8c1de3e slr_pruning",
+        "torch": torch.__version__,
+        "batch": BATCH,
+        "ratios": ratios,
+        "optimizer": {"lr": LR, "momentum": MOMENTUM, "weight_decay": WEIGHT_DECAY, "nesterov": True},
+        "schedule": {"kind": "reference-cosine", "eta_min": ETA_MIN},
+        "runs": {},
+    }
+    for method in ["dense", "slr", "admm"]:
+        torch.manual_seed(1)
+        model.load_state_dict(torch.load(init_path))
+        if method == "dense":
+            steps, _ = train(model, data, DENSE_EPOCHS, ratios)
+            trace["runs"][method] = {"epochs": DENSE_EPOCHS, "steps": steps}
+            continue
+        admm = Admm(model, ratios, slr=method == "slr")
+        initial = admm.masks()
+        steps, updates = train(model, data, TRAIN_EPOCHS, ratios, admm=admm)
+        trained = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        hard = hard_prune(model, ratios)
+        hard_acc = test(model, *data)
+        # run.sh's second invocation: the trained (unpruned) weights reloaded, pruned again.
+        model.load_state_dict(trained)
+        hard_prune(model, ratios)
+        retrain_steps, _ = train(model, data, RETRAIN_EPOCHS, ratios, masks={})
+        final = os.path.join(OUT, f"{name}.{method}.final.bin")
+        final_index = save_final(model, rename, final)
+        trace["runs"][method] = {
+            "epochs": TRAIN_EPOCHS,
+            "initial_masks": initial,
+            "steps": steps,
+            "updates": updates,
+            "hard_prune": {"masks": hard, "test_acc": hard_acc},
+            "retrain": {"epochs": RETRAIN_EPOCHS, "steps": retrain_steps},
+            "final_weights": {"file": os.path.basename(final), "tensors": final_index},
+        }
+    trace["bn_layers"] = list(traced_bn.values())
+    with open(os.path.join(OUT, f"{name}.json"), "w") as f:
+        json.dump(renamed(trace, rename), f, indent=1)
+        f.write("\n")
+    for file in sorted(os.listdir(OUT)):
+        if file.startswith(name + "."):
+            print(file, os.path.getsize(os.path.join(OUT, file)), "bytes")
+
+
+if __name__ == "__main__":
+    for family in sys.argv[1:] or list(FAMILIES):
+        trace_family(family)
