@@ -346,6 +346,16 @@ def save_weights(model, path):
     torch.save({k: v.detach().clone() for k, v in model.state_dict().items()}, path)
 
 
+def our_name(model, name, rename):
+    """Our name of the PyTorch tensor `name` (BatchNorm weight/bias are gamma/beta, a
+    downsample's 0/1 are conv/bn, VGG's positions mapped by `rename`)."""
+    module, leaf = name.rsplit(".", 1)
+    if isinstance(dict(model.named_modules())[module], nn.BatchNorm2d):
+        leaf = {"weight": "gamma", "bias": "beta"}.get(leaf, leaf)
+    ours = rename.get(module, module).replace("downsample.0", "downsample.conv")
+    return ours.replace("downsample.1", "downsample.bn") + "." + leaf
+
+
 def save_final(model, rename, path):
     """Every float tensor of the model as raw little-endian float32 in one file, in our names
     (BatchNorm weight/bias are gamma/beta, a downsample's 0/1 are conv/bn, Linear weights
@@ -357,14 +367,10 @@ def save_final(model, rename, path):
     for name, tensor in model.state_dict().items():
         if not tensor.is_floating_point():
             continue  # num_batches_tracked
-        module, leaf = name.rsplit(".", 1)
-        if isinstance(modules[module], nn.BatchNorm2d):
-            leaf = {"weight": "gamma", "bias": "beta"}.get(leaf, leaf)
-        if isinstance(modules[module], nn.Linear) and leaf == "weight":
+        module = modules[name.rsplit(".", 1)[0]]
+        if isinstance(module, nn.Linear) and name.endswith(".weight"):
             tensor = tensor.t().contiguous()  # burn's Linear keeps [in, out]
-        ours = rename.get(module, module).replace("downsample.0", "downsample.conv")
-        ours = ours.replace("downsample.1", "downsample.bn") + "." + leaf
-        index.append([ours, tensor.numel()])
+        index.append([our_name(model, name, rename), tensor.numel()])
         chunks.append(tensor.detach().reshape(-1).numpy().astype("<f4").tobytes())
     with open(path, "wb") as f:
         f.write(b"".join(chunks))

@@ -771,3 +771,42 @@ fn a_pruner_sees_the_epoch_ce_as_the_mean_over_batches() {
         "{batch_mean} {example_mean}"
     );
 }
+
+/// Why the ResNet-50 replay leaves its trace (reports/fidelity.md, "Open"): our gradients of the
+/// first batch are PyTorch's with one ReLU decision flipped, at an activation of 1.3e-5
+/// (scripts/fidelity_tie.py), not PyTorch's own.
+#[test]
+fn resnet50_cifar_first_gradients_are_pytorchs_with_one_relu_tie_decided_the_other_way() {
+    let path = fixtures().join("resnet50-cifar.tie.json");
+    let tie: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let device = Device::flex().autodiff();
+    let net = model("resnet50-cifar", 4, "resnet50-cifar.pt", &device);
+    let data = images(&device);
+    let data::Examples::Tensors(split) = &data.train else {
+        panic!("CIFAR is held as tensors")
+    };
+    let (images, labels) = split.range(0, split.len);
+    let task = Classification::new(&device);
+    let batch = train::task::LabelledBatch {
+        images,
+        labels,
+        seed: 0,
+    };
+    let grads = task.loss(&net, batch).backward();
+    let ours = params::gradients(&net, &grads);
+    let largest_error = |reference: &Value| {
+        reference
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(name, value)| relative(norm(&ours[name]), value.as_f64().unwrap()))
+            .fold(0.0, f64::max)
+    };
+    let flipped = largest_error(&tie["flipped"]);
+    let plain = largest_error(&tie["plain"]);
+    assert!(
+        flipped < 1e-4,
+        "ours against the flipped gradients: {flipped:.2e}"
+    );
+    assert!(plain > 1e-3, "ours against PyTorch's own: {plain:.2e}");
+}

@@ -785,7 +785,11 @@ fn a_cosine_period_is_validated() {
         zero.contains("key `pretrain.schedule.period_epochs`: must be at least 1"),
         "{zero}"
     );
-    let other = error(&with(r#"{ kind = "cosine", period_epochs = 10 }"#), None, &[]);
+    let other = error(
+        &with(r#"{ kind = "cosine", period_epochs = 10 }"#),
+        None,
+        &[],
+    );
     assert!(
         other.contains("`pretrain.schedule.period_epochs`: only `reference-cosine`"),
         "{other}"
