@@ -2,7 +2,10 @@
 //! `Resample.c`): a triangle filter widened by the scale when shrinking (antialiasing),
 //! coefficients normalised and rounded to 22-bit fixed point, a horizontal pass into 8-bit
 //! rows, then a vertical pass. torchvision's `Resize` does this to PIL frames, so UFLD's
-//! training inputs are these bytes.
+//! training inputs and torchvision's ImageNet views are these bytes. (Pillow 13.0 takes the
+//! vertical pass first for some sizes, e.g. 257x301 -> 224x224, moving a few bytes by one
+//! level; Resample.c as published and this port go horizontally first:
+//! tests/integration/imagefolder.rs measures both.)
 
 /// Fixed-point bits of the coefficients (`PRECISION_BITS = 32 - 8 - 2`).
 const PRECISION_BITS: u32 = 22;

@@ -72,15 +72,22 @@ fn scans_decodes_and_augments_a_generated_folder() {
     assert_eq!(a, b);
     assert_ne!(a, c);
 
-    // A flip mirrors the crop: the 512x256 gradient stays 512x256 (shorter side already 256).
+    // A training view is its RandomResizedCrop window, mirrored when its flip says so.
     let path = &scanned.items[0].0;
-    let plain = folder::decode(path, Some((0.0, 0.0, false))).unwrap();
-    let flipped = folder::decode(path, Some((0.0, 0.0, true))).unwrap();
-    for x in [0, 50, 223] {
-        assert_eq!(plain[100 * 224 + x], flipped[100 * 224 + 223 - x]);
+    let image = image::open(path).unwrap().to_rgb8();
+    let (red_mean, red_std) = slr_repro::catalog::IMAGENET_NORM[0];
+    let mut flips = [false; 2];
+    for seed in 0..16 {
+        let (view, flip) = folder::train_view_224(&image, seed);
+        let decoded = folder::decode(path, Some(seed)).unwrap();
+        flips[flip as usize] = true;
+        for x in [0, 50, 223] {
+            let source = if flip { 223 - x } else { x };
+            let red = view[(100 * 224 + source) * 3] as f32;
+            assert_eq!(decoded[100 * 224 + x], (red / 255.0 - red_mean) / red_std);
+        }
     }
-    // The red channel grows left to right in the unflipped crop.
-    assert!(plain[100 * 224 + 200] > plain[100 * 224 + 20]);
+    assert_eq!(flips, [true, true], "both flips drawn");
 
     // A corrupt file is a clear error naming it (exit code 2).
     std::fs::write(root.join("dog/c.jpg"), b"not a jpeg").unwrap();
@@ -195,4 +202,89 @@ sparsity = { uniform = 0.8 }
     assert_eq!(first.len(), 2, "{first:?}");
     assert!(first.iter().all(|row| row.contains(",done,")), "{first:?}");
     assert_eq!(first, second, "same spec and seed, same numbers");
+}
+
+/// Our evaluation view (resize the shorter side to 256, centre crop 224) equals torchvision
+/// 0.26's `Resize(256)` + `CenterCrop(224)` on PIL images byte for byte on lossless files
+/// (scripts/imagefolder_reference.py draws them: odd and even margins, both orientations, a
+/// side of exactly 256, an upscaled image). On a JPEG the decoders themselves differ (the
+/// `image` crate's against PIL's libjpeg), by at most a few levels.
+#[test]
+fn the_evaluation_view_equals_torchvisions_pixel_for_pixel() {
+    use slr_repro::data::folder::{view_224, window_224};
+    let dir = crate::common::root().join("tests/fixtures/imagefolder");
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap())
+            .unwrap();
+    let reference = std::fs::read(dir.join("eval224.bin")).unwrap();
+    let size = meta["crop_bytes"].as_u64().unwrap() as usize;
+    let files = meta["files"].as_array().unwrap();
+    assert_eq!(reference.len(), files.len() * size);
+    for (i, file) in files.iter().enumerate() {
+        let name = file.as_str().unwrap();
+        let image = image::open(dir.join(name)).unwrap().to_rgb8();
+        let ours = view_224(&image);
+        let theirs = &reference[i * size..(i + 1) * size];
+        let differing = ours.iter().zip(theirs).filter(|(a, b)| a != b).count();
+        let largest = ours
+            .iter()
+            .zip(theirs)
+            .map(|(a, b)| a.abs_diff(*b))
+            .max()
+            .unwrap();
+        if name.ends_with(".png") {
+            assert_eq!(
+                differing, 0,
+                "{name}: {differing} bytes differ, by up to {largest}"
+            );
+        } else {
+            assert!(
+                largest <= 3,
+                "{name}: the JPEG decoders differ by {largest}"
+            );
+        }
+        eprintln!("{name}: {differing} of {size} bytes differ, by up to {largest}");
+    }
+    // The training view's resampling (RandomResizedCrop's resized_crop) on fixed windows:
+    // exactly Pillow's horizontal pass then vertical pass; Pillow 13.0 itself resamples the
+    // 257x301 -> 224x224 window vertically first, which moves 111 bytes by one level.
+    let trains = std::fs::read(dir.join("train224.bin")).unwrap();
+    let mut moved = Vec::new();
+    for (i, window) in meta["windows"].as_array().unwrap().iter().enumerate() {
+        let image = image::open(dir.join(window["file"].as_str().unwrap()))
+            .unwrap()
+            .to_rgb8();
+        let at = |k: &str| window[k].as_u64().unwrap() as u32;
+        let ours = window_224(&image, (at("x"), at("y"), at("w"), at("h")));
+        let torchvision = &trains[2 * i * size..(2 * i + 1) * size];
+        let horizontal_first = &trains[(2 * i + 1) * size..(2 * i + 2) * size];
+        assert!(ours == horizontal_first, "window {window}");
+        let (count, largest) = ours
+            .iter()
+            .zip(torchvision)
+            .filter(|(a, b)| a != b)
+            .fold((0, 0), |(n, m), (a, b)| (n + 1, m.max(a.abs_diff(*b))));
+        moved.push((count, largest));
+    }
+    assert_eq!(moved, [(0, 0), (111, 1), (0, 0)]);
+}
+
+/// RandomResizedCrop's fallback by hand: a 1000x10 strip admits no window of 8-100% of its
+/// area at a ratio within 3/4-4/3 (the shortest side needed is sqrt(800 / (4/3)) = 24.5 > 10),
+/// so all ten draws fail and the centre window at ratio 4/3 is taken: 10 high,
+/// round(13.33) = 13 wide, at x = (1000 - 13) / 2 = 493.
+#[test]
+fn random_resized_crop_falls_back_to_the_centre_as_torchvision_does() {
+    use slr_repro::base::rng::SplitMix64;
+    use slr_repro::data::folder::random_resized_window;
+    let mut rng = SplitMix64::new(7);
+    assert_eq!(random_resized_window(1000, 10, &mut rng), (493, 0, 13, 10));
+    // A square image: every draw fits within the image.
+    let mut rng = SplitMix64::new(7);
+    for _ in 0..100 {
+        let (x, y, w, h) = random_resized_window(300, 300, &mut rng);
+        assert!(x + w <= 300 && y + h <= 300 && w > 0 && h > 0);
+        let ratio = w as f64 / h as f64;
+        assert!((0.74..=1.35).contains(&ratio), "{ratio}");
+    }
 }
