@@ -46,6 +46,11 @@ check:
 torch-venv:
     [ -x .venv-torch/bin/python ] || python3 -m venv .venv-torch
     .venv-torch/bin/pip install torch==2.11.0
+    # The reference scripts' own needs: numpy; torchvision and Pillow for
+    # scripts/imagefolder_reference.py (Pillow's version decides some resampling bytes; --no-deps
+    # keeps torch as pinned above).
+    .venv-torch/bin/pip install numpy==2.4.6 pillow==13.0.0
+    .venv-torch/bin/pip install --no-deps torchvision==0.26.0
 
 # Criterion benchmarks: projection of ResNet-18's pruned layers, one LeNet-5 and one ResNet-18
 # training step on each CPU backend (`just bench tch` adds tch-cpu; needs `just torch-venv`).
