@@ -240,29 +240,8 @@ impl Metric {
         }
     }
 
-    /// Which way is better.
-    pub fn direction(self) -> Direction {
-        match self {
-            AccDense
-            | AccHardprune
-            | AccRetrain
-            | AccRetrainAt(_)
-            | AccSoft
-            | AccHardpruneAt(_)
-            | AccTest
-            | CompressionPrunedLayers
-            | CompressionReference
-            | MapHardprune
-            | MapRetrain => Direction::Higher,
-            TrainCe | TrainLoss | WMinusZ | LaneFpHardprune | LaneFnHardprune | LaneFpRetrain
-            | LaneFnRetrain => Direction::Lower,
-            _ => Direction::Neutral,
-        }
-    }
-
-    /// Whether it is a percentage (accuracies, mAP, lane rates): a value outside [0, 100], or
-    /// not a number, is a damaged record.
-    pub fn is_percent(self) -> bool {
+    /// A task score in percent (an accuracy or mAP): higher is better.
+    fn is_score(self) -> bool {
         matches!(
             self,
             AccDense
@@ -272,13 +251,34 @@ impl Metric {
                 | AccSoft
                 | AccHardpruneAt(_)
                 | AccTest
-                | LaneFpHardprune
-                | LaneFnHardprune
-                | LaneFpRetrain
-                | LaneFnRetrain
                 | MapHardprune
                 | MapRetrain
         )
+    }
+
+    /// A lane error rate in percent: lower is better.
+    fn is_lane_rate(self) -> bool {
+        matches!(
+            self,
+            LaneFpHardprune | LaneFnHardprune | LaneFpRetrain | LaneFnRetrain
+        )
+    }
+
+    /// Which way is better.
+    pub fn direction(self) -> Direction {
+        match self {
+            m if m.is_score() => Direction::Higher,
+            CompressionPrunedLayers | CompressionReference => Direction::Higher,
+            m if m.is_lane_rate() => Direction::Lower,
+            TrainCe | TrainLoss | WMinusZ => Direction::Lower,
+            _ => Direction::Neutral,
+        }
+    }
+
+    /// Whether it is a percentage (accuracies, mAP, lane rates): a value outside [0, 100], or
+    /// not a number, is a damaged record.
+    pub fn is_percent(self) -> bool {
+        self.is_score() || self.is_lane_rate()
     }
 
     /// Decimals and unit suffix of its table cells.

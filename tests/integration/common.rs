@@ -68,19 +68,46 @@ pub fn reproduce(spec: &Path, data: &Path, runs: &Path, reports: &Path) {
 /// `slr reproduce <spec> --no-fetch` as a child process, on real MNIST with one CPU thread, runs
 /// in `runs` and reports in `reports`.
 pub fn reproduce_command(spec: &Path, runs: &Path, reports: &Path) -> std::process::Command {
+    reproduce_command_on(spec, &data_root(), runs, reports, 1)
+}
+
+/// [`reproduce_command`] with data from `data` on `threads` CPU threads.
+pub fn reproduce_command_on(
+    spec: &Path,
+    data: &Path,
+    runs: &Path,
+    reports: &Path,
+    threads: usize,
+) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_slr"));
     cmd.current_dir(root()).args([
         "reproduce",
         spec.to_str().unwrap(),
         "--no-fetch",
         "--data-root",
-        data_root().to_str().unwrap(),
+        data.to_str().unwrap(),
         "--runs-root",
         runs.to_str().unwrap(),
         "--set",
-        "runtime.threads=1",
+        &format!("runtime.threads={threads}"),
         "--set",
         &format!("runtime.reports_root={:?}", reports.display().to_string()),
     ]);
     cmd
+}
+
+/// The seed-1 folder of the (first) stage of `kind` (`pretrain`, `retrain`, ...) under `runs`.
+pub fn stage_seed_1(runs: &Path, kind: &str) -> PathBuf {
+    let prefix = format!("{kind}-");
+    std::fs::read_dir(runs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&prefix)
+        })
+        .unwrap_or_else(|| panic!("no {kind} stage under {}", runs.display()))
+        .join("seed-1")
 }

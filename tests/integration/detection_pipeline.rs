@@ -237,24 +237,8 @@ name = "dense"
     );
     let model = |threads: usize| {
         let runs = tmp.path().join(format!("runs-{threads}"));
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_slr"))
-            .args([
-                "reproduce",
-                spec.to_str().unwrap(),
-                "--no-fetch",
-                "--data-root",
-            ])
-            .arg(&data)
-            .arg("--runs-root")
-            .arg(&runs)
-            .args(["--set", &format!("runtime.threads={threads}")])
-            .args([
-                "--set",
-                &format!(
-                    "runtime.reports_root={:?}",
-                    tmp.path().join("reports").display().to_string()
-                ),
-            ])
+        let reports = tmp.path().join("reports");
+        let out = super::common::reproduce_command_on(&spec, &data, &runs, &reports, threads)
             .output()
             .unwrap();
         assert!(
@@ -262,17 +246,7 @@ name = "dense"
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let stage = std::fs::read_dir(&runs)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| {
-                p.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .starts_with("pretrain-")
-            })
-            .unwrap();
-        std::fs::read(stage.join("seed-1/model.bpk")).unwrap()
+        std::fs::read(super::common::stage_seed_1(&runs, "pretrain").join("model.bpk")).unwrap()
     };
     assert!(model(1) == model(2), "the model files differ");
 }

@@ -226,22 +226,22 @@ impl Observer for Recording<'_> {
         let w = params::flat(view.model, &names);
         let state = view.pruner.save_state();
         let z = state.group("z");
-        let u = match state.group("u") {
-            u if !u.is_empty() => u.values().map(norm).collect::<Vec<_>>(),
+        // ‖U‖ by layer: ADMM keeps U, SLR Λ = ρU.
+        let u: BTreeMap<String, f64> = match state.group("u") {
+            u if !u.is_empty() => u.iter().map(|(n, t)| (n.clone(), norm(t))).collect(),
             _ => state
                 .group("lambda")
-                .values()
-                .map(|l| norm(l) / self.rho)
+                .iter()
+                .map(|(n, t)| (n.clone(), norm(t) / self.rho))
                 .collect(),
         };
         let layers = names
             .iter()
-            .enumerate()
-            .map(|(i, name)| {
+            .map(|name| {
                 let mut entry = vec![norm(&w[name])];
                 if let Some(z) = z.get(name) {
                     entry.push(norm(&(w[name].clone() - z.clone())));
-                    entry.push(u[i]);
+                    entry.push(u[name]);
                 }
                 (name.clone(), entry)
             })

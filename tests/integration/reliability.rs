@@ -78,17 +78,7 @@ fn a_stage_with_a_damaged_file_is_redone_with_a_warning() {
     let first = reproduce(&spec, &runs, &reports).output().unwrap();
     assert!(first.status.success(), "{}", stderr(&first));
     let reference = table(&reports);
-    let pretrain = std::fs::read_dir(&runs)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("pretrain-")
-        })
-        .unwrap()
-        .join("seed-1");
+    let pretrain = super::common::stage_seed_1(&runs, "pretrain");
     // Each fault in turn: an altered model (one byte), a truncated metrics file, a missing
     // provenance file, garbage in the summary.
     let model = pretrain.join("model.bpk");
@@ -281,17 +271,7 @@ fn stages_computed_by_other_code_are_stale_until_rerun() {
             .unwrap()
     };
     // The retrain stage as an older build would have left it.
-    let retrain = std::fs::read_dir(&runs)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("retrain-")
-        })
-        .unwrap()
-        .join("seed-1");
+    let retrain = super::common::stage_seed_1(&runs, "retrain");
     let mut summary = store::read_summary(&retrain).unwrap().unwrap();
     summary.code = "0123456789ab".into();
     store::write_summary(&retrain, &summary).unwrap();
