@@ -11,6 +11,7 @@ use crate::catalog::IMAGENET_NORM;
 use crate::error::{Error, Result};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 /// Shorter side after resizing.
@@ -103,12 +104,12 @@ pub fn centre_offset(margin: u32) -> u32 {
 /// `rgb` (`width` x `height`) resized to `out` by PIL's bilinear filter (our byte-for-byte
 /// port, [`super::resize`]), or returned as it is when the size is already right, as
 /// torchvision does (functional.py 470-471).
-fn resize_rgb(rgb: Vec<u8>, (width, height): (u32, u32), out: (u32, u32)) -> Vec<u8> {
+fn resize_rgb(rgb: &[u8], (width, height): (u32, u32), out: (u32, u32)) -> Cow<'_, [u8]> {
     if (width, height) == out {
-        return rgb;
+        return Cow::Borrowed(rgb);
     }
     let [w, h, ow, oh] = [width, height, out.0, out.1].map(|v| v as usize);
-    super::resize::resize_bilinear(&rgb, w, h, ow, oh)
+    Cow::Owned(super::resize::resize_bilinear(rgb, w, h, ow, oh))
 }
 
 /// The `w` x `h` window at (`x0`, `y0`) of a `width`-pixel-wide RGB image.
@@ -127,7 +128,7 @@ fn crop_rgb(rgb: &[u8], width: u32, (x0, y0, w, h): (u32, u32, u32, u32)) -> Vec
 pub fn view_224(image: &image::RgbImage) -> Vec<u8> {
     let (w, h) = image.dimensions();
     let (rw, rh) = resized_size(w, h);
-    let resized = resize_rgb(image.as_raw().clone(), (w, h), (rw, rh));
+    let resized = resize_rgb(image.as_raw(), (w, h), (rw, rh));
     let window = (
         centre_offset(rw - CROP),
         centre_offset(rh - CROP),
@@ -189,7 +190,7 @@ pub fn train_view_224(image: &image::RgbImage, seed: u64) -> (Vec<u8>, bool) {
 /// on PIL images (functional.py 597-621: crop, then PIL's bilinear resize).
 pub fn window_224(image: &image::RgbImage, window: (u32, u32, u32, u32)) -> Vec<u8> {
     let crop = crop_rgb(image.as_raw(), image.width(), window);
-    resize_rgb(crop, (window.2, window.3), (CROP, CROP))
+    resize_rgb(&crop, (window.2, window.3), (CROP, CROP)).into_owned()
 }
 
 /// Decodes one image into normalised `3 x 224 x 224` values: the training view drawn from
