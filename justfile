@@ -125,7 +125,7 @@ bench-conv-grad model="resnet18-cifar" batch="32" rounds="2":
     done
     rm -rf "$out"
 
-# The step-for-step replays (tests/integration/fidelity.rs) of the reference traces under
+# The step-for-step replays (tests/fidelity_replay) of the reference traces under
 # tests/fixtures/fidelity/, rendered into reports/fidelity.md: `just fidelity` on the pure-Rust
 # `cpu` backend, `just fidelity tch` on tch-cpu (libtorch, PyTorch's own kernels).
 fidelity backend="cpu":
@@ -138,10 +138,15 @@ fidelity backend="cpu":
       export VIRTUAL_ENV="$PWD/.venv-torch" PATH="$PWD/.venv-torch/bin:$PATH"
       export LD_LIBRARY_PATH="$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
       export CARGO_TARGET_DIR="${CARGO_TARGET_DIR}-tch"
-      SLR_FIDELITY_BACKEND=tch-cpu SLR_FIDELITY_WRITE=1 cargo test --features tch --test integration fidelity
+      export SLR_FIDELITY_BACKEND=tch-cpu
+      features=(--features tch)
     else
-      SLR_FIDELITY_WRITE=1 cargo test --test integration fidelity
+      features=()
     fi
+    # float32 traces in the integration binary, float64 ones in their own (a device's float
+    # type is fixed per process).
+    SLR_FIDELITY_WRITE=1 cargo test "${features[@]}" --test integration fidelity
+    SLR_FIDELITY_WRITE=1 cargo test "${features[@]}" --test fidelity64
 
 # The reference traces themselves (PyTorch, `just torch-venv`): scripts/fidelity_trace.py.
 fidelity-traces:

@@ -356,10 +356,14 @@ def our_name(model, name, rename):
     return ours.replace("downsample.1", "downsample.bn") + "." + leaf
 
 
-def save_final(model, rename, path):
-    """Every float tensor of the model as raw little-endian float32 in one file, in our names
-    (BatchNorm weight/bias are gamma/beta, a downsample's 0/1 are conv/bn, Linear weights
-    transposed to burn's [in, out]); returns the index
+# The raw files' element types, by the name a trace gives them.
+RAW = {"float32": "<f4", "float64": "<f8"}
+
+
+def save_final(model, rename, path, dtype="<f4"):
+    """Every float tensor of the model as raw little-endian `dtype` (float32 unless given) in
+    one file, in our names (BatchNorm weight/bias are gamma/beta, a downsample's 0/1 are
+    conv/bn, Linear weights transposed to burn's [in, out]); returns the index
     [[name, element count], ...] the trace keeps. Raw bytes, not a `.pt`: the replay compares
     values, and needs no reader of PyTorch's zip files for it."""
     modules = dict(model.named_modules())
@@ -371,7 +375,7 @@ def save_final(model, rename, path):
         if isinstance(module, nn.Linear) and name.endswith(".weight"):
             tensor = tensor.t().contiguous()  # burn's Linear keeps [in, out]
         index.append([our_name(model, name, rename), tensor.numel()])
-        chunks.append(tensor.detach().reshape(-1).numpy().astype("<f4").tobytes())
+        chunks.append(tensor.detach().reshape(-1).numpy().astype(dtype).tobytes())
     with open(path, "wb") as f:
         f.write(b"".join(chunks))
     return index
@@ -417,11 +421,16 @@ def family_vgg16(base):
     return model, {n: 0.9 for n in convs[1:]}, rename, traced_bn
 
 
-# family: (model and its pruned layers, channels in the first stage instead of 64)
+# family: (model and its pruned layers, channels in the first stage instead of 64, precision).
+# VGG-16 and ResNet-50 run in float64: in float32 their first steps already hold a ReLU input
+# so close to 0 (1.3e-5 in ResNet-50's layer3.3.bn2, scripts/fidelity_tie.py) that two correct
+# implementations, summing in different orders, decide it differently, and the trajectories
+# part. In float64 no decision is that close, so a departure is a difference in the algorithm.
+# The initial weights are drawn and saved in float32 either way (the same values in both).
 FAMILIES = {
-    "resnet18-cifar": (family_resnet18, 4),
-    "vgg16-cifar": (family_vgg16, 4),
-    "resnet50-cifar": (family_resnet50, 4),
+    "resnet18-cifar": (family_resnet18, 4, torch.float32),
+    "vgg16-cifar": (family_vgg16, 4, torch.float64),
+    "resnet50-cifar": (family_resnet50, 4, torch.float64),
 }
 
 
@@ -435,7 +444,8 @@ def renamed(obj, rename):
 
 
 def trace_family(name):
-    build, base = FAMILIES[name]
+    build, base, dtype = FAMILIES[name]
+    torch.set_default_dtype(torch.float32)
     torch.manual_seed(1)
     model, ratios, rename, traced_bn = build(base)
     BN_TRACED.clear()
@@ -443,10 +453,16 @@ def trace_family(name):
     os.makedirs(OUT, exist_ok=True)
     init_path = os.path.join(OUT, f"{name}.pt")
     save_weights(model, init_path)
-    data = images()
+    # Everything after the initial weights in the family's precision: the model, the batches
+    # (normalised in float32 as torchvision's transforms do, then converted) and the Z, U, Λ
+    # buffers (torch.zeros takes the default dtype).
+    data = tuple(t.to(dtype) if t.is_floating_point() else t for t in images())
+    torch.set_default_dtype(dtype)
+    model.to(dtype)
     trace = {
         "family": name,
         "base": base,
+        "dtype": str(dtype).removeprefix("torch."),
         "reference": "Zhoushanglin100/SLR-ADMM-cifar10@8c1de3e slr_pruning",
         "torch": torch.__version__,
         "batch": BATCH,
@@ -466,6 +482,12 @@ def trace_family(name):
         initial = admm.masks()
         steps, updates = train(model, data, TRAIN_EPOCHS, ratios, admm=admm)
         trained = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        # run.sh's second invocation starts from the saved model: so does the replay's
+        # retraining, in the family's precision (a difference rounded away here would grow
+        # step by step, as every difference does in training).
+        trained_file = os.path.join(OUT, f"{name}.{method}.trained.bin")
+        trained_dtype = "float64" if dtype == torch.float64 else "float32"
+        trained_index = save_final(model, rename, trained_file, RAW[trained_dtype])
         hard = hard_prune(model, ratios)
         hard_acc = test(model, *data)
         # run.sh's second invocation: the trained (unpruned) weights reloaded, pruned again.
@@ -479,14 +501,20 @@ def trace_family(name):
             "initial_masks": initial,
             "steps": steps,
             "updates": updates,
+            "trained_weights": {
+                "file": os.path.basename(trained_file),
+                "dtype": trained_dtype,
+                "tensors": trained_index,
+            },
             "hard_prune": {"masks": hard, "test_acc": hard_acc},
             "retrain": {"epochs": RETRAIN_EPOCHS, "steps": retrain_steps},
-            "final_weights": {"file": os.path.basename(final), "tensors": final_index},
+            "final_weights": {"file": os.path.basename(final), "dtype": "float32", "tensors": final_index},
         }
     trace["bn_layers"] = list(traced_bn.values())
     with open(os.path.join(OUT, f"{name}.json"), "w") as f:
         json.dump(renamed(trace, rename), f, indent=1)
         f.write("\n")
+    torch.set_default_dtype(torch.float32)
     for file in sorted(os.listdir(OUT)):
         if file.startswith(name + "."):
             print(file, os.path.getsize(os.path.join(OUT, file)), "bytes")

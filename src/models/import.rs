@@ -7,9 +7,10 @@
 //! `weight` / `bias`, Linear weights `[out, in]`), the authors' VGG-16 (`features.<index in the
 //! nn.Sequential>`), or ours.
 
-use super::Net;
+use super::{Net, params};
 use crate::catalog::ModelKind;
 use crate::error::{Error, Result};
+use burn::module::Module;
 use burn::store::{ApplyError, ModuleSnapshot, PytorchStore};
 use std::path::Path;
 
@@ -108,7 +109,21 @@ pub fn import_pytorch(mut net: Net, kind: ModelKind, path: &Path) -> Result<Net>
             unused[0]
         );
     }
-    Ok(net)
+    Ok(in_device_float_type(net))
+}
+
+/// `net` with every float tensor in its device's float type. A checkpoint's tensors load in
+/// the type the file holds (float32 from PyTorch), whatever the device computes in; a device
+/// set to float64 (the float64 fidelity replays) would otherwise mix the two in one
+/// convolution.
+fn in_device_float_type(net: Net) -> Net {
+    let Some(device) = net.devices().into_iter().next() else {
+        return net;
+    };
+    let float = device.settings().float_dtype;
+    params::map_flat(net, |_, tensor| {
+        (tensor.dtype() != float.into()).then(|| tensor.cast(float))
+    })
 }
 
 /// One mismatch, in our parameter names and shapes.

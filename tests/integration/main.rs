@@ -7,6 +7,8 @@ mod common;
 mod detection;
 mod detection_pipeline;
 mod fidelity;
+#[path = "../fidelity_replay/mod.rs"]
+mod fidelity_replay;
 mod graph;
 mod idx;
 mod imagefolder;
