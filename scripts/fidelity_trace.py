@@ -62,7 +62,7 @@ DATA = os.path.join(ROOT, "data", "cifar10-test20", "test_batch_20.bin")
 LR, MOMENTUM, WEIGHT_DECAY = 0.01, 0.5, 5e-4
 M, R, INITIAL_S, RHO = 300, 0.1, 0.01, 0.1
 ETA_MIN = 4e-08  # main.py 311
-BATCH = 10
+BATCH = {"cifar10-test20": 10, "imagenet": 8}
 TRAIN_EPOCHS = 3  # updates at the first batch of epochs 2 and 3
 DENSE_EPOCHS = 2
 RETRAIN_EPOCHS = 2
@@ -80,8 +80,49 @@ def images():
     return (x - mean) / std, labels
 
 
-def batches(x, y):
-    return [(x[i : i + BATCH], y[i : i + BATCH]) for i in range(0, len(y), BATCH)]
+def batches(x, y, batch):
+    return [(x[i : i + batch], y[i : i + batch]) for i in range(0, len(y), batch)]
+
+
+# ImageNet's stand-in: generated PNGs in ImageFolder's layout, `val` a link to `train` (the same
+# images train and test, as the CIFAR traces do), small sides so that Resize(256) upscales.
+IMAGENET = os.path.join(OUT, "imagenet")
+IMAGENET_SIZES = [(96, 80), (80, 112), (128, 96), (90, 90), (112, 84), (72, 100), (100, 75), (88, 120)]
+IMAGENET_CLASSES = 4
+# torchvision's ImageNet normalisation (references/classification/presets.py).
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def imagenet_images():
+    """Writes the images (deterministic), then reads them as the reference does: torchvision's
+    ImageFolder (classes and files sorted) with the evaluation transform of its ImageNet recipe,
+    ClassificationPresetEval (references/classification/presets.py): Resize(256),
+    CenterCrop(224), ToTensor, Normalize. The evaluation view for training too: the training
+    view's crop and flip are random draws, and a trace compares arithmetic (the training view's
+    resampling is compared on its own, tests/integration/imagefolder.rs)."""
+    from torchvision import datasets, transforms
+
+    from imagefolder_reference import image
+
+    for k, (w, h) in enumerate(IMAGENET_SIZES):
+        folder = os.path.join(IMAGENET, "train", f"class{k % IMAGENET_CLASSES}")
+        os.makedirs(folder, exist_ok=True)
+        image(w, h, k).save(os.path.join(folder, f"image{k}.png"), optimize=True)
+    val = os.path.join(IMAGENET, "val")
+    if not os.path.lexists(val):
+        os.symlink("train", val)
+    view = transforms.Compose(
+        [
+            transforms.Resize(256),
+            transforms.CenterCrop(224),
+            transforms.ToTensor(),
+            transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )
+    folder = datasets.ImageFolder(os.path.join(IMAGENET, "train"), view)
+    x = torch.stack([folder[i][0] for i in range(len(folder))])
+    y = torch.tensor([folder[i][1] for i in range(len(folder))])
+    return x, y
 
 
 def authors_init(model):
@@ -92,6 +133,14 @@ def authors_init(model):
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.constant_(m.weight, 1)
             nn.init.constant_(m.bias, 0)
+
+
+def torchvision_recipe(model):
+    """torchvision's ImageNet recipe, the dense training experiments/table1.toml declares
+    (pytorch/vision references/classification/train.py, main(): SGD over every parameter, lr 0.1,
+    momentum 0.9, weight decay 1e-4, no Nesterov; StepLR(30, 0.1) stepped after each epoch)."""
+    optimizer = torch.optim.SGD(model.parameters(), 0.1, momentum=0.9, weight_decay=1e-4)
+    return optimizer, torch.optim.lr_scheduler.StepLR(optimizer, step_size=30, gamma=0.1)
 
 
 def optimizer_and_scheduler(model, epochs, steps):
@@ -272,17 +321,22 @@ def test(model, x, y):
     return 100.0 * correct / len(y)
 
 
-def train(model, data, epochs, ratios, admm=None, masks=None):
+def train(model, data, epochs, ratios, batch, admm=None, masks=None, recipe="authors"):
     """main.py 395-409 with train() (main.py 120-192), or the retraining loop (main.py 544-555
-    with masked_retrain, admm.py 1061-1120) when `masks` is given. Returns the step records and
-    the updates."""
+    with masked_retrain, admm.py 1061-1120) when `masks` is given; with `recipe="torchvision"`
+    the dense loop of torchvision's train.py (train_one_epoch: forward, zero_grad, backward,
+    step; the scheduler stepped after each epoch). Returns the step records and the updates."""
     x, y = data
-    loader = batches(x, y)
-    optimizer, scheduler = optimizer_and_scheduler(model, epochs if masks is None else TRAIN_EPOCHS, len(loader))
+    loader = batches(x, y, batch)
+    if recipe == "torchvision":
+        optimizer, scheduler = torchvision_recipe(model)
+    else:
+        optimizer, scheduler = optimizer_and_scheduler(model, epochs if masks is None else TRAIN_EPOCHS, len(loader))
     criterion = nn.CrossEntropyLoss()
     steps, updates = [], []
     for epoch in range(1, epochs + 1):
-        scheduler.step()  # main.py 402 / 546: before the epoch's first step
+        if recipe != "torchvision":
+            scheduler.step()  # main.py 402 / 546: before the epoch's first step
         model.train()
         if masks is not None:
             # admm.py 1071-1076: masks from the weights' non-zero pattern (their percentile).
@@ -326,6 +380,8 @@ def train(model, data, epochs, ratios, admm=None, masks=None):
         if admm is not None:
             # main.py 189-190: the mean over batches, not over examples.
             admm.ce_prev, admm.ce = admm.ce, total_ce / ctr
+        if recipe == "torchvision":
+            scheduler.step()  # train.py main(): after train_one_epoch
         steps[-1]["test_acc"] = test(model, x, y)
     return steps, updates
 
@@ -421,16 +477,62 @@ def family_vgg16(base):
     return model, {n: 0.9 for n in convs[1:]}, rename, traced_bn
 
 
-# family: (model and its pruned layers, channels in the first stage instead of 64, precision).
+def torchvision_resnet(kind, base):
+    """torchvision's ResNet (torchvision/models/resnet.py), written out in torch_models with
+    `base` channels instead of 64 and IMAGENET_CLASSES outputs; at 64 channels and 1000
+    classes it is torchvision's own, checked here each time: the same state-dict names and
+    shapes, and the same output for torchvision's weights. Initialisation as ResNet.__init__
+    does it: Kaiming-normal fan_out convolutions, BatchNorm 1/0, zero_init_residual off, the
+    fc layer PyTorch's default (the same loop as the authors', authors_init)."""
+    import torchvision
+
+    reference = getattr(torchvision.models, kind.split("-")[0])()
+    full = torch_models.build(kind)
+    assert {k: v.shape for k, v in full.state_dict().items()} == {
+        k: v.shape for k, v in reference.state_dict().items()
+    }
+    full.load_state_dict(reference.state_dict())
+    probe = torch.randn(1, 3, 224, 224)
+    full.eval(), reference.eval()
+    assert torch.equal(full(probe), reference(probe))
+    model = torch_models.build(kind, base=base, classes=IMAGENET_CLASSES)
+    authors_init(model)
+    return model
+
+
+def family_resnet18_imagenet(base):
+    """torchvision's ResNet-18 under experiments/table1.toml: its rows prune the block
+    convolutions (`default_prunable`) uniformly; the trace takes 0.7."""
+    model = torchvision_resnet("resnet18-imagenet", base)
+    return model, {n: 0.7 for n in block_convs(model)}, {}, {"bn1": "bn1", "layer4.1.bn2": "layer4.1.bn2"}
+
+
+def family_resnet50_imagenet(base):
+    """torchvision's ResNet-50 under experiments/table1.toml, block convolutions at 0.7."""
+    model = torchvision_resnet("resnet50-imagenet", base)
+    return model, {n: 0.7 for n in block_convs(model)}, {}, {"bn1": "bn1", "layer4.2.bn3": "layer4.2.bn3"}
+
+
+# family: (model and its pruned layers, channels in the first stage instead of 64, precision,
+# data set, dense recipe).
 # VGG-16 and ResNet-50 run in float64: in float32 their first steps already hold a ReLU input
 # so close to 0 (1.3e-5 in ResNet-50's layer3.3.bn2, scripts/fidelity_tie.py) that two correct
 # implementations, summing in different orders, decide it differently, and the trajectories
 # part. In float64 no decision is that close, so a departure is a difference in the algorithm.
 # The initial weights are drawn and saved in float32 either way (the same values in both).
+# The ImageNet ResNets run in float64 as well: 224x224 inputs hold millions of activations per
+# batch, and in float32 the replays left their traces within the first steps (ResNet-18: the
+# loss agreed to 8e-8 at the first step and was 4.7e-4 off at the second; ResNet-50: the weights
+# after the first step, 5e-4), the jump of a decision at a near-tie, not accumulated rounding.
+# One batch of all 8 images per epoch: with batches of 4, ResNet-50's float64 difference grew
+# a thousandfold per step (1e-15 to 3e-8 in four steps, then a jump at the fifth); with 8 it
+# grows about a hundredfold, and the traced steps stay comparable.
 FAMILIES = {
-    "resnet18-cifar": (family_resnet18, 4, torch.float32),
-    "vgg16-cifar": (family_vgg16, 4, torch.float64),
-    "resnet50-cifar": (family_resnet50, 4, torch.float64),
+    "resnet18-cifar": (family_resnet18, 4, torch.float32, "cifar10-test20", "authors"),
+    "vgg16-cifar": (family_vgg16, 4, torch.float64, "cifar10-test20", "authors"),
+    "resnet50-cifar": (family_resnet50, 4, torch.float64, "cifar10-test20", "authors"),
+    "resnet18-imagenet": (family_resnet18_imagenet, 4, torch.float64, "imagenet", "torchvision"),
+    "resnet50-imagenet": (family_resnet50_imagenet, 4, torch.float64, "imagenet", "torchvision"),
 }
 
 
@@ -444,7 +546,8 @@ def renamed(obj, rename):
 
 
 def trace_family(name):
-    build, base, dtype = FAMILIES[name]
+    build, base, dtype, dataset, dense_recipe = FAMILIES[name]
+    batch = BATCH[dataset]
     torch.set_default_dtype(torch.float32)
     torch.manual_seed(1)
     model, ratios, rename, traced_bn = build(base)
@@ -456,16 +559,20 @@ def trace_family(name):
     # Everything after the initial weights in the family's precision: the model, the batches
     # (normalised in float32 as torchvision's transforms do, then converted) and the Z, U, Λ
     # buffers (torch.zeros takes the default dtype).
-    data = tuple(t.to(dtype) if t.is_floating_point() else t for t in images())
+    pixels = images() if dataset == "cifar10-test20" else imagenet_images()
+    data = tuple(t.to(dtype) if t.is_floating_point() else t for t in pixels)
     torch.set_default_dtype(dtype)
     model.to(dtype)
     trace = {
         "family": name,
         "base": base,
         "dtype": str(dtype).removeprefix("torch."),
-        "reference": "Zhoushanglin100/SLR-ADMM-cifar10@8c1de3e slr_pruning",
+        "reference": "Zhoushanglin100/SLR-ADMM-cifar10@8c1de3e slr_pruning"
+        + ("" if dataset == "cifar10-test20" else "; torchvision 0.26 (model, inputs, dense recipe)"),
         "torch": torch.__version__,
-        "batch": BATCH,
+        "dataset": dataset,
+        "classes": int(data[1].max()) + 1,
+        "batch": batch,
         "ratios": ratios,
         "optimizer": {"lr": LR, "momentum": MOMENTUM, "weight_decay": WEIGHT_DECAY, "nesterov": True},
         "schedule": {"kind": "reference-cosine", "eta_min": ETA_MIN},
@@ -475,12 +582,15 @@ def trace_family(name):
         torch.manual_seed(1)
         model.load_state_dict(torch.load(init_path))
         if method == "dense":
-            steps, _ = train(model, data, DENSE_EPOCHS, ratios)
+            steps, _ = train(model, data, DENSE_EPOCHS, ratios, batch, recipe=dense_recipe)
             trace["runs"][method] = {"epochs": DENSE_EPOCHS, "steps": steps}
+            if dense_recipe == "torchvision":
+                trace["runs"][method]["optimizer"] = {"lr": 0.1, "momentum": 0.9, "weight_decay": 1e-4, "nesterov": False}
+                trace["runs"][method]["schedule"] = {"kind": "step", "step_size": 30, "gamma": 0.1}
             continue
         admm = Admm(model, ratios, slr=method == "slr")
         initial = admm.masks()
-        steps, updates = train(model, data, TRAIN_EPOCHS, ratios, admm=admm)
+        steps, updates = train(model, data, TRAIN_EPOCHS, ratios, batch, admm=admm)
         trained = {k: v.detach().clone() for k, v in model.state_dict().items()}
         # run.sh's second invocation starts from the saved model: so does the replay's
         # retraining, in the family's precision (a difference rounded away here would grow
@@ -493,7 +603,7 @@ def trace_family(name):
         # run.sh's second invocation: the trained (unpruned) weights reloaded, pruned again.
         model.load_state_dict(trained)
         hard_prune(model, ratios)
-        retrain_steps, _ = train(model, data, RETRAIN_EPOCHS, ratios, masks={})
+        retrain_steps, _ = train(model, data, RETRAIN_EPOCHS, ratios, batch, masks={})
         final = os.path.join(OUT, f"{name}.{method}.final.bin")
         final_index = save_final(model, rename, final)
         trace["runs"][method] = {

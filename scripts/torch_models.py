@@ -62,9 +62,10 @@ class Bottleneck(nn.Module):
 class ResNet(nn.Module):
     """`base`: channels of the stem and the first stage (64; the fidelity traces use fewer)."""
 
-    def __init__(self, block, blocks, imagenet, stem_pool=True, base=64):
+    def __init__(self, block, blocks, imagenet, stem_pool=True, base=64, classes=None):
         super().__init__()
-        classes = 1000 if imagenet else 10
+        if classes is None:
+            classes = 1000 if imagenet else 10
         if imagenet:
             self.conv1 = nn.Conv2d(3, base, 7, 2, 3, bias=False)
         else:
@@ -112,13 +113,14 @@ class Vgg16(nn.Module):
         return self.classifier(torch.flatten(self.features(x), 1))
 
 
-def build(kind, base=64):
-    """The model for one of slr-repro's model kinds, `base` channels in its first stage."""
+def build(kind, base=64, classes=None):
+    """The model for one of slr-repro's model kinds, `base` channels in its first stage
+    (`classes`: the ResNets' outputs, when not the data set's)."""
     return {
         "resnet18-cifar": lambda: ResNet(BasicBlock, [2, 2, 2, 2], False, base=base),
         "resnet18-cifar-nopool": lambda: ResNet(BasicBlock, [2, 2, 2, 2], False, stem_pool=False, base=base),
         "resnet50-cifar": lambda: ResNet(Bottleneck, [3, 4, 6, 3], False, base=base),
         "vgg16-cifar": lambda: Vgg16(base),
-        "resnet18-imagenet": lambda: ResNet(BasicBlock, [2, 2, 2, 2], True, base=base),
-        "resnet50-imagenet": lambda: ResNet(Bottleneck, [3, 4, 6, 3], True, base=base),
+        "resnet18-imagenet": lambda: ResNet(BasicBlock, [2, 2, 2, 2], True, base=base, classes=classes),
+        "resnet50-imagenet": lambda: ResNet(Bottleneck, [3, 4, 6, 3], True, base=base, classes=classes),
     }[kind]()

@@ -1,5 +1,6 @@
 //! The float64 replays of the reference traces (tests/fidelity_replay): VGG-16 and ResNet-50
-//! (CIFAR-10) through dense, SLR, ADMM, hard prune and masked retraining. Their own binary
+//! (CIFAR-10), ResNet-18 and ResNet-50 (ImageNet) through dense, SLR, ADMM, hard prune and
+//! masked retraining. Their own binary
 //! because a device's float type is fixed per process. Why float64: in float32 the first
 //! steps of these models hold a ReLU input within rounding of 0 (ResNet-50's is 1.3e-5,
 //! `resnet50_cifar_first_gradients_are_pytorchs_with_one_relu_tie_decided_the_other_way`),
@@ -17,7 +18,12 @@ use burn::tensor::FloatDType;
 use fidelity_replay::*;
 
 /// The float64 traces (scripts/fidelity_trace.py, FAMILIES).
-const FLOAT64_FAMILIES: [&str; 2] = ["vgg16-cifar", "resnet50-cifar"];
+const FLOAT64_FAMILIES: [&str; 4] = [
+    "vgg16-cifar",
+    "resnet50-cifar",
+    "resnet18-imagenet",
+    "resnet50-imagenet",
+];
 
 #[test]
 fn vgg16_cifar_dense_steps_match_the_authors_code() {
@@ -47,6 +53,36 @@ fn resnet50_cifar_slr_reference_matches_the_authors_code_through_retraining() {
 #[test]
 fn resnet50_cifar_admm_through_matches_the_authors_code_through_retraining() {
     assert_matches("resnet50-cifar", "admm");
+}
+
+#[test]
+fn resnet18_imagenet_dense_steps_match_torchvisions_recipe() {
+    assert_matches("resnet18-imagenet", "dense");
+}
+
+#[test]
+fn resnet18_imagenet_slr_reference_matches_the_authors_code_through_retraining() {
+    assert_matches("resnet18-imagenet", "slr");
+}
+
+#[test]
+fn resnet18_imagenet_admm_through_matches_the_authors_code_through_retraining() {
+    assert_matches("resnet18-imagenet", "admm");
+}
+
+#[test]
+fn resnet50_imagenet_dense_steps_match_torchvisions_recipe() {
+    assert_matches("resnet50-imagenet", "dense");
+}
+
+#[test]
+fn resnet50_imagenet_slr_reference_matches_the_authors_code_through_retraining() {
+    assert_matches("resnet50-imagenet", "slr");
+}
+
+#[test]
+fn resnet50_imagenet_admm_through_matches_the_authors_code_through_retraining() {
+    assert_matches("resnet50-imagenet", "admm");
 }
 
 #[test]

@@ -99,13 +99,17 @@ pub fn kind_of(family: &str) -> ModelKind {
         "resnet18-cifar" => ModelKind::Resnet18Cifar,
         "resnet50-cifar" => ModelKind::Resnet50Cifar,
         "vgg16-cifar" => ModelKind::Vgg16Cifar,
+        "resnet18-imagenet" => ModelKind::Resnet18Imagenet,
+        "resnet50-imagenet" => ModelKind::Resnet50Imagenet,
         other => panic!("no model for traced family {other}"),
     }
 }
 
-/// The family's model at the trace's width, with the weights of `file` (a state dict the
-/// trace script saved).
-pub fn model(family: &str, base: usize, file: &str, device: &Device) -> Net {
+/// The family's model at the trace's width (and with its classes, where it has fewer than
+/// the model's data set), with the weights of `file` (a state dict the trace script saved).
+pub fn model(trace: &Value, file: &str, device: &Device) -> Net {
+    let family = trace["family"].as_str().unwrap();
+    let base = trace["base"].as_u64().unwrap() as usize;
     let kind = kind_of(family);
     let entry = kind.entry();
     let net = match entry.architecture {
@@ -113,6 +117,9 @@ pub fn model(family: &str, base: usize, file: &str, device: &Device) -> Net {
             device,
             ResNetConfig {
                 width: base,
+                classes: trace["classes"]
+                    .as_u64()
+                    .map_or(config.classes, |c| c as usize),
                 ..config
             },
         )),
@@ -134,9 +141,46 @@ pub fn images(device: &Device) -> Dataset {
     .expect("data/cifar10-test20 (`cargo run -- data fetch cifar10-test20`; just test does)")
 }
 
-/// The trace's optimizer under the reference cosine, T_max over `period` epochs.
-pub fn budget(trace: &Value, epochs: usize, period: usize) -> BudgetSpec {
-    let o = &trace["optimizer"];
+/// A trace's training and test set: the CIFAR-10 images, or the generated ImageNet stand-in
+/// (tests/fixtures/fidelity/imagenet/, `train` and `val` the same images) through our
+/// ImageFolder pipeline.
+pub fn data_of(trace: &Value, device: &Device) -> Dataset {
+    match trace["dataset"].as_str().unwrap_or("cifar10-test20") {
+        "cifar10-test20" => images(device),
+        "imagenet" => data::load(
+            &fixtures(),
+            DatasetKind::Imagenet,
+            &DataSpec::default(),
+            device,
+        )
+        .expect("tests/fixtures/fidelity/imagenet (scripts/fidelity_trace.py writes it)"),
+        other => panic!("no traced data set {other}"),
+    }
+}
+
+/// The optimizer and schedule of one run of a trace: the run's own where it names them (the
+/// ImageNet traces' dense run: torchvision's recipe), else the trace's optimizer under the
+/// reference cosine, T_max over `period` epochs.
+pub fn budget(trace: &Value, run: &Value, epochs: usize, period: usize) -> BudgetSpec {
+    let o = if run["optimizer"].is_object() {
+        &run["optimizer"]
+    } else {
+        &trace["optimizer"]
+    };
+    let schedule = match run["schedule"]["kind"].as_str() {
+        Some("step") => ScheduleSpec {
+            kind: ScheduleKind::Step,
+            step_size: run["schedule"]["step_size"].as_u64().unwrap() as usize,
+            gamma: run["schedule"]["gamma"].as_f64().unwrap(),
+            ..ScheduleSpec::default()
+        },
+        None => ScheduleSpec {
+            kind: ScheduleKind::ReferenceCosine,
+            period_epochs: Some(period),
+            ..ScheduleSpec::default()
+        },
+        Some(other) => panic!("no traced schedule {other}"),
+    };
     BudgetSpec {
         epochs,
         optimizer: SgdSpec {
@@ -146,11 +190,7 @@ pub fn budget(trace: &Value, epochs: usize, period: usize) -> BudgetSpec {
             weight_decay: o["weight_decay"].as_f64().unwrap(),
             ..SgdSpec::default()
         },
-        schedule: ScheduleSpec {
-            kind: ScheduleKind::ReferenceCosine,
-            period_epochs: Some(period),
-            ..ScheduleSpec::default()
-        },
+        schedule,
         ..BudgetSpec::default()
     }
 }
@@ -465,7 +505,6 @@ pub fn replay(family: &str, method: &str) -> Comparison {
     let trace = trace(family);
     let run = &trace["runs"][method];
     let device = device(precision(&trace));
-    let base = trace["base"].as_u64().unwrap() as usize;
     let batch = trace["batch"].as_u64().unwrap() as usize;
     let ratios = ratios(&trace);
     let names: Vec<String> = ratios.keys().cloned().collect();
@@ -475,11 +514,11 @@ pub fn replay(family: &str, method: &str) -> Comparison {
         .iter()
         .map(|l| l.as_str().unwrap().to_owned())
         .collect();
-    let data = images(&device);
+    let data = data_of(&trace, &device);
     let task = Classification::new(&device);
-    let net = model(family, base, &format!("{family}.pt"), &device);
+    let net = model(&trace, &format!("{family}.pt"), &device);
     let epochs = run["epochs"].as_u64().unwrap() as usize;
-    let train_budget = budget(&trace, epochs, epochs);
+    let train_budget = budget(&trace, run, epochs, epochs);
     let mut comparison = Comparison::new();
     let method_spec = match method {
         "dense" => MethodSpec::Dense,
@@ -577,7 +616,7 @@ pub fn replay(family: &str, method: &str) -> Comparison {
     // Masked retraining: fresh optimizer, the training phase's cosine period.
     let retrain = &run["retrain"];
     let retrain_epochs = retrain["epochs"].as_u64().unwrap() as usize;
-    let retrain_budget = budget(&trace, retrain_epochs, epochs);
+    let retrain_budget = budget(&trace, retrain, retrain_epochs, epochs);
     let mut retrainer = MaskedRetrain::from_model(&net, &names);
     let mut recording = Recording::new(&ratios, bn_layers, rho);
     let net = train::train(

@@ -58,8 +58,8 @@ fn a_pruner_sees_the_epoch_ce_as_the_mean_over_batches() {
     let device = Device::flex().autodiff();
     let trace = trace("resnet18-cifar");
     let ratios = ratios(&trace);
-    let net = model("resnet18-cifar", 4, "resnet18-cifar.pt", &device);
-    let budget = budget(&trace, 1, 1);
+    let net = model(&trace, "resnet18-cifar.pt", &device);
+    let budget = budget(&trace, &Value::Null, 1, 1);
     let mut spy = EpochCe::default();
     let mut recording = Recording::new(&ratios, Vec::new(), 0.1);
     train::train(
@@ -91,7 +91,7 @@ fn resnet50_cifar_first_gradients_are_pytorchs_with_one_relu_tie_decided_the_oth
     let path = fixtures().join("resnet50-cifar.tie.json");
     let tie: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let device = Device::flex().autodiff();
-    let net = model("resnet50-cifar", 4, "resnet50-cifar.pt", &device);
+    let net = model(&trace("resnet50-cifar"), "resnet50-cifar.pt", &device);
     let data = images(&device);
     let data::Examples::Tensors(split) = &data.train else {
         panic!("CIFAR is held as tensors")
