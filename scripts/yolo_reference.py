@@ -4,7 +4,8 @@ writes tests/fixtures/yolo_forward.json.
 Our own definition of Darknet's `yolov3.cfg` and `yolov3-tiny.cfg` (80 classes): one entry
 per cfg layer, convolutions named `layers.<i>.conv` / `layers.<i>.bn` by cfg index, leaky ReLU
 0.1 after BatchNorm, linear detection outputs with a bias, nearest upsampling, and the tiny
-model's stride-1 max-pool over the in-image window (edge padding). Parameters, BatchNorm
+model's stride-1 max-pool padded with zeros on the right and bottom (PyTorch-YOLOv3 models.py
+78-81, `ZeroPad2d((0, 1, 0, 1))`). Parameters, BatchNorm
 statistics and the input are set by the same formula as scripts/ufld_reference.py; eval mode.
 The fixture keeps parameter counts and, per output map, its shape, sum and 100 evenly spaced
 values.
@@ -95,7 +96,7 @@ class Darknet(nn.Module):
             elif kind == "maxpool":
                 size, stride = layer[1], layer[2]
                 if stride == 1:
-                    x = F.pad(x, (0, size - 1, 0, size - 1), mode="replicate")
+                    x = F.pad(x, (0, size - 1, 0, size - 1))
                 x = F.max_pool2d(x, size, stride)
             elif kind == "yolo":
                 outputs.append(x)

@@ -107,13 +107,32 @@ pub fn yolov3_tiny_layers(classes: usize) -> Vec<Layer> {
     layers
 }
 
-/// The layers of a configuration.
+/// The layers of a configuration: every convolution with BatchNorm has its cfg's filters
+/// divided by `width_divisor`; the detection outputs keep 3 (5 + classes).
 pub fn layers_of(config: YoloConfig) -> Vec<Layer> {
-    if config.tiny {
+    let layers = if config.tiny {
         yolov3_tiny_layers(config.classes)
     } else {
         yolov3_layers(config.classes)
-    }
+    };
+    let divisor = config.width_divisor.max(1);
+    layers
+        .into_iter()
+        .map(|layer| match layer {
+            Layer::Conv {
+                filters,
+                size,
+                stride,
+                bn: true,
+            } => Layer::Conv {
+                filters: filters / divisor,
+                size,
+                stride,
+                bn: true,
+            },
+            other => other,
+        })
+        .collect()
 }
 
 /// Output channels of every layer for a 3-channel input.

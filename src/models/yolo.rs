@@ -5,7 +5,9 @@
 //!
 //! Convolutions with BatchNorm have no bias and a leaky ReLU (0.1); the three (two) detection
 //! convolutions before each `[yolo]` layer are linear with a bias. `maxpool` with stride 1
-//! pads right and bottom with the edge values, which is Darknet's max over the in-image window.
+//! pads right and bottom with zeros, as the PyTorch ports do (PyTorch-YOLOv3 models.py 78-81,
+//! `ZeroPad2d((0, 1, 0, 1))`; ultralytics/yolov3 likewise), not with Darknet's max over the
+//! in-image window: where a window's in-image values are all negative the ports give 0.
 
 use super::{conv, norm};
 use crate::catalog::YoloConfig;
@@ -43,6 +45,7 @@ pub struct Yolo {
     /// Tiny or full, and the classes.
     tiny: bool,
     classes: usize,
+    width_divisor: usize,
 }
 
 impl Yolo {
@@ -82,6 +85,7 @@ impl Yolo {
             layers,
             tiny: config.tiny,
             classes: config.classes,
+            width_divisor: config.width_divisor,
         }
     }
 
@@ -91,6 +95,7 @@ impl Yolo {
         let layers = layers_of(YoloConfig {
             tiny: self.tiny,
             classes: self.classes,
+            width_divisor: self.width_divisor,
         });
         // Keep only the outputs a later route or shortcut reads.
         let mut kept = vec![false; layers.len()];
@@ -159,14 +164,15 @@ fn upsample2(x: Tensor<4>) -> Tensor<4> {
         .reshape([n, c, 2 * h, 2 * w])
 }
 
-/// Darknet's `[maxpool]`: with stride 1 the window runs over the right and bottom edges, whose
-/// missing values do not count (edge padding keeps the maximum of the in-image ones).
+/// `[maxpool]`: with stride 1 the window runs over the right and bottom edges, which are
+/// padded with zeros as PyTorch-YOLOv3 does (the step-for-step trace found the difference from
+/// Darknet's edge rule, reports/fidelity.md).
 fn max_pool(x: Tensor<4>, size: usize, stride: usize) -> Tensor<4> {
     let pool: MaxPool2d = MaxPool2dConfig::new([size, size])
         .with_strides([stride, stride])
         .init();
     if stride == 1 {
-        pool.forward(x.pad((0, size - 1, 0, size - 1), PadMode::Edge))
+        pool.forward(x.pad((0, size - 1, 0, size - 1), PadMode::Constant(0.0)))
     } else {
         pool.forward(x)
     }
