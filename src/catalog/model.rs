@@ -96,6 +96,12 @@ pub struct UfldConfig {
     pub row_anchors: usize,
     /// Lanes (`num_lanes`).
     pub lanes: usize,
+    /// Channels of the backbone's stem and first stage (its stages have 1, 2, 4, 8 times as
+    /// many; the auxiliary branch has 2 times as many, 128 at 64): 64 in every model of the
+    /// paper; the fidelity trace uses fewer (`scripts/fidelity_trace_ufld.py`).
+    pub width: usize,
+    /// Hidden units of the classification head (`cls`, 2048 in `model.py`).
+    pub hidden: usize,
 }
 
 /// YOLOv3 (Darknet-53, three scales) or YOLOv3-tiny (two scales).
@@ -105,6 +111,9 @@ pub struct YoloConfig {
     pub tiny: bool,
     /// Object classes (COCO: 80).
     pub classes: usize,
+    /// Every convolution before a detection output has `filters / width_divisor` filters: 1
+    /// in every catalog model; the fidelity trace narrows YOLOv3-tiny by 16.
+    pub width_divisor: usize,
 }
 
 /// The ResNet-18 ImageNet backbone's layout (stem conv and max-pool, [2, 2, 2, 2] basic
@@ -241,6 +250,7 @@ impl ModelKind {
                 architecture: Architecture::Yolo(YoloConfig {
                     tiny: self == ModelKind::Yolov3Tiny,
                     classes: 80,
+                    width_divisor: 1,
                 }),
             },
             // Lanes are cells of row anchors, not classes. The griding is the data set's
@@ -255,6 +265,8 @@ impl ModelKind {
                         griding_num: if small { 25 } else { 100 },
                         row_anchors: 56,
                         lanes: 4,
+                        width: 64,
+                        hidden: 2048,
                     }),
                 }
             }
