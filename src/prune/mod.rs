@@ -144,12 +144,21 @@ impl Pruner for Magnitude {
 
 /// Masked retraining: gradients of pruned layers are multiplied by the mask and the mask is
 /// re-applied after every step, so pruned weights stay exactly zero whatever momentum or
-/// weight decay does.
+/// weight decay does. With [`MaskedRetrain::freezing_at_percentile`], gradients are masked
+/// as the authors' code masks them ([`RetrainMask::Reference`](crate::spec::RetrainMask)).
 #[derive(Debug, Clone)]
 pub struct MaskedRetrain {
-    /// The fixed masks.
+    /// The fixed masks of the hard-pruned model.
     pub masks: Masks,
+    /// The authors' rule: each layer's ratio, from which the gradient masks are recomputed at
+    /// every epoch's start; `None`: gradients take the fixed masks.
+    percentile_ratios: Option<BTreeMap<String, f64>>,
+    /// The gradient masks of the current epoch under the authors' rule.
+    gradient_masks: Masks,
 }
+
+/// Prefix of the authors' gradient masks in a checkpoint (a resumed epoch keeps its masks).
+const GRADIENT_MASK: &str = "gradient_mask";
 
 impl MaskedRetrain {
     /// Masks from the non-zero pattern of the named layers of a hard-pruned model.
@@ -158,13 +167,40 @@ impl MaskedRetrain {
             .into_iter()
             .map(|(name, w)| (name, w.not_equal_elem(0.0).float()))
             .collect();
-        MaskedRetrain { masks }
+        MaskedRetrain {
+            masks,
+            percentile_ratios: None,
+            gradient_masks: Masks::new(),
+        }
+    }
+
+    /// The authors' gradient masks (SLR-ADMM-cifar10 admm.py 1071-1076): at each epoch's start
+    /// |w| > numpy's percentile of the layer's |w| at 100 p, so a kept weight sitting exactly
+    /// at the percentile gets no gradient that epoch. Their epoch-start `weight_pruning` also
+    /// zeroes |w| below it, which after hard pruning is already zero (the fixed masks keep it
+    /// so here).
+    pub fn freezing_at_percentile(mut self, ratios: BTreeMap<String, f64>) -> MaskedRetrain {
+        self.percentile_ratios = Some(ratios);
+        self
     }
 }
 
 impl Pruner for MaskedRetrain {
+    fn on_epoch_start(&mut self, _epoch: usize, model: &Net) -> Result<()> {
+        if let Some(ratios) = &self.percentile_ratios {
+            let names: Vec<String> = ratios.keys().cloned().collect();
+            self.gradient_masks = params::flat(model, &names)
+                .into_iter()
+                .map(|(name, w)| {
+                    let mask = projection::above_percentile_mask(&w, ratios[&name]);
+                    (name, mask)
+                })
+                .collect();
+        }
+        Ok(())
+    }
     fn adjust_grad(&self, name: &str, grad: Tensor<1>) -> Tensor<1> {
-        match self.masks.get(name) {
+        match self.gradient_masks.get(name).or(self.masks.get(name)) {
             Some(mask) => grad * mask.clone(),
             None => grad,
         }
@@ -174,6 +210,15 @@ impl Pruner for MaskedRetrain {
     }
     fn masks(&self, _model: &Net) -> Result<Masks> {
         Ok(self.masks.clone())
+    }
+    fn save_state(&self) -> PrunerState {
+        let mut state = PrunerState::default();
+        state.put_group(GRADIENT_MASK, &self.gradient_masks);
+        state
+    }
+    fn load_state(&mut self, state: &PrunerState) -> Result<()> {
+        self.gradient_masks = state.group(GRADIENT_MASK);
+        Ok(())
     }
 }
 

@@ -98,6 +98,33 @@ pub fn percentile_mask(x: &Tensor<1>, ratio: f64) -> Tensor<1> {
     magnitude.greater_equal_elem(q as f32).float()
 }
 
+/// numpy's `percentile(|x|, 100 p)` (linear interpolation, numpy's `_lerp`) in the tensor's
+/// own precision: the ascending magnitudes come from a backend sort, so in float64 the value
+/// is exact (the bisection of [`kth_largest`] works on float32 bit patterns). For what runs
+/// once per epoch, not for projections at every update.
+pub fn percentile_value(x: &Tensor<1>, ratio: f64) -> f64 {
+    let n = x.dims()[0];
+    let ascending = x.clone().abs().sort(0);
+    let position = ratio * (n - 1) as f64;
+    let lo = position.floor() as usize;
+    let hi = (lo + 1).min(n - 1);
+    let at = |i: usize| ascending.clone().slice(i..i + 1).into_scalar::<f64>();
+    let (a, b, t) = (at(lo), at(hi), position - lo as f64);
+    // numpy's `_lerp` measures from the nearer end.
+    if t >= 0.5 {
+        b - (b - a) * (1.0 - t)
+    } else {
+        a + (b - a) * t
+    }
+}
+
+/// The gradient mask of the authors' masked retraining: 1 where |x| is strictly above
+/// [`percentile_value`] (admm.py's `above_threshold`).
+pub fn above_percentile_mask(x: &Tensor<1>, ratio: f64) -> Tensor<1> {
+    let q = percentile_value(x, ratio);
+    x.clone().abs().greater_elem(q).float()
+}
+
 /// The projection's mask of one layer under `rule`.
 pub fn mask(x: &Tensor<1>, ratio: f64, rule: CountRule) -> Tensor<1> {
     match rule {

@@ -13,7 +13,7 @@ use crate::models::{self, Net, params};
 use crate::prune::{self, Dense, Magnitude, MaskedRetrain, Pruner, stats};
 use crate::spec::{
     BudgetSpec, DataSpec, DatasetKind, ImportConfig, PretrainConfig, PruneConfig, RetrainConfig,
-    Run, Stage, StageConfig, StageKind, TrainConfig, derive_seed,
+    RetrainMask, Run, Stage, StageConfig, StageKind, TrainConfig, derive_seed,
 };
 use crate::train::task::{ModelTask, Task};
 use crate::train::{self, EpochRecord, Observer, Resume, Snapshot, TrainSettings};
@@ -500,6 +500,9 @@ impl Executor {
         let net = self.load_model(run, index - 1)?;
         let names: Vec<String> = config.ratios.keys().cloned().collect();
         let mut pruner = MaskedRetrain::from_model(&net, &names);
+        if config.mask == RetrainMask::Reference {
+            pruner = pruner.freezing_at_percentile(config.ratios.clone());
+        }
         let data = self.dataset(run.dataset, &config.data)?;
         let task = task_of(run, &data)?.with_dropout(config.budget.dropout);
         let settings = train_settings(run, stage, &config.budget, config.batch_size);

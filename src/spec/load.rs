@@ -510,7 +510,7 @@ fn validate(loaded: &Loaded) -> Result<()> {
                     ));
                 }
             }
-            if o.kind == super::types::OptimizerKind::Adam {
+            if o.kind.is_adam() {
                 if o.momentum != 0.0 || o.nesterov {
                     return fail(format!(
                         "{at}: key `{key}.optimizer.momentum`: Adam has no momentum or Nesterov \

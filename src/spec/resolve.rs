@@ -110,6 +110,7 @@ fn row_stages(row: &RowSpec, imports: &BTreeMap<PathBuf, String>) -> Vec<Stage> 
         data: row.data.clone(),
         batch_size: row.batch_size,
         budget: row.retrain.clone(),
+        mask: row.retrain_mask,
         ratios,
         count_rule: sparsity.count_rule,
     });

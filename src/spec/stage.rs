@@ -5,7 +5,7 @@
 //! already part of its hash) and are carried only so the stage needs nothing but its config.
 
 use super::method::MethodSpec;
-use super::types::{BudgetSpec, CountRule, DataSpec};
+use super::types::{BudgetSpec, CountRule, DataSpec, RetrainMask};
 use crate::catalog::{DatasetKind, InitScheme, ModelKind};
 use serde::Serialize;
 use serde_json::Value;
@@ -116,6 +116,9 @@ pub struct RetrainConfig {
     pub batch_size: usize,
     /// Epochs, optimizer, schedule.
     pub budget: BudgetSpec,
+    /// Which weights are trained (left out of the stage id when it is the default).
+    #[serde(skip_serializing_if = "RetrainMask::is_hard_prune")]
+    pub mask: RetrainMask,
     /// The ratios the consumed prune stage pruned to (checked again after retraining).
     #[serde(skip)]
     pub ratios: BTreeMap<String, f64>,

@@ -287,6 +287,27 @@ pub enum CountRule {
     Percentile,
 }
 
+/// Which weights masked retraining trains.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum RetrainMask {
+    /// Every weight hard pruning kept (its non-zero pattern).
+    #[default]
+    HardPrune,
+    /// The authors' `masked_retrain` (SLR-ADMM-cifar10 admm.py 1071-1076): at each epoch's
+    /// start, gradients are masked with |w| > numpy's percentile of the layer's |w| at 100 p,
+    /// so where the percentile's position p (n − 1) is a whole number the smallest kept weight
+    /// sits at it and gets no gradient that epoch (weight decay and momentum still move it).
+    Reference,
+}
+
+impl RetrainMask {
+    /// Whether this is the default, which stage ids leave out.
+    pub fn is_hard_prune(&self) -> bool {
+        *self == RetrainMask::HardPrune
+    }
+}
+
 /// One row after merging with `[defaults]`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(from = "RawRow")]
@@ -324,6 +345,9 @@ pub struct RowSpec {
     pub import: Option<PathBuf>,
     /// Masked retraining budget after pruning.
     pub retrain: BudgetSpec,
+    /// Which weights masked retraining trains.
+    #[serde(skip_serializing_if = "RetrainMask::is_hard_prune")]
+    pub retrain_mask: RetrainMask,
     /// Budget of the method's own training (ADMM, SLR).
     pub train: BudgetSpec,
     /// Evaluate a hard-pruned copy after every epoch of the method's training.
@@ -361,6 +385,8 @@ struct RawRow {
     #[serde(default)]
     retrain: BudgetSpec,
     #[serde(default)]
+    retrain_mask: RetrainMask,
+    #[serde(default)]
     train: BudgetSpec,
     #[serde(default)]
     admm: Option<AdmmSpec>,
@@ -389,6 +415,7 @@ impl From<RawRow> for RowSpec {
             pretrain: raw.pretrain.derive_epochs(batches),
             import: raw.import,
             retrain: raw.retrain.derive_epochs(batches),
+            retrain_mask: raw.retrain_mask,
             train: raw.train.derive_epochs(batches),
             hardprune_every_epoch: raw.hardprune_every_epoch,
         }
@@ -517,12 +544,12 @@ impl BudgetSpec {
 }
 
 /// The optimizer: SGD with PyTorch's semantics (momentum buffer, Nesterov, L2 weight decay added
-/// to the gradient), or Adam as TensorFlow 1 computes it. Keys at their defaults are not
+/// to the gradient), or Adam as TensorFlow 1 or PyTorch computes it. Keys at their defaults are not
 /// written, so an SGD budget serialises (and hashes) as before Adam existed.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct SgdSpec {
-    /// `sgd` or `adam`.
+    /// `sgd`, `adam` (TensorFlow 1's form) or `adam-torch` (PyTorch's).
     #[serde(skip_serializing_if = "OptimizerKind::is_sgd")]
     pub kind: OptimizerKind,
     /// Base learning rate.
@@ -539,7 +566,8 @@ pub struct SgdSpec {
     /// Adam's β2.
     #[serde(skip_serializing_if = "is_default_beta2")]
     pub beta2: f64,
-    /// Adam's ε (TensorFlow's "epsilon hat", added to √v).
+    /// Adam's ε (`adam`: TensorFlow's "epsilon hat", added to √v; `adam-torch`: added to
+    /// √v / √(1 − β2ᵗ)).
     #[serde(skip_serializing_if = "is_default_eps")]
     pub eps: f64,
     /// Coupled L2 in the loss: `l2 · ‖W‖²/2` for every `*.weight` tensor (TensorFlow's
@@ -558,13 +586,22 @@ pub enum OptimizerKind {
     /// Stochastic gradient descent.
     #[default]
     Sgd,
-    /// Adam (TensorFlow 1's update).
+    /// Adam as TensorFlow 1 computes it (ε added to √v before the bias correction): the
+    /// ADMM paper's LeNet-5 recipe.
     Adam,
+    /// Adam as `torch.optim.Adam` computes it (ε added after the bias correction, about
+    /// √(1 − β2) = 32 times less ε at the first step): PyTorch-YOLOv3's and UFLD's.
+    AdamTorch,
 }
 
 impl OptimizerKind {
     fn is_sgd(&self) -> bool {
         *self == OptimizerKind::Sgd
+    }
+
+    /// Either form of Adam.
+    pub fn is_adam(&self) -> bool {
+        matches!(self, OptimizerKind::Adam | OptimizerKind::AdamTorch)
     }
 }
 

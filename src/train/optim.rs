@@ -3,8 +3,10 @@
 //!
 //! SGD with PyTorch's semantics: d = g + wd w; buf = m buf + d (buf = d at the first step);
 //! d = d + m buf (Nesterov) or buf; w = w - lr d.
-//! Adam as TensorFlow 1 computes it: m = β1 m + (1 − β1) d, v = β2 v + (1 − β2) d²,
-//! w = w − lr √(1 − β2ᵗ)/(1 − β1ᵗ) · m / (√v + ε).
+//! Adam (`adam`) as TensorFlow 1 computes it: m = β1 m + (1 − β1) d, v = β2 v + (1 − β2) d²,
+//! w = w − lr √(1 − β2ᵗ)/(1 − β1ᵗ) · m / (√v + ε); `adam-torch` as `torch.optim.Adam`
+//! (torch/optim/adam.py, `_single_tensor_adam`): m = m + (1 − β1)(d − m) (its `lerp`),
+//! v = β2 v + (1 − β2) d², w = w − lr/(1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + ε).
 //! Both add `l2 · W` to the gradients of `*.weight` tensors (coupled L2 in the loss) and may
 //! shrink every parameter by `lr · decoupled_weight_decay` first (AdamW).
 
@@ -105,7 +107,7 @@ impl ModuleMapper for StepMapper<'_> {
         } else {
             weight
         };
-        if spec.kind == OptimizerKind::Adam {
+        if spec.kind.is_adam() {
             let (m, v) = (
                 self.sgd.buffers.remove(&format!("m/{name}")),
                 self.sgd.buffers.remove(&format!("v/{name}")),
@@ -134,8 +136,9 @@ impl ModuleMapper for StepMapper<'_> {
     }
 }
 
-/// One Adam update of `w` with gradient `d` at step `t` (1-based), TensorFlow 1's form: the
-/// new weights and first and second moments (`None`: zero before the first step).
+/// One Adam update of `w` with gradient `d` at step `t` (1-based), in the form `spec.kind`
+/// names (TensorFlow 1's for `adam`, PyTorch's for `adam-torch`): the new weights and first
+/// and second moments (`None`: zero before the first step).
 pub fn adam_update(
     w: Tensor<1>,
     d: Tensor<1>,
@@ -146,7 +149,10 @@ pub fn adam_update(
     spec: &SgdSpec,
 ) -> (Tensor<1>, Tensor<1>, Tensor<1>) {
     let (b1, b2) = (spec.beta1, spec.beta2);
+    let torch = spec.kind == OptimizerKind::AdamTorch;
     let m = match m {
+        // PyTorch's `exp_avg.lerp_(grad, 1 - beta1)`: m + w (d − m) for a weight under 0.5.
+        Some(m) if torch => m.clone() + (d.clone() - m).mul_scalar(1.0 - b1),
         Some(m) => m.mul_scalar(b1) + d.clone().mul_scalar(1.0 - b1),
         None => d.clone().mul_scalar(1.0 - b1),
     };
@@ -156,7 +162,13 @@ pub fn adam_update(
         None => squared.mul_scalar(1.0 - b2),
     };
     let t = t.max(1) as i32;
-    let lr_t = lr * (1.0 - b2.powi(t)).sqrt() / (1.0 - b1.powi(t));
-    let step = m.clone() / (v.clone().sqrt().add_scalar(spec.eps));
-    (w - step.mul_scalar(lr_t), m, v)
+    let (correction1, correction2) = (1.0 - b1.powi(t), 1.0 - b2.powi(t));
+    let updated = if torch {
+        let denominator = (v.clone().sqrt() / correction2.sqrt()).add_scalar(spec.eps);
+        w - (m.clone() / denominator).mul_scalar(lr / correction1)
+    } else {
+        let step = m.clone() / (v.clone().sqrt().add_scalar(spec.eps));
+        w - step.mul_scalar(lr * correction2.sqrt() / correction1)
+    };
+    (updated, m, v)
 }

@@ -175,7 +175,7 @@ test_batch_size = 16
 
 [defaults.pretrain]
 steps = 96
-optimizer = { kind = "adam", lr = 1e-3, momentum = 0.0 }
+optimizer = { kind = "adam-torch", lr = 1e-3, momentum = 0.0 }
 schedule = { kind = "constant" }
 
 [[rows]]

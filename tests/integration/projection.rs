@@ -76,6 +76,67 @@ fn every_pruned_magnitude_is_at_most_every_kept_one() {
     assert!(pruned_max <= kept_min, "{pruned_max} > {kept_min}");
 }
 
+/// numpy's `percentile` (linear, `_lerp` from the nearer end), by hand: position p (n − 1).
+#[test]
+fn percentile_value_is_numpys_and_the_gradient_mask_is_strictly_above_it() {
+    let x = tensor(&[0.1, -0.4, 0.2, 0.9]);
+    // Ascending |x| = 0.1, 0.2, 0.4, 0.9; 30%: position 0.9, 0.2 − 0.1 x 0.1 = 0.19.
+    let q = projection::percentile_value(&x, 0.3);
+    assert!((q - 0.19).abs() < 1e-7, "{q}");
+    // 50%: position 1.5 between 0.2 and 0.4.
+    assert!((projection::percentile_value(&x, 0.5) - 0.3).abs() < 1e-7);
+    let y = tensor(&[0.0, 3.0, 0.0, -1.0, 0.0, 2.0, 0.0]);
+    // Position 0.5 x 6 = 3: the percentile is the 4th smallest |y|, 0, then 1 at 4/6.
+    assert_eq!(projection::percentile_value(&y, 0.5), 0.0);
+    assert_eq!(
+        values(projection::above_percentile_mask(&y, 0.5)),
+        [0., 1., 0., 1., 0., 1., 0.]
+    );
+    assert_eq!(projection::percentile_value(&y, 4.0 / 6.0), 1.0);
+    assert_eq!(
+        values(projection::above_percentile_mask(&y, 4.0 / 6.0)),
+        [0., 1., 0., 0., 0., 1., 0.]
+    );
+}
+
+/// The authors' masked retraining (`retrain_mask = "reference"`) withholds the gradient of a
+/// kept weight at the percentile; the hard-prune mask trains it. fc3 (1,000 weights) at 0.9:
+/// position 899.1; with 899 zeros the percentile lies between the two smallest kept
+/// magnitudes, so the smallest (index 899) is frozen.
+#[test]
+fn reference_retraining_freezes_the_kept_weight_at_the_percentile() {
+    let device = Device::flex().autodiff();
+    let model = Net::init(ModelKind::Lenet300100, &device);
+    let weights: Vec<f32> = (0..1000)
+        .map(|i| {
+            if i < 899 {
+                0.0
+            } else {
+                (i - 898) as f32 * if i % 2 == 0 { 0.01 } else { -0.01 }
+            }
+        })
+        .collect();
+    let model = params::map_flat(model, |name, _| {
+        (name == "fc3.weight")
+            .then(|| Tensor::from_data(TensorData::new(weights.clone(), [1000]), &device))
+    });
+    let names = vec!["fc3.weight".to_owned()];
+    let ones = || Tensor::<1>::ones([1000], &device);
+    let hard = MaskedRetrain::from_model(&model, &names);
+    let trained = values(hard.adjust_grad("fc3.weight", ones()));
+    assert_eq!(trained.iter().filter(|v| **v == 1.0).count(), 101);
+    let ratios = [("fc3.weight".to_owned(), 0.9)].into_iter().collect();
+    let mut reference = MaskedRetrain::from_model(&model, &names).freezing_at_percentile(ratios);
+    reference.on_epoch_start(1, &model).unwrap();
+    let trained = values(reference.adjust_grad("fc3.weight", ones()));
+    assert_eq!(trained.iter().filter(|v| **v == 1.0).count(), 100);
+    assert_eq!((trained[898], trained[899], trained[900]), (0.0, 0.0, 1.0));
+    // A resumed epoch keeps the epoch's gradient masks.
+    let mut resumed = MaskedRetrain::from_model(&model, &names);
+    resumed.load_state(&reference.save_state()).unwrap();
+    assert_eq!(values(resumed.adjust_grad("fc3.weight", ones())), trained);
+}
+
 #[test]
 fn masked_retraining_keeps_pruned_weights_at_zero() {
     let device = Device::flex().autodiff();
@@ -264,4 +325,75 @@ fn one_adam_step_with_coupled_l2_by_hand() {
     }
     let v = values(v);
     assert!((v[3] as f64 - 4.0e-11).abs() < 1e-15, "{v:?}");
+}
+
+/// `adam-torch` against `torch.optim.Adam(lr=1e-3)` itself (torch 2.11, float64, two steps of
+/// the gradients below; the values it printed): ε after the bias correction, so a gradient of
+/// 1e-7 moves its weight by 9.09e-4 at the first step, where TensorFlow's form (`adam`) moves it
+/// by 2.4e-4.
+#[test]
+fn two_torch_adam_steps_equal_torch_optim_adams() {
+    use slr_repro::spec::OptimizerKind;
+    use slr_repro::train::optim::adam_update;
+    let device = burn::tensor::Device::flex();
+    let tensor = |v: [f32; 4]| burn::tensor::Tensor::<1>::from_floats(v, &device);
+    let values = |t: &burn::tensor::Tensor<1>| t.clone().into_data().try_to_vec::<f32>().unwrap();
+    let torch = SgdSpec {
+        kind: OptimizerKind::AdamTorch,
+        lr: 1e-3,
+        ..SgdSpec::default()
+    };
+    let w = tensor([0.0, 0.5, -0.25, 0.0]);
+    let d1 = tensor([1e-7, 0.2, -0.3, 0.0]);
+    let (w1, m, v) = adam_update(w.clone(), d1.clone(), None, None, 1, 1e-3, &torch);
+    let (w2, m, v) = adam_update(
+        w1.clone(),
+        tensor([1e-7, -0.1, 0.3, 1e-3]),
+        Some(m),
+        Some(v),
+        2,
+        1e-3,
+        &torch,
+    );
+    let close = |got: Vec<f32>, want: [f64; 4], tolerance: f64| {
+        for (got, want) in got.into_iter().zip(want) {
+            assert!(
+                (got as f64 - want).abs() <= tolerance * want.abs().max(1e-3),
+                "{got} vs {want}"
+            );
+        }
+    };
+    close(
+        values(&w1),
+        [-9.0909090909e-04, 4.9900000005e-01, -2.4900000003e-01, 0.0],
+        1e-6,
+    );
+    close(
+        values(&w2),
+        [
+            -1.8181818182e-03,
+            4.9873366303e-01,
+            -2.4905263161e-01,
+            -7.4412630266e-04,
+        ],
+        1e-6,
+    );
+    close(values(&m), [1.9e-08, 8.0e-03, 3.0e-03, 1.0e-04], 1e-6);
+    let v = values(&v);
+    assert!(
+        (v[0] as f64 - 1.999e-17).abs() < 1e-22 && (v[3] as f64 - 1e-9).abs() < 1e-15,
+        "{v:?}"
+    );
+    // TensorFlow's form from the same start: ε before the bias correction.
+    let tensorflow = SgdSpec {
+        kind: OptimizerKind::Adam,
+        ..torch
+    };
+    let (tf1, _, _) = adam_update(w, d1, None, None, 1, 1e-3, &tensorflow);
+    let expected = -1e-3 * 0.001f64.sqrt() / 0.1 * 1e-8 / (0.001f64.sqrt() * 1e-7 + 1e-8);
+    close(
+        values(&tf1),
+        [expected, 4.9900000005e-01, -2.4900000003e-01, 0.0],
+        1e-6,
+    );
 }
