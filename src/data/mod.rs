@@ -16,6 +16,7 @@ mod lane_fetch;
 pub mod resize;
 pub mod synthetic_coco;
 pub mod synthetic_lanes;
+pub mod thick_line;
 pub mod tusimple;
 
 pub use batches::{DetectionSplit, Examples, FileSplit, LaneSplit};

@@ -4,11 +4,13 @@
 //! the mean x of each lane's pixels, extends short lanes to the bottom and turns the x into a
 //! grid cell; the auxiliary target is the label image resized to 36x100, nearest).
 //!
-//! The label image is not materialised: a pixel belongs to a lane when its integer
-//! coordinates lie within 8 px of the lane's polyline (through the points' integer parts, as
-//! `cv2.line` gets them), and to the last-drawn lane where lanes overlap.
+//! The label image is drawn as the conversion draws it: each slot's lane, in slot order (later
+//! lanes over earlier ones), as one `cv2.line(thickness=16)` per pair of consecutive points
+//! through the points' integer parts (Python's `int()`, toward zero), with OpenCV's own thick
+//! line rasterisation ([`super::thick_line`]), so the targets read from it are the reference's.
 
 use super::lane_augment::{LabelMap, LaneAugment};
+use super::thick_line::{LabelImage, draw_line};
 use crate::base::fit::least_squares;
 use crate::base::rng::{SplitMix64, stream};
 use crate::error::{Error, Result};
@@ -19,8 +21,9 @@ use std::path::Path;
 pub const WIDTH: usize = 1280;
 /// Height of TuSimple's frames and label images.
 pub const HEIGHT: usize = 720;
-/// Half the thickness (16 px) the conversion draws lanes with.
-const HALF_THICKNESS: f64 = 8.0;
+/// The thickness (px) the conversion draws lanes with.
+const LANE_THICKNESS: u32 = 16;
+
 /// `tusimple_row_anchor` of `data/constant.py`: rows 64, 68, ..., 284 of the 288-px input.
 pub fn row_anchors() -> Vec<usize> {
     (0..56).map(|i| 64 + 4 * i).collect()
@@ -145,51 +148,46 @@ pub fn lane_slots(label: &LaneLabel) -> [Option<Polyline>; 4] {
     slots
 }
 
-/// Distance from `(x, y)` to the segment `a`-`b`.
-fn segment_distance((x, y): (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
-    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-    let length = dx * dx + dy * dy;
-    let t = if length == 0.0 {
-        0.0
-    } else {
-        (((x - a.0) * dx + (y - a.1) * dy) / length).clamp(0.0, 1.0)
-    };
-    ((x - a.0 - t * dx).powi(2) + (y - a.1 - t * dy).powi(2)).sqrt()
-}
-
-/// Whether pixel `(x, y)` is drawn by the polyline (through integer points, as cv2 takes them).
-fn drawn(points: &Polyline, x: f64, y: f64) -> bool {
-    let integer = |p: &(f64, f64)| (p.0.trunc(), p.1.trunc());
-    if points.len() == 1 {
-        return segment_distance((x, y), integer(&points[0]), integer(&points[0]))
-            <= HALF_THICKNESS;
+/// The label image of `convert_tusimple.py`'s `generate_segmentation_and_train_list`: 1280x720,
+/// slot `i`'s lane drawn with value `i + 1` (its `draw`: `cv2.line` between consecutive points'
+/// integer parts, 16 px thick), slots in order, so a later lane wins where lanes overlap.
+pub fn label_image(slots: &[Option<Polyline>; 4]) -> LabelImage {
+    let mut image = LabelImage::new(WIDTH, HEIGHT);
+    // Python's `int()`: toward zero.
+    let integer = |p: &(f64, f64)| (p.0.trunc() as i64, p.1.trunc() as i64);
+    for (slot, lane) in slots.iter().enumerate() {
+        let Some(points) = lane else { continue };
+        for pair in points.windows(2) {
+            draw_line(
+                &mut image,
+                integer(&pair[0]),
+                integer(&pair[1]),
+                slot as u8 + 1,
+                LANE_THICKNESS,
+            );
+        }
     }
-    points
-        .windows(2)
-        .any(|w| segment_distance((x, y), integer(&w[0]), integer(&w[1])) <= HALF_THICKNESS)
-}
-
-/// The label image's value at pixel `(x, y)`: the last slot (1-based) drawing it, else 0.
-fn label_at(slots: &[Option<Polyline>; 4], x: usize, y: usize) -> u8 {
-    (0..4)
-        .rev()
-        .find(|&i| {
-            slots[i]
-                .as_ref()
-                .is_some_and(|p| drawn(p, x as f64, y as f64))
-        })
-        .map_or(0, |i| i as u8 + 1)
+    image
 }
 
 /// The augmented label image's value at pixel `(x, y)`.
-fn augmented_label_at(slots: &[Option<Polyline>; 4], map: &LabelMap, x: usize, y: usize) -> u8 {
-    map.source(x, y).map_or(0, |(x, y)| label_at(slots, x, y))
+fn augmented_label_at(image: &LabelImage, map: &LabelMap, x: usize, y: usize) -> u8 {
+    map.source(x, y).map_or(0, |(x, y)| image.get(x, y))
 }
 
 /// `_get_index` and `_grid_pts` on the label image after `augment`: each lane's grid cell at
 /// each row anchor (`griding_num`: no lane there), `[rows][4]`.
 pub fn row_targets(
     slots: &[Option<Polyline>; 4],
+    griding_num: usize,
+    augment: LaneAugment,
+) -> Vec<[usize; 4]> {
+    image_row_targets(&label_image(slots), griding_num, augment)
+}
+
+/// [`row_targets`] of a drawn [`label_image`].
+fn image_row_targets(
+    image: &LabelImage,
     griding_num: usize,
     augment: LaneAugment,
 ) -> Vec<[usize; 4]> {
@@ -202,7 +200,7 @@ pub fn row_targets(
     for (r, &y) in rows.iter().enumerate() {
         let mut sums = [(0.0f64, 0usize); 4];
         for x in 0..WIDTH {
-            let value = augmented_label_at(slots, &map, x, y as usize);
+            let value = augmented_label_at(image, &map, x, y as usize);
             if value > 0 {
                 let s = &mut sums[value as usize - 1];
                 *s = (s.0 + x as f64, s.1 + 1);
@@ -269,6 +267,16 @@ pub fn segmentation_target(
     w: usize,
     augment: LaneAugment,
 ) -> Vec<u8> {
+    image_segmentation_target(&label_image(slots), h, w, augment)
+}
+
+/// [`segmentation_target`] of a drawn [`label_image`].
+fn image_segmentation_target(
+    image: &LabelImage,
+    h: usize,
+    w: usize,
+    augment: LaneAugment,
+) -> Vec<u8> {
     let (sy, sx) = (HEIGHT as f64 / h as f64, WIDTH as f64 / w as f64);
     let map = augment.label_map();
     (0..h)
@@ -276,7 +284,7 @@ pub fn segmentation_target(
         .map(|(i, j)| {
             let y = ((i as f64 + 0.5) * sy).floor() as usize;
             let x = ((j as f64 + 0.5) * sx).floor() as usize;
-            augmented_label_at(slots, &map, x.min(WIDTH - 1), y.min(HEIGHT - 1))
+            augmented_label_at(image, &map, x.min(WIDTH - 1), y.min(HEIGHT - 1))
         })
         .collect()
 }
@@ -385,15 +393,16 @@ pub fn batch_data(
         segmentation: Vec::new(),
     };
     for (item, augment) in items.iter().zip(augments) {
-        let slots = lane_slots(&item.label);
+        // One label image per frame for both targets.
+        let image = label_image(&lane_slots(&item.label));
         data.cells.extend(
-            row_targets(&slots, griding_num, augment)
+            image_row_targets(&image, griding_num, augment)
                 .iter()
                 .flatten()
                 .map(|&c| c as i64),
         );
         data.segmentation.extend(
-            segmentation_target(&slots, h / 8, w / 8, augment)
+            image_segmentation_target(&image, h / 8, w / 8, augment)
                 .iter()
                 .map(|&s| s as i64),
         );
