@@ -51,6 +51,9 @@ torch-venv:
     # keeps torch as pinned above).
     .venv-torch/bin/pip install numpy==2.4.6 pillow==13.0.0
     .venv-torch/bin/pip install --no-deps torchvision==0.26.0
+    # OpenCV: scripts/fidelity_trace_ufld.py draws UFLD's label images with cv2.line, as the
+    # UFLD repository's convert_tusimple.py does.
+    .venv-torch/bin/pip install --no-deps opencv-python-headless==4.10.0.84
 
 # Criterion benchmarks: projection of ResNet-18's pruned layers, one LeNet-5 and one ResNet-18
 # training step on each CPU backend (`just bench tch` adds tch-cpu; needs `just torch-venv`).
@@ -148,9 +151,12 @@ fidelity backend="cpu":
     SLR_FIDELITY_WRITE=1 cargo test "${features[@]}" --test integration fidelity
     SLR_FIDELITY_WRITE=1 cargo test "${features[@]}" --test fidelity64
 
-# The reference traces themselves (PyTorch, `just torch-venv`): scripts/fidelity_trace.py.
+# The reference traces themselves (PyTorch, `just torch-venv`): the CIFAR and ImageNet families
+# (scripts/fidelity_trace.py), YOLOv3-tiny and UFLD (their own scripts, which import it).
 fidelity-traces:
     .venv-torch/bin/python scripts/fidelity_trace.py
+    .venv-torch/bin/python scripts/fidelity_trace_yolo.py --dtype float64
+    .venv-torch/bin/python scripts/fidelity_trace_ufld.py --dtype float64
 
 # Build `slr` with the libtorch backends against the venv's torch, in its own target folder
 # (switching libtorch rebuilds everything above torch-sys).

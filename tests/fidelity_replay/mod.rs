@@ -10,18 +10,18 @@ use burn::tensor::{Device, FloatDType, Tensor, TensorData};
 use serde_json::Value;
 use slr_repro::base::backend::Backend;
 use slr_repro::base::sha256_hex;
-use slr_repro::catalog::{Architecture, ResNetConfig};
-use slr_repro::data::{self, Dataset};
+use slr_repro::catalog::{Architecture, ResNetConfig, UfldConfig, YoloConfig};
+use slr_repro::data::{self, Dataset, Examples, LaneSplit, tusimple};
 use slr_repro::error::Result;
 use slr_repro::metrics::Metric;
-use slr_repro::models::{Net, ResNet, Vgg16, import_pytorch, params};
+use slr_repro::models::{Net, ResNet, Ufld, Vgg16, Yolo, import_pytorch, params};
 use slr_repro::prune::{Magnitude, MaskedRetrain, Pruner, apply_masks, train_pruner};
 use slr_repro::spec::{
-    AdmmSpec, BudgetSpec, CountRule, DataSpec, DatasetKind, MethodSpec, ModelKind, ScheduleKind,
-    ScheduleSpec, SgdSpec, SlrSpec,
+    AdmmSpec, BudgetSpec, CountRule, DataSpec, DatasetKind, MethodSpec, ModelKind, OptimizerKind,
+    ScheduleKind, ScheduleSpec, SgdSpec, SlrSpec,
 };
 use slr_repro::train::{
-    self, Classification, EpochRecord, Observer, Snapshot, StepView, Task, TrainSettings,
+    self, EpochRecord, ModelTask, Observer, Snapshot, StepView, Task, TrainSettings,
 };
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -101,6 +101,8 @@ pub fn kind_of(family: &str) -> ModelKind {
         "vgg16-cifar" => ModelKind::Vgg16Cifar,
         "resnet18-imagenet" => ModelKind::Resnet18Imagenet,
         "resnet50-imagenet" => ModelKind::Resnet50Imagenet,
+        "yolov3-tiny" => ModelKind::Yolov3Tiny,
+        "ufld-small" => ModelKind::UfldSmall,
         other => panic!("no model for traced family {other}"),
     }
 }
@@ -109,7 +111,7 @@ pub fn kind_of(family: &str) -> ModelKind {
 /// the model's data set), with the weights of `file` (a state dict the trace script saved).
 pub fn model(trace: &Value, file: &str, device: &Device) -> Net {
     let family = trace["family"].as_str().unwrap();
-    let base = trace["base"].as_u64().unwrap() as usize;
+    let base = trace["base"].as_u64().unwrap_or(64) as usize;
     let kind = kind_of(family);
     let entry = kind.entry();
     let net = match entry.architecture {
@@ -124,6 +126,22 @@ pub fn model(trace: &Value, file: &str, device: &Device) -> Net {
             },
         )),
         Architecture::Vgg16 => Net::Vgg16(Vgg16::with_width(device, entry.classes, base)),
+        Architecture::Ufld(config) => Net::Ufld(Ufld::new(
+            device,
+            UfldConfig {
+                width: base,
+                hidden: trace["hidden"].as_u64().unwrap() as usize,
+                ..config
+            },
+            entry.input,
+        )),
+        Architecture::Yolo(config) => Net::Yolo(Yolo::new(
+            device,
+            YoloConfig {
+                width_divisor: trace["width_divisor"].as_u64().unwrap() as usize,
+                ..config
+            },
+        )),
         _ => panic!("{family} has no narrow variant"),
     };
     import_pytorch(net, kind, &fixtures().join(file)).expect("the trace's weights load")
@@ -154,42 +172,90 @@ pub fn data_of(trace: &Value, device: &Device) -> Dataset {
             device,
         )
         .expect("tests/fixtures/fidelity/imagenet (scripts/fidelity_trace.py writes it)"),
+        // Generated shapes at the model's input size, so that letterboxing is the identity
+        // on both sides (scripts/fidelity_trace_yolo.py).
+        "synthetic-coco" => data::load(
+            &fixtures(),
+            DatasetKind::SyntheticCoco,
+            &DataSpec {
+                augment: Some(false),
+                ..DataSpec::default()
+            },
+            device,
+        )
+        .expect("tests/fixtures/fidelity/synthetic-coco (scripts/fidelity_trace_yolo.py)"),
+        // TuSimple-format frames at 1280x720 (our loader reads labels in those coordinates),
+        // resized to the input by both sides (scripts/fidelity_trace_ufld.py).
+        "synthetic-lanes" => {
+            let dir = fixtures().join(trace["data_root"].as_str().unwrap());
+            let split = |file: &str| {
+                let items = tusimple::read_split(&dir, &[file]).expect("the traced lanes");
+                Examples::Lanes(LaneSplit {
+                    items: std::sync::Arc::new(items),
+                    input: [64, 160],
+                    griding_num: trace["griding_num"].as_u64().unwrap() as usize,
+                    augment: false,
+                    device: device.clone(),
+                })
+            };
+            Dataset {
+                kind: DatasetKind::SyntheticLanes,
+                train: split("label_data_synthetic.json"),
+                test: split("test_label.json"),
+            }
+        }
         other => panic!("no traced data set {other}"),
     }
 }
 
 /// The optimizer and schedule of one run of a trace: the run's own where it names them (the
-/// ImageNet traces' dense run: torchvision's recipe), else the trace's optimizer under the
-/// reference cosine, T_max over `period` epochs.
+/// ImageNet traces' dense run: torchvision's recipe; the detection traces name every run's),
+/// else the trace's optimizer under the reference cosine, T_max over `period` epochs (the
+/// training phase's, which the authors' retraining keeps).
 pub fn budget(trace: &Value, run: &Value, epochs: usize, period: usize) -> BudgetSpec {
     let o = if run["optimizer"].is_object() {
         &run["optimizer"]
     } else {
         &trace["optimizer"]
     };
-    let schedule = match run["schedule"]["kind"].as_str() {
+    let s = &run["schedule"];
+    let schedule = match s["kind"].as_str() {
         Some("step") => ScheduleSpec {
             kind: ScheduleKind::Step,
-            step_size: run["schedule"]["step_size"].as_u64().unwrap() as usize,
-            gamma: run["schedule"]["gamma"].as_f64().unwrap(),
+            step_size: s["step_size"].as_u64().unwrap() as usize,
+            gamma: s["gamma"].as_f64().unwrap(),
             ..ScheduleSpec::default()
         },
-        None => ScheduleSpec {
+        Some("constant") => ScheduleSpec::default(),
+        None | Some("reference-cosine") => ScheduleSpec {
             kind: ScheduleKind::ReferenceCosine,
-            period_epochs: Some(period),
+            period_epochs: Some(s["period_epochs"].as_u64().map_or(period, |p| p as usize)),
             ..ScheduleSpec::default()
         },
         Some(other) => panic!("no traced schedule {other}"),
     };
+    let kind = match o["kind"].as_str() {
+        None | Some("sgd") => OptimizerKind::Sgd,
+        // The traces run `torch.optim.Adam`.
+        Some("adam") => OptimizerKind::AdamTorch,
+        Some(other) => panic!("no traced optimizer {other}"),
+    };
+    let mut optimizer = SgdSpec {
+        kind,
+        lr: o["lr"].as_f64().unwrap(),
+        momentum: o["momentum"].as_f64().unwrap(),
+        nesterov: o["nesterov"].as_bool().unwrap(),
+        weight_decay: o["weight_decay"].as_f64().unwrap(),
+        ..SgdSpec::default()
+    };
+    if kind.is_adam() {
+        optimizer.beta1 = o["beta1"].as_f64().unwrap();
+        optimizer.beta2 = o["beta2"].as_f64().unwrap();
+        optimizer.eps = o["eps"].as_f64().unwrap();
+    }
     BudgetSpec {
         epochs,
-        optimizer: SgdSpec {
-            lr: o["lr"].as_f64().unwrap(),
-            momentum: o["momentum"].as_f64().unwrap(),
-            nesterov: o["nesterov"].as_bool().unwrap(),
-            weight_decay: o["weight_decay"].as_f64().unwrap(),
-            ..SgdSpec::default()
-        },
+        optimizer,
         schedule,
         ..BudgetSpec::default()
     }
@@ -267,12 +333,15 @@ struct Update {
 
 /// Records every step of a training call.
 pub struct Recording<'a> {
-    pub ratios: &'a BTreeMap<String, f64>,
-    pub bn_layers: Vec<String>,
-    pub rho: f64,
+    ratios: &'a BTreeMap<String, f64>,
+    bn_layers: Vec<String>,
+    rho: f64,
     pub steps: Vec<Step>,
     updates: Vec<Update>,
+    /// What the trace measures after each epoch: the loop's own test accuracy, or with
+    /// `measure` (the detection traces) what it computes from the model.
     pub test_acc: Vec<f64>,
+    measure: Option<&'a dyn Fn(&Net) -> f64>,
 }
 
 impl<'a> Recording<'a> {
@@ -284,7 +353,14 @@ impl<'a> Recording<'a> {
             steps: Vec::new(),
             updates: Vec::new(),
             test_acc: Vec::new(),
+            measure: None,
         }
+    }
+
+    /// Records `measure` of the model after each epoch instead of the test accuracy.
+    fn measuring(mut self, measure: Option<&'a dyn Fn(&Net) -> f64>) -> Self {
+        self.measure = measure;
+        self
     }
 }
 
@@ -358,8 +434,11 @@ impl Observer for Recording<'_> {
         Ok(())
     }
 
-    fn epoch(&mut self, record: &EpochRecord, _model: &Net) -> Result<()> {
-        self.test_acc.push(record.test_acc);
+    fn epoch(&mut self, record: &EpochRecord, model: &Net) -> Result<()> {
+        self.test_acc.push(
+            self.measure
+                .map_or(record.test_acc, |measure| measure(model)),
+        );
         Ok(())
     }
 
@@ -369,7 +448,7 @@ impl Observer for Recording<'_> {
 }
 
 /// How a replay compares with its trace.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Comparison {
     pub steps: usize,
     pub max_loss_error: f64,
@@ -470,8 +549,14 @@ impl Comparison {
         }
     }
 
-    fn accuracy(&mut self, label: &str, ours: f64, reference: f64) {
-        if (ours - reference).abs() > 1e-9 {
+    /// A test accuracy (exactly), or a test loss (`loss`: within the loss tolerance).
+    fn accuracy(&mut self, label: &str, ours: f64, reference: f64, loss: bool) {
+        let off = if loss {
+            relative(ours, reference) > loss_tolerance()
+        } else {
+            (ours - reference).abs() > 1e-9
+        };
+        if off {
             self.accuracies_equal = false;
             self.problems
                 .push(format!("{label}: test accuracy {ours} against {reference}"));
@@ -479,14 +564,31 @@ impl Comparison {
     }
 }
 
-/// Test accuracies at the end of each epoch of a trace's steps.
+/// A trace's test measure in `entry` (a step or the hard prune): its test accuracy, or the
+/// total of its test loss (the detection traces).
+fn trace_measure(entry: &Value) -> Option<f64> {
+    entry["test_acc"]
+        .as_f64()
+        .or_else(|| entry["test_loss"]["total"].as_f64())
+}
+
+/// Test measures at the end of each epoch of a trace's steps.
 pub fn trace_accuracies(steps: &Value) -> Vec<f64> {
     steps
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|s| s["test_acc"].as_f64())
+        .filter_map(trace_measure)
         .collect()
+}
+
+/// The task loss of the whole training set (the traces' test set too) in evaluation mode:
+/// what a detection trace measures after each epoch, where mAP says little after a few
+/// steps.
+fn test_loss(task: &ModelTask, data: &Dataset, net: &Net) -> f64 {
+    let all: Vec<usize> = (0..data.train.len()).collect();
+    let batch = ModelTask::train_batch(data, &all, 0, false).expect("the test batch");
+    scalar(&task.loss(&net.valid(), batch))
 }
 
 pub fn settings(budget: &BudgetSpec, batch: usize) -> TrainSettings<'_> {
@@ -502,6 +604,20 @@ pub fn settings(budget: &BudgetSpec, batch: usize) -> TrainSettings<'_> {
 
 /// Replays the trace of `method` (`dense`, `slr` or `admm`) of `family` and compares.
 pub fn replay(family: &str, method: &str) -> Comparison {
+    // Each replay runs once per process: the report's table and the tests share it (the
+    // detection and lane replays take a minute each).
+    static DONE: std::sync::Mutex<BTreeMap<(String, String), Comparison>> =
+        std::sync::Mutex::new(BTreeMap::new());
+    let key = (family.to_owned(), method.to_owned());
+    if let Some(done) = DONE.lock().unwrap().get(&key) {
+        return done.clone();
+    }
+    let comparison = replay_once(family, method);
+    DONE.lock().unwrap().insert(key, comparison.clone());
+    comparison
+}
+
+fn replay_once(family: &str, method: &str) -> Comparison {
     let trace = trace(family);
     let run = &trace["runs"][method];
     let device = device(precision(&trace));
@@ -515,13 +631,22 @@ pub fn replay(family: &str, method: &str) -> Comparison {
         .map(|l| l.as_str().unwrap().to_owned())
         .collect();
     let data = data_of(&trace, &device);
-    let task = Classification::new(&device);
+    let kind = kind_of(family);
+    let task = ModelTask::of(kind, &device).expect("a task for the model");
     let net = model(&trace, &format!("{family}.pt"), &device);
+    let loss_measured = trace_measure(&run["steps"][0]).is_none()
+        && run["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["test_loss"].is_object());
+    let measure = |net: &Net| test_loss(&task, &data, net);
+    let measure: Option<&dyn Fn(&Net) -> f64> = loss_measured.then_some(&measure);
     let epochs = run["epochs"].as_u64().unwrap() as usize;
     let train_budget = budget(&trace, run, epochs, epochs);
     let mut comparison = Comparison::new();
     let method_spec = match method {
-        "dense" => MethodSpec::Dense,
+        "dense" | "dense-adam" => MethodSpec::Dense,
         "slr" => MethodSpec::Slr(SlrSpec::default()),
         "admm" => MethodSpec::Admm(AdmmSpec::default()),
         other => panic!("no traced method {other}"),
@@ -533,7 +658,7 @@ pub fn replay(family: &str, method: &str) -> Comparison {
         let initial = mask_summary(&pruner.save_state().group("z"));
         comparison.masks("initial Z", &initial, &run["initial_masks"]);
     }
-    let mut recording = Recording::new(&ratios, bn_layers.clone(), rho);
+    let mut recording = Recording::new(&ratios, bn_layers.clone(), rho).measuring(measure);
     let net = train::train(
         net,
         &data,
@@ -550,9 +675,9 @@ pub fn replay(family: &str, method: &str) -> Comparison {
         .iter()
         .zip(trace_accuracies(&run["steps"]))
     {
-        comparison.accuracy(&format!("{method} epoch"), *o, r);
+        comparison.accuracy(&format!("{method} epoch"), *o, r, loss_measured);
     }
-    if method == "dense" {
+    if method.starts_with("dense") {
         return comparison;
     }
     let reference_updates = run["updates"].as_array().unwrap();
@@ -595,11 +720,15 @@ pub fn replay(family: &str, method: &str) -> Comparison {
     let net = apply_masks(net, &masks);
     let pruned = mask_summary(&params::flat(&net, &names));
     comparison.masks("hard prune", &pruned, &run["hard_prune"]["masks"]);
-    let hard_acc = task.evaluate(&net.valid(), &data.test, 1000).unwrap();
+    let hard = match measure {
+        Some(measure) => measure(&net),
+        None => task.evaluate(&net.valid(), &data.test, 1000).unwrap(),
+    };
     comparison.accuracy(
         "hard prune",
-        hard_acc,
-        run["hard_prune"]["test_acc"].as_f64().unwrap(),
+        hard,
+        trace_measure(&run["hard_prune"]).unwrap(),
+        loss_measured,
     );
     // Masked retraining starts, as run.sh's second invocation does, from the saved model: the
     // reference's trained weights, pruned again. Not from ours: however close, a difference
@@ -617,8 +746,10 @@ pub fn replay(family: &str, method: &str) -> Comparison {
     let retrain = &run["retrain"];
     let retrain_epochs = retrain["epochs"].as_u64().unwrap() as usize;
     let retrain_budget = budget(&trace, retrain, retrain_epochs, epochs);
-    let mut retrainer = MaskedRetrain::from_model(&net, &names);
-    let mut recording = Recording::new(&ratios, bn_layers, rho);
+    // The authors' gradient masks, recomputed each epoch (`retrain_mask = "reference"`).
+    let mut retrainer =
+        MaskedRetrain::from_model(&net, &names).freezing_at_percentile(ratios.clone());
+    let mut recording = Recording::new(&ratios, bn_layers, rho).measuring(measure);
     let net = train::train(
         net,
         &data,
@@ -635,7 +766,7 @@ pub fn replay(family: &str, method: &str) -> Comparison {
         .iter()
         .zip(trace_accuracies(&retrain["steps"]))
     {
-        comparison.accuracy("retrain epoch", *o, r);
+        comparison.accuracy("retrain epoch", *o, r, loss_measured);
     }
     // Final weights, every float tensor (BatchNorm statistics included).
     let index = raw_weights(&run["final_weights"]);
@@ -738,8 +869,9 @@ pub fn assert_matches(family: &str, method: &str) {
     );
 }
 
-/// The methods every family is traced through.
-pub const METHODS: [&str; 3] = ["dense", "slr", "admm"];
+/// The runs a trace may hold, in the report's order (`dense-adam`: the detection and lane
+/// smoke profiles' Adam pretraining).
+pub const METHODS: [&str; 4] = ["dense", "dense-adam", "slr", "admm"];
 
 /// One table of reports/fidelity.md, measured by replaying every method of `families` in
 /// `dtype`.
@@ -758,14 +890,20 @@ pub fn render_table(families: &[&str], dtype: FloatDType) -> String {
         "|---|---|---|---|---|---|---|---|---|---|---|---|".into(),
     ];
     let yes = |b: bool| if b { "yes" } else { "**no**" };
-    for (family, method) in families.iter().flat_map(|f| METHODS.map(|m| (*f, m))) {
+    for (family, method) in families.iter().flat_map(|f| {
+        let runs = trace(f)["runs"].clone();
+        METHODS
+            .into_iter()
+            .filter(move |m| runs[*m].is_object())
+            .map(move |m| (*f, m))
+    }) {
         let c = replay(family, method);
         let masks = if c.masks_compared == 0 {
             "–".to_owned()
         } else {
             format!("{}/{}", c.masks_equal, c.masks_compared)
         };
-        let (weights, conditions) = if method == "dense" {
+        let (weights, conditions) = if method.starts_with("dense") {
             ("–".to_owned(), "–")
         } else {
             (
