@@ -81,6 +81,10 @@ struct RunRecord {
     retrain_epochs: Option<u32>,
     metrics: BTreeMap<String, f64>,
     provenance: Option<Provenance>,
+    /// The distinct commits and code fingerprints of its finished stages, in stage order: a run
+    /// whose stages came from different code shows each.
+    commits: Vec<String>,
+    codes: Vec<String>,
     /// A finished stage of it was computed by other code than this build.
     stale: bool,
 }
@@ -126,6 +130,8 @@ pub fn collect(plan: &Plan, runs_root: &Path, data_root: &Path) -> Result<Collec
                     retrain_epochs: row.method.prunes().then_some(row.retrain.epochs as u32),
                     metrics: BTreeMap::new(),
                     provenance: None,
+                    commits: Vec::new(),
+                    codes: Vec::new(),
                     stale: false,
                 });
             }
@@ -158,6 +164,13 @@ pub fn collect(plan: &Plan, runs_root: &Path, data_root: &Path) -> Result<Collec
             .collect()
     };
     let of = |f: &dyn Fn(&RunRecord) -> String| -> Vec<String> { records.iter().map(f).collect() };
+    // Null for a run with no finished stage.
+    let joined = |f: &dyn Fn(&RunRecord) -> &Vec<String>| -> Vec<Option<String>> {
+        records
+            .iter()
+            .map(|r| r.provenance.as_ref().map(|_| f(r).join("+")))
+            .collect()
+    };
     let mut columns = vec![
         col("row", rows(&|r| r.name.clone())),
         col(
@@ -195,7 +208,8 @@ pub fn collect(plan: &Plan, runs_root: &Path, data_root: &Path) -> Result<Collec
             records.iter().map(|r| r.retrain_epochs).collect::<Vec<_>>(),
         ),
         col("version", provenance(&|p| p.version.clone())),
-        col("commit", provenance(&|p| p.git_commit.clone())),
+        col("commit", joined(&|r| &r.commits)),
+        col("code", joined(&|r| &r.codes)),
         col("backend", provenance(&|p| p.backend.clone())),
         col(
             "finished_unix",
@@ -246,6 +260,8 @@ fn read_run(
         retrain_epochs: None,
         metrics: BTreeMap::new(),
         provenance: None,
+        commits: Vec::new(),
+        codes: Vec::new(),
         stale: false,
     };
     for stage in &run.stages {
@@ -298,7 +314,10 @@ fn read_run(
             }
         }
         record.metrics.extend(summary.metrics);
-        record.provenance = Some(store::read_provenance(&dir)?);
+        let provenance = store::read_provenance(&dir)?;
+        push_distinct(&mut record.commits, &provenance.git_commit);
+        push_distinct(&mut record.codes, &summary.code);
+        record.provenance = Some(provenance);
         read_epochs(&dir, run, label, &stage.id, epochs)?;
     }
     if finished < run.stages.len() && record.status == Status::Done {
@@ -313,6 +332,13 @@ fn read_run(
         record.reason = "a final metric is not finite".into();
     }
     Ok(record)
+}
+
+/// Appends `value` unless it is already the list's.
+fn push_distinct(list: &mut Vec<String>, value: &str) {
+    if !list.iter().any(|v| v == value) {
+        list.push(value.to_owned());
+    }
 }
 
 fn col<T, P: ?Sized>(name: &str, values: T) -> PlColumn
