@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A one-node Slurm on this machine for the Slurm test: Debian's slurm-wlm and munge (installed
 # if missing), a slurm.conf for this host (its CPUs, no GPUs), munged, slurmctld and slurmd.
+# Finished jobs are recorded in /var/log/slurm/jobcomp.log (JobState=COMPLETED, FAILED,
+# TIMEOUT, CANCELLED, ...), where the tests read how Slurm saw each job end.
 #   scripts/slurm-local.sh start | stop | run <command...>   (run: start, command, stop)
 # Needs root (apt-get, daemons). Exit 3 when Slurm cannot be set up here (no root, no apt).
 set -euo pipefail
@@ -27,6 +29,8 @@ start() {
 ClusterName=local
 SlurmctldHost=$host
 AuthType=auth/munge
+# A requeued job may start again once its credential expired: 10 s, not 120 (the tests requeue).
+AuthInfo=cred_expire=10
 SlurmUser=root
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
@@ -35,7 +39,8 @@ SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
 ReturnToService=2
 MpiDefault=none
-JobCompType=jobcomp/none
+JobCompType=jobcomp/filetxt
+JobCompLoc=/var/log/slurm/jobcomp.log
 AccountingStorageType=accounting_storage/none
 SlurmctldPidFile=/run/slurmctld.pid
 SlurmdPidFile=/run/slurmd.pid

@@ -46,34 +46,16 @@ pub enum Command {
         #[arg(long)]
         rerun_stale: bool,
     },
-    /// Write Slurm job scripts for the pending stages (one job array per level of the stage
-    /// graph, each afterok the one before, then the report) under <runs>/slurm/<spec>/, and
-    /// with --submit submit them.
+    /// Write a Slurm submission for the pending stages under <runs>/slurm/<spec>/sub-<n>/ (one
+    /// job array per level and stage kind, each after the levels before however they ended,
+    /// then the report), and with --submit submit it.
     Slurm {
         /// Spec options.
         #[command(flatten)]
         spec: SpecArgs,
-        /// `#SBATCH --partition`.
-        #[arg(long)]
-        partition: Option<String>,
-        /// `#SBATCH --gres`, e.g. gpu:1.
-        #[arg(long)]
-        gres: Option<String>,
-        /// `#SBATCH --time`, e.g. 24:00:00.
-        #[arg(long)]
-        time: Option<String>,
-        /// `#SBATCH --cpus-per-task`.
-        #[arg(long)]
-        cpus: Option<usize>,
-        /// `#SBATCH --mem`, e.g. 32G.
-        #[arg(long)]
-        mem: Option<String>,
-        /// `#SBATCH --account`.
-        #[arg(long)]
-        account: Option<String>,
-        /// Extra `#SBATCH ...` lines (repeatable).
-        #[arg(long)]
-        extra: Vec<String>,
+        /// Slurm options.
+        #[command(flatten)]
+        slurm: Box<SlurmArgs>,
         /// Submit with `sbatch` after writing.
         #[arg(long)]
         submit: bool,
@@ -223,6 +205,72 @@ fn parse_dataset(name: &str) -> std::result::Result<DatasetKind, String> {
         serde::de::value::StrDeserializer::<serde::de::value::Error>::new(name),
     )
     .map_err(|e| format!("data set `{name}`: {e}"))
+}
+
+/// `#SBATCH` options of `slr slurm`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SlurmArgs {
+    /// `#SBATCH --partition`.
+    #[arg(long)]
+    partition: Option<String>,
+    /// `#SBATCH --gres` of the stage tasks, e.g. gpu:1 (the report job gets none).
+    #[arg(long)]
+    gres: Option<String>,
+    /// `#SBATCH --time` of the stage tasks, e.g. 24:00:00; KIND=LIMIT for one stage kind,
+    /// e.g. `--time 4:00:00 --time train=48:00:00` (repeatable).
+    #[arg(long, value_name = "[KIND=]LIMIT")]
+    time: Vec<String>,
+    /// `#SBATCH --cpus-per-task` of the stage tasks.
+    #[arg(long)]
+    cpus: Option<usize>,
+    /// `#SBATCH --mem` of the stage tasks, e.g. 32G.
+    #[arg(long)]
+    mem: Option<String>,
+    /// `#SBATCH --account`.
+    #[arg(long)]
+    account: Option<String>,
+    /// `#SBATCH --mail-type`, e.g. END,FAIL.
+    #[arg(long)]
+    mail_type: Option<String>,
+    /// `#SBATCH --mail-user`.
+    #[arg(long)]
+    mail_user: Option<String>,
+    /// At most N tasks of each array at once (`--array=...%N`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_parallel: Option<u32>,
+    /// `#SBATCH --time` of the report job.
+    #[arg(long, default_value = "01:00:00")]
+    report_time: String,
+    /// `#SBATCH --cpus-per-task` of the report job.
+    #[arg(long, default_value_t = 1)]
+    report_cpus: usize,
+    /// Seconds before its time limit at which a task is told to checkpoint and requeue itself
+    /// (`--signal=B:USR1@N`).
+    #[arg(long, default_value_t = 300)]
+    warn_seconds: u32,
+    /// Extra `#SBATCH ...` lines for every job (repeatable).
+    #[arg(long, allow_hyphen_values = true)]
+    extra: Vec<String>,
+}
+
+impl SlurmArgs {
+    fn into_options(self) -> Result<crate::run::slurm::SlurmOptions> {
+        Ok(crate::run::slurm::SlurmOptions {
+            partition: self.partition,
+            gres: self.gres,
+            time: crate::run::slurm::TimeLimits::parse(&self.time)?,
+            cpus: self.cpus,
+            mem: self.mem,
+            account: self.account,
+            mail_type: self.mail_type,
+            mail_user: self.mail_user,
+            max_parallel: self.max_parallel.map(|n| n as usize),
+            report_time: self.report_time,
+            report_cpus: self.report_cpus,
+            warn_seconds: self.warn_seconds,
+            extra: self.extra,
+        })
+    }
 }
 
 /// Options shared by the commands that read a spec.
@@ -382,26 +430,9 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Slurm {
             spec,
-            partition,
-            gres,
-            time,
-            cpus,
-            mem,
-            account,
-            extra,
+            slurm: options,
             submit,
-        } => {
-            let options = crate::run::slurm::SlurmOptions {
-                partition,
-                gres,
-                time,
-                cpus,
-                mem,
-                account,
-                extra,
-            };
-            slurm(&spec, &options, submit)
-        }
+        } => slurm(&spec, &options.into_options()?, submit),
         Command::Status { spec } => {
             print!("{}", status_text(&spec.plan()?));
             Ok(())
@@ -648,7 +679,7 @@ fn reproduce_parallel(
     }
 }
 
-/// `slr slurm`: the job scripts of the pending stages, submitted with `--submit`.
+/// `slr slurm`: a new submission of the pending stages, submitted with `--submit`.
 fn slurm(args: &SpecArgs, options: &crate::run::slurm::SlurmOptions, submit: bool) -> Result<()> {
     use crate::run::slurm;
     let plan = args.plan()?;
@@ -666,7 +697,6 @@ fn slurm(args: &SpecArgs, options: &crate::run::slurm::SlurmOptions, submit: boo
     let workdir = absolute(std::path::Path::new("."))?;
     let runs_root = absolute(&runtime.runs_root)?;
     let stem = report::report_stem(&plan.spec);
-    let dir = runs_root.join("slurm").join(&stem);
     let exe = std::env::current_exe().map_err(|e| Error::RunFailed(format!("own path: {e}")))?;
     // Jobs see the same options, with absolute roots (they may start elsewhere).
     let mut job_args = args.clone();
@@ -679,8 +709,26 @@ fn slurm(args: &SpecArgs, options: &crate::run::slurm::SlurmOptions, submit: boo
         .collect();
     let exe = shell_quote(&exe.display().to_string());
     let nodes = crate::run::graph::graph(&plan, &runs_root);
+    let slurm_root = runs_root.join("slurm");
+    // Stages an earlier submission still has queued or running are left to it.
+    let in_flight = match slurm::active_jobs() {
+        Some(active) => slurm::in_flight(&slurm_root, &active),
+        None => {
+            if slurm_root.is_dir() {
+                eprintln!(
+                    "warning: `squeue` cannot be run here, so stages that earlier submissions \
+                     still have queued are not known and may be submitted twice"
+                );
+            }
+            Vec::new()
+        }
+    };
+    // Checked before a folder is claimed: bad options leave nothing behind.
+    slurm::check_options(options)?;
+    let dir = slurm::claim(&slurm_root.join(&stem))?;
     let submission = slurm::scripts(
         &nodes,
+        &in_flight,
         &exe,
         &quoted.join(" "),
         &workdir,
@@ -692,7 +740,14 @@ fn slurm(args: &SpecArgs, options: &crate::run::slurm::SlurmOptions, submit: boo
         println!("wrote {}", path.display());
     }
     let pending = nodes.iter().filter(|n| !n.done).count();
-    println!("{pending} of {} stages pending", nodes.len());
+    println!(
+        "{pending} of {} stages pending: {} in this submission ({}), {} left to jobs of earlier \
+         submissions that hold them",
+        nodes.len(),
+        submission.stages,
+        dir.display(),
+        submission.left_to_others
+    );
     if submit {
         let status = std::process::Command::new("bash")
             .arg(dir.join("submit.sh"))
@@ -701,6 +756,11 @@ fn slurm(args: &SpecArgs, options: &crate::run::slurm::SlurmOptions, submit: boo
         if !status.success() {
             return Err(Error::RunFailed(format!("submit.sh exited with {status}")));
         }
+        println!(
+            "logs: {}/logs/ (one per task and attempt); `squeue --me` shows the queue; after a \
+             failure or a time-out, `slr slurm` with the same options submits what is missing",
+            dir.display()
+        );
     }
     Ok(())
 }
@@ -736,16 +796,32 @@ fn run_stage(args: &SpecArgs, folder: &str) -> Result<()> {
             plan.spec.path.display()
         )));
     };
+    if node.done {
+        println!("{folder} is done already");
+        return Ok(());
+    }
     if let Some(dep) = &node.depends_on
         && !nodes.iter().any(|n| &n.folder == dep && n.done)
     {
-        return Err(Error::Usage(format!(
-            "--stage {folder}: it consumes {dep}, which is not done"
+        let why = store::read_failure(&runtime.runs_root.join(dep))
+            .map(|f| format!(" (it failed: {})", f.reason))
+            .unwrap_or_default();
+        return Err(Error::InputNotDone(format!(
+            "--stage {folder}: it consumes {dep}, which is not done{why}"
         )));
     }
     let mut executor = Executor::new(runtime.backend, &runtime.data_root, &runtime.runs_root);
-    executor.execute_stage(&plan.runs[node.run], node.index)?;
-    Ok(())
+    let result = executor.execute_stage(&plan.runs[node.run], node.index);
+    if matches!(result, Err(Error::Interrupted { .. }))
+        && std::env::var_os("SLURM_JOB_ID").is_some()
+    {
+        eprintln!(
+            "slr: under `slr slurm` a task warned before its time limit requeues itself and \
+             continues from this checkpoint; otherwise `slr slurm` with the same options and \
+             --submit submits what is missing"
+        );
+    }
+    result.map(|_| ())
 }
 
 /// "spec <id> (<file>), profile <p>: <n> runs<suffix>", then a line per row that does not run

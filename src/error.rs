@@ -52,6 +52,10 @@ pub enum Error {
         /// 0-based step within it.
         step: usize,
     },
+    /// A stage was asked to run before the stage it consumes is done (a Slurm task whose
+    /// input failed or has not run).
+    #[error("input not done: {0}")]
+    InputNotDone(String),
     /// Parallel workers were stopped by a signal; their checkpoints are kept.
     #[error("stopped: {0}; run the same command again to continue")]
     Stopped(String),
@@ -91,9 +95,11 @@ pub enum Error {
 
 impl Error {
     /// Process exit code: 2 for bad input (spec, usage, data, backend, corrupt files), 1 for a
-    /// run that failed while executing.
+    /// run that failed while executing, 4 for a stage whose input is not done, 130 for a stop
+    /// with a checkpoint (3 is the Slurm job scripts': runs folder not visible).
     pub fn exit_code(&self) -> i32 {
         match self {
+            Error::InputNotDone(_) => 4,
             Error::RunFailed(_)
             | Error::Diverged { .. }
             | Error::Io { .. }

@@ -1,5 +1,6 @@
 //! `slr`: parse the command line, run it, map errors to exit codes
-//! (0 ok, 1 a run failed, 2 bad input).
+//! (0 ok, 1 a run failed, 2 bad input, 4 a stage's input not done, 130 stopped with a
+//! checkpoint; 3 is the Slurm job scripts' own: runs folder not visible on the node).
 
 use clap::Parser;
 

@@ -3,7 +3,7 @@
 use super::common::{data_root, root, write};
 use std::process::Command;
 
-const SPEC: &str = r#"
+pub(super) const SPEC: &str = r#"
 [table]
 id = "graph"
 title = "Graph"
@@ -26,7 +26,7 @@ method = "admm"
 sparsity = { uniform = 0.5 }
 "#;
 
-fn plan_json(spec: &std::path::Path, runs: &std::path::Path) -> serde_json::Value {
+pub(super) fn plan_json(spec: &std::path::Path, runs: &std::path::Path) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_slr"))
         .current_dir(root())
         .args(["plan", spec.to_str().unwrap(), "--json", "--runs-root"])
@@ -125,6 +125,14 @@ fn slurm_scripts_run_each_level_as_an_array_after_the_one_before() {
         "gpu:1",
         "--time",
         "04:00:00",
+        "--time",
+        "train=48:00:00",
+        "--max-parallel",
+        "2",
+        "--mail-type",
+        "END,FAIL",
+        "--mail-user",
+        "me@example.org",
         "--extra",
         "#SBATCH --qos=normal",
     ]);
@@ -133,44 +141,90 @@ fn slurm_scripts_run_each_level_as_an_array_after_the_one_before() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let dir = runs.join("slurm/graph");
+    let dir = runs.join("slurm/graph/sub-1");
     let redact = |text: String| {
         text.replace(&tmp.path().display().to_string(), "<tmp>")
             .replace(&root().display().to_string(), "<repo>")
             .replace(env!("CARGO_BIN_EXE_slr"), "<slr>")
     };
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
     let mut all = String::new();
     for name in [
-        "level-0.txt",
-        "level-0.sbatch",
-        "level-1.txt",
-        "level-1.sbatch",
-        "level-3.sbatch",
+        "stages.tsv",
+        "L0-pretrain.sbatch",
+        "L1-train.sbatch",
         "report.sbatch",
         "submit.sh",
     ] {
-        let text = std::fs::read_to_string(dir.join(name)).unwrap();
-        all.push_str(&format!("==> {name}\n{}", redact(text)));
+        all.push_str(&format!("==> {name}\n{}", redact(read(name))));
     }
     insta::assert_snapshot!("slurm_scripts", all);
-    assert!(dir.join("shared-folder.probe").is_file());
-    // A node that does not see the probe (runs folder not shared) refuses with exit 2.
+    let scripts: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".sbatch"))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(
+        scripts,
+        [
+            "L0-pretrain.sbatch",
+            "L1-train.sbatch",
+            "L2-prune.sbatch",
+            "L3-retrain.sbatch",
+            "report.sbatch"
+        ]
+    );
+
+    // A second call is a new submission and leaves the first one as it was.
+    let first: Vec<(String, String)> = ["L0-pretrain.sbatch", "stages.tsv", "submit.sh"]
+        .iter()
+        .map(|n| (n.to_string(), read(n)))
+        .collect();
+    assert!(slurm(&["--time", "1:00:00"]).status.success());
+    assert!(runs.join("slurm/graph/sub-2/L0-pretrain.sbatch").is_file());
+    for (name, text) in first {
+        assert_eq!(read(&name), text, "{name} of sub-1 changed");
+    }
+
+    // A node that does not see the probe (runs folder not shared) refuses with exit 3, saying
+    // why on stderr (Slurm's log in /tmp), before it writes anything into the runs folder.
     std::fs::remove_file(dir.join("shared-folder.probe")).unwrap();
     let job = Command::new("bash")
-        .arg(dir.join("level-0.sbatch"))
+        .arg(dir.join("L0-pretrain.sbatch"))
         .env("SLURM_ARRAY_TASK_ID", "0")
+        .env("SLURM_ARRAY_JOB_ID", "17")
         .output()
         .unwrap();
-    assert_eq!(job.status.code(), Some(2));
+    assert_eq!(job.status.code(), Some(3));
     assert!(
         String::from_utf8_lossy(&job.stderr).contains("the runs folder must be shared"),
         "{}",
         String::from_utf8_lossy(&job.stderr)
     );
+    assert!(!dir.join("logs").exists());
 
-    // Bad input: an `--extra` line that is not an #SBATCH line; --submit without sbatch.
-    let bad = slurm(&["--extra", "--qos=normal"]);
-    assert_eq!(bad.status.code(), Some(2));
+    // Bad input, exit 2 and nothing written: an `--extra` line that is not an #SBATCH line or
+    // sets what slr slurm sets, a time limit of no stage kind, --submit without sbatch.
+    for (args, says) in [
+        (
+            &["--extra", "--qos=normal"][..],
+            "must start with `#SBATCH `",
+        ),
+        (
+            &["--extra", "#SBATCH --array=0-9%2"],
+            "sets --array itself (from --max-parallel)",
+        ),
+        (&["--time", "tune=1:00:00"], "no stage kind `tune`"),
+        (&["--time", "soon"], "--time `soon`"),
+    ] {
+        let bad = slurm(args);
+        assert_eq!(bad.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&bad.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+    assert!(!runs.join("slurm/graph/sub-3").exists());
     let no_sbatch = Command::new(env!("CARGO_BIN_EXE_slr"))
         .current_dir(root())
         .env("PATH", "/nonexistent")
@@ -191,13 +245,15 @@ fn slurm_scripts_run_each_level_as_an_array_after_the_one_before() {
 const SBATCH_SHIM: &str = r#"#!/usr/bin/env bash
 set -euo pipefail
 script="${@: -1}"
-range=$(sed -n 's/^#SBATCH --array=\(.*\)$/\1/p' "$script")
+id=$RANDOM
+range=$(sed -n 's/^#SBATCH --array=\([0-9-]*\).*$/\1/p' "$script")
+export SLURM_ARRAY_JOB_ID=$id SLURM_JOB_ID=$id
 if [ -n "$range" ]; then
   for i in $(seq "${range%-*}" "${range#*-}"); do SLURM_ARRAY_TASK_ID=$i bash "$script" >&2; done
 else
   bash "$script" >&2
 fi
-echo $RANDOM
+echo $id
 "#;
 
 #[test]
@@ -210,6 +266,32 @@ fn the_slurm_scripts_run_every_stage_and_the_report() {
     std::fs::create_dir_all(&bin).unwrap();
     let shim = write(&bin, "sbatch", SBATCH_SHIM);
     std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // A stage whose input is not done refuses with exit 4, naming it.
+    let graph = plan_json(&spec, &runs);
+    let train = graph["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "train")
+        .unwrap()
+        .clone();
+    let early = Command::new(env!("CARGO_BIN_EXE_slr"))
+        .current_dir(root())
+        .args(["run-stage", spec.to_str().unwrap(), "--runs-root"])
+        .arg(&runs)
+        .args(["--stage", train["folder"].as_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(early.status.code(), Some(4));
+    let stderr = String::from_utf8_lossy(&early.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "input not done: --stage {}: it consumes {}, which is not done",
+            train["folder"].as_str().unwrap(),
+            train["depends_on"].as_str().unwrap()
+        )),
+        "{stderr}"
+    );
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
     let out = Command::new(env!("CARGO_BIN_EXE_slr"))
         .current_dir(root())
@@ -252,78 +334,15 @@ fn the_slurm_scripts_run_every_stage_and_the_report() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&again.stdout).contains("0 of 8 stages pending"));
-    assert!(!runs.join("slurm/graph/level-0.sbatch").exists());
-    let submit = std::fs::read_to_string(runs.join("slurm/graph/submit.sh")).unwrap();
-    assert!(!submit.contains("level-"), "{submit}");
-}
-
-/// On a real Slurm (`scripts/slurm-local.sh run ...` starts a one-node one; `just test` runs
-/// this test through it when it can): the tiny spec's arrays run to completion and give the
-/// local run's stages and table.
-#[test]
-#[ignore = "needs a running Slurm: just test runs it through scripts/slurm-local.sh"]
-fn real_slurm_runs_the_arrays_to_the_local_results() {
-    let tmp = tempfile::tempdir().unwrap();
-    let spec = write(tmp.path(), "graph.toml", SPEC);
-    let (cluster, local) = (tmp.path().join("cluster"), tmp.path().join("local"));
-    let common = |runs: &std::path::Path, reports: &str| -> Vec<String> {
-        vec![
-            "--data-root".into(),
-            data_root().display().to_string(),
-            "--runs-root".into(),
-            runs.display().to_string(),
-            "--set".into(),
-            "runtime.threads=1".into(),
-            "--set".into(),
-            format!(
-                "runtime.reports_root={:?}",
-                tmp.path().join(reports).display().to_string()
-            ),
-        ]
-    };
-    let submit = Command::new(env!("CARGO_BIN_EXE_slr"))
-        .current_dir(root())
-        .args(["slurm", spec.to_str().unwrap(), "--submit"])
-        .args(common(&cluster, "cluster-reports"))
-        .output()
-        .unwrap();
+    let submit = std::fs::read_to_string(runs.join("slurm/graph/sub-2/submit.sh")).unwrap();
+    assert!(!submit.contains(".sbatch \""), "{submit}");
     assert!(
-        submit.status.success(),
-        "{}",
-        String::from_utf8_lossy(&submit.stderr)
+        submit.contains("report=$(submit report.sbatch)"),
+        "{submit}"
     );
-    // Wait for the queue to drain (the report job is last).
-    let started = std::time::Instant::now();
-    loop {
-        let queue = Command::new("squeue").args(["-h"]).output().unwrap();
-        if queue.stdout.is_empty() {
-            break;
-        }
-        assert!(
-            started.elapsed().as_secs() < 600,
-            "Slurm jobs still queued after 10 min"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(500));
-    }
-    let run_local = Command::new(env!("CARGO_BIN_EXE_slr"))
-        .current_dir(root())
-        .args(["reproduce", spec.to_str().unwrap(), "--no-fetch"])
-        .args(common(&local, "local-reports"))
-        .output()
-        .unwrap();
-    assert!(
-        run_local.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run_local.stderr)
-    );
-    assert_eq!(
-        super::resume::fingerprint(&cluster),
-        super::resume::fingerprint(&local)
-    );
-    let table = |dir: &str| {
-        let text = std::fs::read_to_string(tmp.path().join(dir).join("graph.md"))
-            .unwrap_or_else(|e| panic!("{dir}/graph.md: {e}"));
-        text.split("\n---\n").next().unwrap().to_owned()
-    };
-    assert_eq!(table("cluster-reports"), table("local-reports"));
+    // Every task logged into the submission's logs/, one file per task and attempt.
+    let logs = std::fs::read_dir(runs.join("slurm/graph/sub-1/logs"))
+        .unwrap()
+        .count();
+    assert_eq!(logs, 9);
 }

@@ -22,6 +22,7 @@ mod models;
 mod parallel;
 mod pipeline;
 mod projection;
+mod real_slurm;
 mod recipe;
 mod reliability;
 mod report;
