@@ -5,8 +5,9 @@ use crate::data::fetch;
 use crate::error::{Error, Result};
 use crate::perf::{self, estimate};
 use crate::report;
+use crate::run::progress::Progress;
 use crate::run::{Executor, RunStatus, store};
-use crate::spec::{self, DatasetKind, LoadOptions, ModelKind, Plan};
+use crate::spec::{self, DatasetKind, LoadOptions, ModelKind, Plan, Run};
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 use std::collections::BTreeSet;
@@ -572,8 +573,9 @@ fn reproduce(
     let mut executor = Executor::new(backend, &runtime.data_root, &runtime.runs_root);
     let (mut trained, mut cached) = (0, 0);
     let mut failed = Vec::new();
+    let mut progress = overall_progress(&plan);
     for run in &plan.runs {
-        match executor.execute(run) {
+        match execute_run(&mut executor, run, &mut progress) {
             Ok(RunStatus::Trained) => trained += 1,
             Ok(RunStatus::Cached) => cached += 1,
             // A run that fails (divergence, sparsity check) does not stop the others; bad
@@ -604,7 +606,34 @@ fn reproduce(
     }
 }
 
-/// `reproduce --jobs N`: every pending stage in its own worker process, N at once.
+/// Every missing stage of `run`, each reported to `progress`.
+fn execute_run(executor: &mut Executor, run: &Run, progress: &mut Progress) -> Result<RunStatus> {
+    let mut status = RunStatus::Cached;
+    for index in 0..run.stages.len() {
+        let folder = crate::run::graph::folder_of(run, index);
+        progress.start(&folder);
+        let result = executor.execute_stage(run, index);
+        progress.end(&folder, result.is_ok());
+        if result? {
+            status = RunStatus::Trained;
+        }
+    }
+    Ok(status)
+}
+
+/// The overall progress line of `plan`'s stage graph, paced by each stage's training FLOPs.
+fn overall_progress(plan: &Plan) -> Progress {
+    let nodes = crate::run::graph::graph(plan, &plan.spec.raw.runtime.runs_root);
+    let flops: Vec<f64> = nodes
+        .iter()
+        .map(|n| {
+            let run = &plan.runs[n.run];
+            estimate::stage_flops(run, &run.stages[n.index])
+        })
+        .collect();
+    Progress::new(&nodes, &flops)
+}
+
 /// The finished stage folders of `plan` that other code computed, each once.
 fn stale_stages(plan: &Plan) -> Vec<PathBuf> {
     let runs_root = &plan.spec.raw.runtime.runs_root;
@@ -623,6 +652,7 @@ fn stale_stages(plan: &Plan) -> Vec<PathBuf> {
     stale.into_iter().collect()
 }
 
+/// `reproduce --jobs N`: every pending stage in its own worker process, N at once.
 fn reproduce_parallel(
     args: &SpecArgs,
     plan: &Plan,
@@ -653,7 +683,8 @@ fn reproduce_parallel(
         nodes.len(),
         nodes.iter().filter(|n| n.done).count()
     );
-    let outcome = crate::run::parallel::run(&nodes, jobs, &command)?;
+    let mut progress = overall_progress(plan);
+    let outcome = crate::run::parallel::run(&nodes, jobs, &command, &mut progress)?;
     let written = report::build(plan, report::Parts::All)?;
     eprintln!(
         "{} stages trained, {} cached, {} failed; wrote {} report files under {}",

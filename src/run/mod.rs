@@ -4,6 +4,7 @@
 pub mod execute;
 pub mod graph;
 pub mod parallel;
+pub mod progress;
 pub mod provenance;
 pub mod signals;
 pub mod slurm;

@@ -4,6 +4,7 @@
 //! output is relayed line by line, prefixed with the worker's slot.
 
 use super::graph::Node;
+use super::progress::Progress;
 use super::signals;
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
@@ -38,6 +39,7 @@ pub fn run(
     nodes: &[Node],
     jobs: usize,
     command: &dyn Fn(&Node, usize) -> Command,
+    progress: &mut Progress,
 ) -> Result<Outcome> {
     let mut state: Vec<State> = nodes
         .iter()
@@ -68,6 +70,7 @@ pub fn run(
                 let why = format!("depends on {}, which failed", nodes[dep].folder);
                 outcome.failed.push((nodes[i].folder.clone(), why.clone()));
                 state[i] = State::Failed(why);
+                progress.end(&nodes[i].folder, false);
             }
         }
         // Fill free slots with ready nodes (their dependency done), in graph order.
@@ -96,6 +99,7 @@ pub fn run(
                     }
                 });
                 state[i] = State::Running;
+                progress.start(&nodes[i].folder);
                 *entry = Some((i, child, relay));
             }
         }
@@ -126,11 +130,13 @@ pub fn run(
                 Some(0) => {
                     state[i] = State::Done;
                     outcome.trained += 1;
+                    progress.end(&nodes[i].folder, true);
                 }
                 Some(1) => {
                     let why = "the stage failed (see its worker's output)".to_owned();
                     outcome.failed.push((nodes[i].folder.clone(), why.clone()));
                     state[i] = State::Failed(why);
+                    progress.end(&nodes[i].folder, false);
                 }
                 code => {
                     // Bad input or an interruption: every other stage would meet it too.

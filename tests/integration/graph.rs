@@ -93,6 +93,24 @@ fn the_stage_graph_lists_each_stage_once_with_its_dependency() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Without a terminal, the overall progress is logged once per finished stage, with the
+    // time left from this run's pace once a stage has finished.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("stages: "))
+        .collect();
+    assert_eq!(lines.len(), 8, "{stderr}");
+    assert!(
+        lines[0].starts_with("stages: 1 done (0 cached), 0 running, 7 pending, 0 failed of 8; ")
+            && lines[0].contains(" left"),
+        "{stderr}"
+    );
+    assert!(
+        lines[7].starts_with("stages: 8 done (0 cached), 0 running, 0 pending, 0 failed of 8; ")
+            && lines[7].ends_with(" so far"),
+        "{stderr}"
+    );
     let graph = plan_json(&spec, &runs);
     assert!(
         graph["stages"]

@@ -64,6 +64,12 @@ fn a_failed_stage_fails_only_its_dependants() {
     assert_eq!(err.matches(", which failed)").count(), 2, "{err}");
     // The other rows' 7 stages all finished.
     assert!(err.contains("7 stages trained"), "{err}");
+    // The overall line counts the failed stage and its two dependants as failed.
+    let last = err.lines().rfind(|l| l.starts_with("stages: ")).unwrap();
+    assert!(
+        last.starts_with("stages: 7 done (0 cached), 0 running, 0 pending, 3 failed of 10; "),
+        "{err}"
+    );
     // `plan --json` says which stage diverged (and why); its dependants stay pending.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_slr"))
         .current_dir(super::common::root())
