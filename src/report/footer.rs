@@ -24,6 +24,15 @@ pub fn utc_date(unix: u64) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
+/// `words` when `commit` (or one of several, `+`-joined) had uncommitted changes (`-dirty`).
+fn uncommitted<'a>(commit: &str, words: &'a str) -> &'a str {
+    if commit.split('+').any(|c| c.ends_with("-dirty")) {
+        words
+    } else {
+        ""
+    }
+}
+
 /// The footer paragraph.
 pub fn render(spec: &Loaded, results: &DataFrame, rendered_by_commit: &str) -> Result<String> {
     let version = strings(results, "version")?;
@@ -46,8 +55,12 @@ pub fn render(spec: &Loaded, results: &DataFrame, rendered_by_commit: &str) -> R
             .iter()
             .map(|((v, c, b), n)| {
                 format!(
-                    "{n} run{} by slr {v} at commit `{c}` on {b}",
-                    if *n == 1 { "" } else { "s" }
+                    "{n} run{} by slr {v} at commit `{c}`{} on {b}",
+                    if *n == 1 { "" } else { "s" },
+                    uncommitted(
+                        c,
+                        " (with uncommitted changes: that commit alone may not give these numbers)"
+                    )
                 )
             })
             .collect();
@@ -60,10 +73,12 @@ pub fn render(spec: &Loaded, results: &DataFrame, rendered_by_commit: &str) -> R
     let profile = spec.profile.as_deref().unwrap_or("(none)");
     let _ = write!(
         out,
-        "Spec `{}` ({}), profile `{profile}`; rendered by slr {} at commit `{rendered_by_commit}`.",
+        "Spec `{}` ({}), profile `{profile}`; rendered by slr {} at commit \
+         `{rendered_by_commit}`{}.",
         spec.raw.table.id,
         spec.path.display(),
         env!("CARGO_PKG_VERSION"),
+        uncommitted(rendered_by_commit, ", from a tree with uncommitted changes"),
     );
     Ok(out)
 }

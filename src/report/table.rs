@@ -153,8 +153,18 @@ pub fn render(spec: &Loaded, results: &DataFrame, footer: &str) -> Result<String
     }
     let _ = writeln!(out, "| {} |", header.join(" | "));
     let _ = writeln!(out, "|{}", "---|".repeat(header.len()));
+    // Rows the profile does not select are named under the table, not shown as rows.
+    let mut left_out: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (row, runs) in rows.runs.iter().enumerate() {
         let name = &rows.names[row];
+        let spec_row = &spec.rows[row];
+        if !spec.row_selected(spec_row) {
+            left_out
+                .entry(spec_row.group.as_str())
+                .or_default()
+                .push(name.as_str());
+            continue;
+        }
         let mut cells = vec![name.clone()];
         let not_run = runs
             .iter()
@@ -222,6 +232,14 @@ pub fn render(spec: &Loaded, results: &DataFrame, footer: &str) -> Result<String
         "\nMeasured cells: mean ± sample standard deviation over the finished seeds (n); \
          \"1 seed\" marks a single run.\n",
     );
+    for (group, names) in &left_out {
+        let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        let _ = writeln!(
+            out,
+            "\nNot in profile `{profile}` (group `{group}` not selected): {}.",
+            names.join(", ")
+        );
+    }
 
     if !published.is_empty() {
         out.push_str("\nPublished numbers (cited, not measured here):\n\n");
@@ -230,12 +248,13 @@ pub fn render(spec: &Loaded, results: &DataFrame, footer: &str) -> Result<String
         for (number, cell) in &published {
             let ours = match cell.row.as_deref() {
                 Some(row_name) => {
-                    let runs = rows
-                        .names
-                        .iter()
-                        .position(|n| n == row_name)
-                        .map_or(&[][..], |i| &rows.runs[i][..]);
+                    let index = rows.names.iter().position(|n| n == row_name);
+                    let runs = index.map_or(&[][..], |i| &rows.runs[i][..]);
+                    let selected = index.is_none_or(|i| spec.row_selected(&spec.rows[i]));
                     match mean_of(&floats(results, &cell.metric)?, runs) {
+                        _ if !selected => {
+                            (format!("not in this profile (`{row_name}`)"), "–".into())
+                        }
                         Some(mean) => (
                             format!("{mean:.2} (`{row_name}`)"),
                             format!("{:+.2}", mean - cell.value),

@@ -135,10 +135,16 @@ fn outputs(runs: &Path) -> Vec<(String, String, String)> {
     out
 }
 
-/// The report with what changes between machines and commits redacted: commit, version,
-/// dates and the spec's temporary path.
+/// The report with what changes between machines and commits redacted: commit (and the words
+/// for uncommitted changes, which a clean checkout lacks), version, dates and the spec's
+/// temporary path.
 fn redacted(report: &str, spec: &Path) -> String {
     let mut text = report
+        .replace(
+            " (with uncommitted changes: that commit alone may not give these numbers)",
+            "",
+        )
+        .replace(", from a tree with uncommitted changes.", ".")
         .replace(&slr_repro::run::provenance::git_commit(), "<commit>")
         .replace(env!("CARGO_PKG_VERSION"), "<version>")
         .replace(&spec.display().to_string(), "<spec>");

@@ -158,6 +158,69 @@ fn footer_names_producers_and_the_last_date() {
     assert!(text.ends_with("profile `(none)`; rendered by slr 0.1.0 at commit `xyz`."));
 }
 
+/// A profile's table leaves out the rows it does not select and names them in one line under
+/// it; a published cell of such a row says so.
+#[test]
+fn rows_a_profile_does_not_select_are_named_under_the_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text =
+        SPEC.replace(
+            "[[rows]]\nname = \"slr\"",
+            "[[rows]]\nname = \"slr\"\ngroup = \"extra\"",
+        )
+        .replace(
+            "[[rows]]\nname = \"admm\"",
+            "[[rows]]\nname = \"admm\"\ngroup = \"extra\"",
+        ) + "\n[profile.lean]\ngroups = [\"main\"]\n";
+    let spec = super::common::load_spec(&write(tmp.path(), "hand.toml", &text), Some("lean"));
+    let table = table::render(&spec, &frame(), "FOOTER").unwrap();
+    let rows: Vec<&str> = table
+        .lines()
+        .filter_map(|l| l.strip_prefix("| ")?.split(" |").next())
+        .collect();
+    assert_eq!(
+        rows[..5],
+        ["Row", "dense", "mag", "boom", "What"],
+        "{table}"
+    );
+    assert!(
+        table.contains("| dense |") && table.contains("| mag |"),
+        "{table}"
+    );
+    assert!(
+        table.contains("\nNot in profile `lean` (group `extra` not selected): `admm`, `slr`.\n"),
+        "{table}"
+    );
+    assert!(
+        table.contains("| not in this profile (`admm`) | – |"),
+        "{table}"
+    );
+}
+
+/// Runs or a rendering from a tree with uncommitted changes are said to be so in words.
+#[test]
+fn the_footer_says_when_code_had_uncommitted_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = loaded(tmp.path());
+    let mut results = frame();
+    let dirty = vec!["abc-dirty"; results.height()];
+    results
+        .with_column(polars::prelude::Column::new("commit".into(), dirty))
+        .unwrap();
+    let text = footer::render(&spec, &results, "xyz-dirty").unwrap();
+    assert!(
+        text.contains(
+            "9 runs by slr 0.1.0 at commit `abc-dirty` (with uncommitted changes: that commit \
+             alone may not give these numbers) on cpu"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("at commit `xyz-dirty`, from a tree with uncommitted changes."),
+        "{text}"
+    );
+}
+
 #[test]
 fn utc_dates() {
     assert_eq!(footer::utc_date(0), "1970-01-01");
