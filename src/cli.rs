@@ -246,7 +246,7 @@ pub struct SlurmArgs {
     #[arg(long, default_value_t = 1)]
     report_cpus: usize,
     /// Seconds before its time limit at which a task is told to checkpoint and requeue itself
-    /// (`--signal=B:USR1@N`).
+    /// (`--signal=B:USR1@N`); 0 turns the warning off.
     #[arg(long, default_value_t = 300)]
     warn_seconds: u32,
     /// Extra `#SBATCH ...` lines for every job (repeatable).

@@ -44,7 +44,8 @@ pub struct SlurmOptions {
     /// `--cpus-per-task` of the report job.
     pub report_cpus: usize,
     /// Seconds before a task's time limit at which Slurm warns it (`--signal=B:USR1@N`) to
-    /// checkpoint and requeue itself.
+    /// checkpoint and requeue itself; 0: no warning (a task reaching its limit stops with its
+    /// checkpoint, and the next submission continues it).
     pub warn_seconds: u32,
     /// Extra lines, each `#SBATCH ...`, for every job.
     pub extra: Vec<String>,
@@ -228,7 +229,9 @@ pub fn scripts(
             }
         }
         let _ = writeln!(job, "#SBATCH --requeue");
-        let _ = writeln!(job, "#SBATCH --signal=B:USR1@{}", options.warn_seconds);
+        if options.warn_seconds > 0 {
+            let _ = writeln!(job, "#SBATCH --signal=B:USR1@{}", options.warn_seconds);
+        }
         let throttle = options
             .max_parallel
             .map(|n| format!("%{n}"))

@@ -249,20 +249,27 @@ fn real_slurm_keeps_a_failure_local() {
     );
 }
 
+/// One dense stage of `epochs` epochs of all of MNIST (about 2 s each on one thread).
+fn long_dense_spec(epochs: usize) -> String {
+    SPEC.replace("seeds = [1, 2]", "seeds = [1]")
+        .replace("train_limit = 256", "train_limit = 60000")
+        .replace(
+            "pretrain = { epochs = 1 }",
+            &format!("pretrain = {{ epochs = {epochs} }}"),
+        )
+        .replace(
+            "[[rows]]\nname = \"admm\"\nmethod = \"admm\"\nsparsity = { uniform = 0.5 }\n",
+            "",
+        )
+}
+
 /// A stage longer than its time limit: warned before the limit, the task checkpoints and
 /// requeues itself, and the next attempt continues; the results are an uninterrupted run's.
 #[test]
 #[ignore = "needs a running Slurm: just test runs it through scripts/slurm-local.sh"]
 fn real_slurm_requeues_a_task_at_its_time_limit() {
-    let spec = SPEC
-        .replace("seeds = [1, 2]", "seeds = [1]")
-        .replace("train_limit = 256", "train_limit = 60000")
-        .replace("pretrain = { epochs = 1 }", "pretrain = { epochs = 30 }")
-        .replace(
-            "[[rows]]\nname = \"admm\"\nmethod = \"admm\"\nsparsity = { uniform = 0.5 }\n",
-            "",
-        );
-    let case = Case::new(&spec);
+    // Longer than the first warning, which comes 15-30 s into the task.
+    let case = Case::new(&long_dense_spec(30));
     // One minute, warned 45 s before it (Slurm's checks make that 15-30 s into the task).
     case.submit(&["--time", "1", "--warn-seconds", "45"]);
     drain(&case, 900);
@@ -288,6 +295,41 @@ fn real_slurm_requeues_a_task_at_its_time_limit() {
     )
     .unwrap();
     assert!(text.contains("requeueing"), "{text}");
+}
+
+/// The same stage with no warning: Slurm stops it at its limit (TIMEOUT), the task exits 130
+/// with its checkpoint, the report still runs, and the next submission continues the stage to
+/// an uninterrupted run's result.
+#[test]
+#[ignore = "needs a running Slurm: just test runs it through scripts/slurm-local.sh"]
+fn real_slurm_a_timed_out_stage_continues_in_the_next_submission() {
+    // Longer than the limit plus Slurm's 30-s check interval.
+    let case = Case::new(&long_dense_spec(60));
+    case.submit(&["--time", "1", "--warn-seconds", "0"]);
+    drain(&case, 600);
+    let endings = case.endings();
+    assert!(
+        endings
+            .iter()
+            .any(|(n, state, _)| n.contains("-pretrain-") && state == "TIMEOUT"),
+        "{endings:?}"
+    );
+    assert!(
+        endings
+            .iter()
+            .any(|(n, state, _)| n.ends_with("-report") && state == "COMPLETED"),
+        "{endings:?}"
+    );
+    let stages = plan_json(&case.spec, &case.runs("cluster"));
+    assert_eq!(stages["stages"][0]["status"], "pending", "{stages}");
+    let again = case.submit(&[]);
+    assert!(
+        again.contains("1 of 1 stages pending: 1 in this submission"),
+        "{again}"
+    );
+    drain(&case, 600);
+    case.run_locally(&[]);
+    case.assert_equals_local();
 }
 
 /// A second submission into the same runs folder while the first is queued: the stages the
