@@ -132,6 +132,16 @@ impl Case {
             })
             .collect()
     }
+
+    /// Slurm saw `jobs` jobs or tasks of the case end, each in `state` with `code`.
+    fn assert_every_job_ended(&self, jobs: usize, state: &str, code: &str) {
+        let endings = self.endings();
+        assert_eq!(endings.len(), jobs, "{endings:?}");
+        assert!(
+            endings.iter().all(|(_, s, c)| s == state && c == code),
+            "{endings:?}"
+        );
+    }
 }
 
 /// Every stage folder of a runs root with its outcome: the metrics and the model file's hash
@@ -200,15 +210,8 @@ fn real_slurm_runs_the_arrays_to_the_local_results() {
     drain(&case, 600);
     case.run_locally(&[]);
     case.assert_equals_local();
-    let endings = case.endings();
     // Four levels of two tasks and the report.
-    assert_eq!(endings.len(), 9, "{endings:?}");
-    assert!(
-        endings
-            .iter()
-            .all(|(_, state, code)| state == "COMPLETED" && code == "0:0"),
-        "{endings:?}"
-    );
+    case.assert_every_job_ended(9, "COMPLETED", "0:0");
 }
 
 /// A row that diverges at level 1 fails only its own later stages (each refuses with exit 4);
@@ -380,14 +383,7 @@ fn real_slurm_refuses_on_a_node_without_the_runs_folder() {
         .unwrap();
     assert!(status.success());
     drain(&case, 300);
-    let endings = case.endings();
-    assert_eq!(endings.len(), 9, "{endings:?}");
-    assert!(
-        endings
-            .iter()
-            .all(|(_, state, code)| state == "FAILED" && code == "3:0"),
-        "{endings:?}"
-    );
+    case.assert_every_job_ended(9, "FAILED", "3:0");
     assert!(!sub.join("logs").exists());
     assert!(outcomes(&case.runs("cluster")).is_empty());
     case.submit(&[]);
