@@ -28,9 +28,20 @@ test:
     cargo run -- data fetch mnist
     cargo run -- data fetch cifar10-test20
     if command -v cargo-insta >/dev/null 2>&1; then cargo insta test --check --unreferenced=reject; else cargo test; fi
+    # TensorBoard's own reader on slr's event files (needs PyPI's tensorboard: `just tensorboard-venv`).
+    just tensorboard-venv
+    cargo test --test integration -- --ignored tensorboard
     # The real-Slurm tests, one at a time, on a one-node Slurm (scripts/slurm-local.sh; exit 3: cannot be set up
     # on this machine, e.g. without root, and the test is skipped with that message).
     scripts/slurm-local.sh run cargo test --test integration -- --ignored real_slurm --test-threads=1 || [ $? = 3 ]
+
+# A venv with PyPI's tensorboard, whose reader the TensorBoard test uses (scripts/tensorboard_read.py).
+tensorboard-venv:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    venv="$HOME/.cache/slr-tb-venv"
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    "$venv/bin/python" -c 'import tensorboard' 2>/dev/null || "$venv/bin/pip" install -q tensorboard==2.20.0
 
 # The first 20 real CIFAR-10 test images (PNGs in PyPI's foolbox==3.3.4 wheel) as
 # data/cifar10-test20/test_batch_20.bin, SHA-256 checked: the CIFAR pipeline's golden test data.

@@ -552,7 +552,7 @@ fn reproduce(
             stale.len()
         );
     }
-    let backend = runtime.backend;
+    link_tensorboard(&runtime.runs_root, &plan);
     backend::set_threads(runtime.threads);
     let datasets: BTreeSet<DatasetKind> = plan.spec.rows.iter().map(|r| r.dataset).collect();
     for kind in datasets {
@@ -570,7 +570,7 @@ fn reproduce(
     if jobs > 1 {
         return reproduce_parallel(args, &plan, jobs, devices);
     }
-    let mut executor = Executor::new(backend, &runtime.data_root, &runtime.runs_root);
+    let mut executor = Executor::new(&runtime);
     let (mut trained, mut cached) = (0, 0);
     let mut failed = Vec::new();
     let mut progress = overall_progress(&plan);
@@ -607,6 +607,15 @@ fn reproduce(
 }
 
 /// Every missing stage of `run`, each reported to `progress`.
+/// Links the plan's stages for TensorBoard (`<runs>/tensorboard/<spec>/...`); a failure costs
+/// only the view, so it is a warning.
+fn link_tensorboard(runs_root: &std::path::Path, plan: &Plan) {
+    let spec = report::report_stem(&plan.spec);
+    if let Err(e) = store::events::link_views(runs_root, &spec, &plan.runs) {
+        eprintln!("warning: TensorBoard view not linked: {e}");
+    }
+}
+
 fn execute_run(executor: &mut Executor, run: &Run, progress: &mut Progress) -> Result<RunStatus> {
     let mut status = RunStatus::Cached;
     for index in 0..run.stages.len() {
@@ -740,6 +749,7 @@ fn slurm(args: &SpecArgs, options: &crate::run::slurm::SlurmOptions, submit: boo
         .collect();
     let exe = shell_quote(&exe.display().to_string());
     let nodes = crate::run::graph::graph(&plan, &runs_root);
+    link_tensorboard(&runs_root, &plan);
     let slurm_root = runs_root.join("slurm");
     // Stages an earlier submission still has queued or running are left to it.
     let in_flight = match slurm::active_jobs() {
@@ -841,7 +851,7 @@ fn run_stage(args: &SpecArgs, folder: &str) -> Result<()> {
             "--stage {folder}: it consumes {dep}, which is not done{why}"
         )));
     }
-    let mut executor = Executor::new(runtime.backend, &runtime.data_root, &runtime.runs_root);
+    let mut executor = Executor::new(&runtime);
     let result = executor.execute_stage(&plan.runs[node.run], node.index);
     if matches!(result, Err(Error::Interrupted { .. }))
         && std::env::var_os("SLURM_JOB_ID").is_some()

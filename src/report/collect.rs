@@ -353,7 +353,8 @@ pub fn frame_error(e: polars::prelude::PolarsError) -> Error {
     Error::RunFailed(format!("building a result frame: {e}"))
 }
 
-/// Appends a finished stage's `metrics.csv` rows.
+/// Appends a finished stage's `metrics.csv` rows of epochs and stages (the per-step losses are
+/// for TensorBoard).
 fn read_epochs(
     dir: &Path,
     run: &Run,
@@ -361,7 +362,10 @@ fn read_epochs(
     stage_id: &str,
     out: &mut EpochColumns,
 ) -> Result<()> {
-    for row in store::read_metrics(dir)? {
+    for row in store::read_metrics(dir)?
+        .into_iter()
+        .filter(|r| r.step == 0)
+    {
         out.row.push(run.row_name.clone());
         out.method.push(label.to_owned());
         out.seed.push(run.seed);

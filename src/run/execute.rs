@@ -13,10 +13,10 @@ use crate::models::{self, Net, params};
 use crate::prune::{self, Dense, Magnitude, MaskedRetrain, Pruner, stats};
 use crate::spec::{
     BudgetSpec, DataSpec, DatasetKind, ImportConfig, PretrainConfig, PruneConfig, RetrainConfig,
-    RetrainMask, Run, Stage, StageConfig, StageKind, TrainConfig, derive_seed,
+    RetrainMask, Run, Runtime, Stage, StageConfig, StageKind, TrainConfig, derive_seed,
 };
 use crate::train::task::{ModelTask, Task};
-use crate::train::{self, EpochRecord, Observer, Resume, Snapshot, TrainSettings};
+use crate::train::{self, EpochRecord, Observer, Resume, Snapshot, StepView, TrainSettings};
 use burn::module::Module;
 use burn::tensor::Device;
 use std::collections::{BTreeMap, HashMap};
@@ -39,6 +39,7 @@ pub struct Executor {
     runs_root: PathBuf,
     datasets: HashMap<(DatasetKind, String), Dataset>,
     git_commit: String,
+    loss_every: usize,
 }
 
 /// What a stage records while it runs: per-epoch rows of `metrics.csv`, final metrics for the
@@ -89,6 +90,12 @@ impl Recorder {
         self.file.record(self.stage, epoch, 0, metric, value)
     }
 
+    /// The training loss of one step (`taken` steps so far), for TensorBoard.
+    fn step_loss(&mut self, epoch: usize, taken: usize, loss: f64) -> Result<()> {
+        self.file
+            .record(self.stage, epoch, taken, Metric::TrainLoss, loss)
+    }
+
     /// Every value of one training epoch.
     fn epoch(&mut self, record: &EpochRecord) -> Result<()> {
         self.seconds.push(record.seconds);
@@ -117,32 +124,23 @@ impl Recorder {
 }
 
 impl Executor {
-    /// An executor writing under `runs_root` and reading data from `data_root`.
-    pub fn new(backend: Backend, data_root: &Path, runs_root: &Path) -> Executor {
+    /// An executor on `runtime`'s backend, writing under its runs root and reading data from
+    /// its data root.
+    pub fn new(runtime: &Runtime) -> Executor {
         Executor {
-            backend,
-            device: backend.device(),
-            data_root: data_root.to_owned(),
-            runs_root: runs_root.to_owned(),
+            backend: runtime.backend,
+            device: runtime.backend.device(),
+            data_root: runtime.data_root.clone(),
+            runs_root: runtime.runs_root.clone(),
             datasets: HashMap::new(),
             git_commit: git_commit(),
+            loss_every: runtime.loss_every,
         }
     }
 
     /// The runs root.
     pub fn runs_root(&self) -> &Path {
         &self.runs_root
-    }
-
-    /// Runs every missing stage of `run`.
-    pub fn execute(&mut self, run: &Run) -> Result<RunStatus> {
-        let mut status = RunStatus::Cached;
-        for index in 0..run.stages.len() {
-            if self.execute_stage(run, index)? {
-                status = RunStatus::Trained;
-            }
-        }
-        Ok(status)
     }
 
     /// Runs stage `index` of `run` unless it is done (its dependency must be done); returns
@@ -306,6 +304,7 @@ impl Executor {
             recorder: &mut recorder,
             dir,
             owner: owner(run, index),
+            loss_every: self.loss_every,
         };
         let model = match &stage.config {
             StageConfig::Pretrain(config) => self.pretrain(run, stage, config, &mut out, resume)?,
@@ -553,6 +552,8 @@ struct StageOut<'a> {
     recorder: &'a mut Recorder,
     dir: &'a Path,
     owner: checkpoint::Owner,
+    /// Steps between training losses recorded for TensorBoard (0: none).
+    loss_every: usize,
 }
 
 impl StageOut<'_> {
@@ -565,6 +566,7 @@ impl StageOut<'_> {
             recorder: self.recorder,
             dir: self.dir,
             owner: &self.owner,
+            loss_every: self.loss_every,
             after_epoch,
         }
     }
@@ -575,6 +577,7 @@ struct StageObserver<'a, F> {
     recorder: &'a mut Recorder,
     dir: &'a Path,
     owner: &'a checkpoint::Owner,
+    loss_every: usize,
     after_epoch: F,
 }
 
@@ -582,6 +585,15 @@ impl<F> Observer for StageObserver<'_, F>
 where
     F: FnMut(&mut Recorder, &EpochRecord, &Net) -> Result<()>,
 {
+    /// Every `loss_every` steps, the step's loss: one read from the device per that many steps.
+    fn step(&mut self, view: StepView) -> Result<()> {
+        if self.loss_every == 0 || !view.taken.is_multiple_of(self.loss_every) {
+            return Ok(());
+        }
+        let loss: f64 = view.loss.clone().into_scalar();
+        self.recorder.step_loss(view.epoch, view.taken, loss)
+    }
+
     fn epoch(&mut self, record: &EpochRecord, model: &Net) -> Result<()> {
         self.recorder.epoch(record)?;
         (self.after_epoch)(self.recorder, record, model)

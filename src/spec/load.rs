@@ -15,12 +15,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Environment variables read into `runtime` (and nothing else).
-const RUNTIME_ENV_KEYS: [&str; 5] = [
+const RUNTIME_ENV_KEYS: [&str; 6] = [
     "data_root",
     "runs_root",
     "reports_root",
     "backend",
     "threads",
+    "loss_every",
 ];
 
 /// How to load a spec.

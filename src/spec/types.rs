@@ -247,7 +247,8 @@ pub enum ClaimDirection {
 }
 
 /// Run-time settings: where data and runs live, which backend, how many threads. Set in the spec,
-/// by `SLR_DATA_ROOT`, `SLR_RUNS_ROOT`, `SLR_REPORTS_ROOT`, `SLR_BACKEND`, `SLR_THREADS`, or `--set runtime.x=...`.
+/// by `SLR_DATA_ROOT`, `SLR_RUNS_ROOT`, `SLR_REPORTS_ROOT`, `SLR_BACKEND`, `SLR_THREADS`,
+/// `SLR_LOSS_EVERY`, or `--set runtime.x=...`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Runtime {
@@ -262,6 +263,9 @@ pub struct Runtime {
     pub backend: Backend,
     /// Worker threads of the CPU backend (default: all cores).
     pub threads: Option<usize>,
+    /// Steps between training losses recorded per step (`metrics.csv` and TensorBoard); 0
+    /// records none. Each costs one read from the device.
+    pub loss_every: usize,
 }
 
 impl Default for Runtime {
@@ -272,6 +276,7 @@ impl Default for Runtime {
             reports_root: PathBuf::from("reports"),
             backend: Backend::Cpu,
             threads: None,
+            loss_every: 50,
         }
     }
 }

@@ -129,6 +129,8 @@ pub struct StepView<'a> {
     pub epoch: usize,
     /// 0-based step within the epoch.
     pub step: usize,
+    /// Steps taken since the stage began, this one included.
+    pub taken: usize,
     /// Learning rate of the step.
     pub lr: f64,
     /// The batch's task loss (detached, on the device: reading it waits for the device).
@@ -267,6 +269,7 @@ pub fn train<T: Task>(
                 observer.step(StepView {
                     epoch,
                     step,
+                    taken: global + 1,
                     lr,
                     ce: &ce,
                     loss: &loss,

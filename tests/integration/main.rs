@@ -29,4 +29,5 @@ mod report;
 mod resume;
 mod spec;
 mod store;
+mod tensorboard;
 mod tusimple;

@@ -105,7 +105,10 @@ fn outputs(runs: &Path) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     for dir in std::fs::read_dir(runs)
         .unwrap()
-        .flat_map(|stage| std::fs::read_dir(stage.unwrap().path()).unwrap())
+        .map(|stage| stage.unwrap())
+        // The TensorBoard view holds links to the stages, not stages.
+        .filter(|stage| stage.file_name() != store::events::DIR)
+        .flat_map(|stage| std::fs::read_dir(stage.path()).unwrap())
     {
         let dir = dir.unwrap().path();
         let summary = store::read_summary(&dir).unwrap().expect("stage finished");

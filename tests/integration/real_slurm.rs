@@ -5,6 +5,7 @@
 
 use super::common::{data_root, root, write};
 use super::graph::{SPEC, plan_json};
+use slr_repro::run::store;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -150,7 +151,8 @@ fn outcomes(runs: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for stage in std::fs::read_dir(runs).unwrap() {
         let stage = stage.unwrap().path();
-        if stage.file_name().unwrap() == "slurm" || !stage.is_dir() {
+        let name = stage.file_name().unwrap();
+        if name == "slurm" || name == store::events::DIR || !stage.is_dir() {
             continue;
         }
         for seed in std::fs::read_dir(&stage).unwrap() {

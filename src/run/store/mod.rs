@@ -1,9 +1,12 @@
 //! The run-folder layout, in one place: where a stage's folder is
 //! (`<runs>/<kind>-<id>/seed-<seed>/`) and what it holds: `spec.toml`, `provenance.json`,
 //! `metrics.csv` (written here, read here), `model.bpk`, `failed.txt` after a failed attempt,
-//! and `summary.json`, written last and atomically; its presence means "done".
+//! and `summary.json`, written last and atomically; its presence means "done". Folders inside
+//! it (`checkpoint/`, `tensorboard/`) are not the stage's outputs and its summary does not hash
+//! them.
 
 pub mod checkpoint;
+pub mod events;
 mod lock;
 mod metrics_file;
 
