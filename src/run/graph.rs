@@ -4,7 +4,7 @@
 
 use super::store::{self, StageState};
 use crate::spec::{Plan, Run, StageKind};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// One stage of one seed.
@@ -68,4 +68,22 @@ pub fn graph(plan: &Plan, runs_root: &Path) -> Vec<Node> {
 pub fn folder_of(run: &Run, index: usize) -> String {
     let path: PathBuf = store::stage_dir(Path::new(""), run, index);
     path.display().to_string()
+}
+
+/// The finished stage folders of `plan` that other code computed (stale), each once.
+pub fn stale_stages(plan: &Plan) -> Vec<PathBuf> {
+    let runs_root = &plan.spec.raw.runtime.runs_root;
+    let mut states = store::StageStates::default();
+    let mut stale = BTreeSet::new();
+    for run in &plan.runs {
+        for index in 0..run.stages.len() {
+            let dir = store::stage_dir(runs_root, run, index);
+            if let StageState::Done(summary) = states.of(&dir)
+                && summary.is_stale(run.model)
+            {
+                stale.insert(dir);
+            }
+        }
+    }
+    stale.into_iter().collect()
 }

@@ -3,7 +3,9 @@
 //! it finished per second) over the FLOPs still to train, logged once per finished stage (so
 //! on a terminal it sits above the next stage's epoch bars).
 
-use super::graph::Node;
+use super::graph::{self, Node};
+use crate::perf::estimate;
+use crate::spec::Plan;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -27,6 +29,19 @@ pub struct Progress {
 }
 
 impl Progress {
+    /// The progress over `plan`'s stage graph, paced by each stage's training FLOPs.
+    pub fn of_plan(plan: &Plan) -> Progress {
+        let nodes = graph::graph(plan, &plan.spec.raw.runtime.runs_root);
+        let flops: Vec<f64> = nodes
+            .iter()
+            .map(|n| {
+                let run = &plan.runs[n.run];
+                estimate::stage_flops(run, &run.stages[n.index])
+            })
+            .collect();
+        Progress::new(&nodes, &flops)
+    }
+
     /// The progress over `nodes`, `flops[i]` the training FLOPs of `nodes[i]`.
     pub fn new(nodes: &[Node], flops: &[f64]) -> Progress {
         let stages = nodes

@@ -13,8 +13,9 @@ const LAYERS: &[&[&str]] = &[
     &["data", "models"],
     &["prune"],
     &["train"],
+    &["perf"],
     &["run"],
-    &["report", "perf"],
+    &["report"],
     &["cli"],
 ];
 

@@ -174,12 +174,12 @@ fn status_names_the_process_that_runs_a_stage_and_reads_nothing_else() {
         plan
     };
     let plan = plan_of();
-    let text = slr_repro::cli::status_text(&plan);
+    let text = slr_repro::run::status::status_text(&plan);
     assert!(text.contains("magnitude seed 1: pending\n"), "{text}");
     assert!(!runs.exists(), "status creates nothing");
     let first = slr_repro::run::store::stage_dir(&runs, &plan.runs[0], 0);
     let lock = slr_repro::run::store::StageLock::acquire(&first).unwrap();
-    let text = slr_repro::cli::status_text(&plan);
+    let text = slr_repro::run::status::status_text(&plan);
     assert!(
         text.contains(&format!(
             "magnitude seed 1: running pretrain (process {}",
@@ -188,7 +188,7 @@ fn status_names_the_process_that_runs_a_stage_and_reads_nothing_else() {
         "{text}"
     );
     drop(lock);
-    let text = slr_repro::cli::status_text(&plan_of());
+    let text = slr_repro::run::status::status_text(&plan_of());
     assert!(text.contains("magnitude seed 1: pending\n"), "{text}");
     assert!(text.contains("0 of 1 runs done"), "{text}");
 }

@@ -1,0 +1,84 @@
+//! `slr perf`: one training step of a model on a backend, timed (criterion-free, for a
+//! quick look; `just bench` for the benchmarks), with an optional gradient check against
+//! another backend.
+
+use super::{parse_backend, parse_model};
+use crate::base::backend::{self, Backend};
+use crate::error::{Error, Result};
+use crate::perf;
+use crate::spec::ModelKind;
+use std::path::PathBuf;
+
+/// Options of `slr perf`.
+#[derive(Debug, clap::Args)]
+pub struct PerfArgs {
+    /// Backend to measure: cpu, tch-cpu, tch-cuda[:i].
+    #[arg(long, default_value = "cpu", value_parser = parse_backend)]
+    pub backend: Backend,
+    /// Model.
+    #[arg(long, default_value = "resnet18-cifar", value_parser = parse_model)]
+    pub model: ModelKind,
+    /// Training batch size.
+    #[arg(long, default_value_t = 128)]
+    pub batch: usize,
+    /// Untimed steps before timing.
+    #[arg(long, default_value_t = 3)]
+    pub warmup: usize,
+    /// Timed steps.
+    #[arg(long, default_value_t = 10)]
+    pub steps: usize,
+    /// Uniform prune ratio of the default prunable layers (ADMM, SLR, projection).
+    #[arg(long, default_value_t = 0.8)]
+    pub ratio: f64,
+    /// Compare loss and gradients of one forward/backward with this backend.
+    #[arg(long, value_parser = parse_backend)]
+    pub reference: Option<Backend>,
+    /// Batch size of the gradient check.
+    #[arg(long, default_value_t = 16)]
+    pub check_batch: usize,
+    /// Worker threads of the CPU backends (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Also write the measurements as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// Measures and prints the table (and writes the JSON).
+pub(super) fn run(args: PerfArgs) -> Result<()> {
+    if !(0.0..1.0).contains(&args.ratio) {
+        return Err(Error::Usage(format!(
+            "--ratio {}: must be in [0, 1)",
+            args.ratio
+        )));
+    }
+    if args.batch == 0 || args.steps == 0 || args.check_batch == 0 {
+        return Err(Error::Usage(
+            "--batch, --steps and --check-batch must be at least 1".into(),
+        ));
+    }
+    if !args.model.buildable() {
+        return Err(Error::Usage(format!(
+            "--model {}: `slr perf` measures the implemented models",
+            args.model.name()
+        )));
+    }
+    backend::set_threads(args.threads);
+    let options = perf::PerfOptions {
+        model: args.model,
+        batch: args.batch,
+        warmup: args.warmup,
+        steps: args.steps,
+        ratio: args.ratio,
+        seed: 1,
+        reference: args.reference,
+        check_batch: args.check_batch,
+    };
+    let report = perf::measure(args.backend, &options)?;
+    print!("{}", report.markdown());
+    if let Some(path) = args.json {
+        let text = serde_json::to_string_pretty(&report).expect("serialises");
+        std::fs::write(&path, text).map_err(Error::io(&path))?;
+    }
+    Ok(())
+}
