@@ -1,6 +1,7 @@
 //! The ground floor: helpers every layer may use and that use nothing of the crate but
 //! [`crate::error`]: deterministic random streams, atomic file writes, hashing, globbing and
-//! the compute backend, JSON for floats that may not be finite, least-squares lines.
+//! the compute backend, JSON for floats that may not be finite, least-squares lines, the
+//! progress display.
 
 pub mod backend;
 pub mod code;
@@ -9,6 +10,7 @@ pub mod fit;
 pub mod float;
 pub mod glob;
 pub mod hash;
+pub mod progress;
 pub mod rng;
 
 pub use backend::Backend;

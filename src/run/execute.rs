@@ -5,7 +5,7 @@ use super::provenance::{Provenance, git_commit, now_unix};
 use super::signals;
 use super::store::checkpoint::{self, Checkpoint, RecorderState};
 use super::store::{self, MetricsFile, StageState, Summary};
-use crate::base::{Backend, sha256_hex};
+use crate::base::{Backend, progress, sha256_hex};
 use crate::data::{self, Dataset};
 use crate::error::{Error, Result};
 use crate::metrics::Metric;
@@ -154,11 +154,11 @@ impl Executor {
         let _lock = store::StageLock::wait(
             &dir,
             |holder| {
-                eprintln!(
+                progress::log(&format!(
                     "{} is being run by {}: waiting for it",
                     dir.display(),
                     holder.describe()
-                );
+                ));
             },
             super::signals::stop_requested,
         )?;
@@ -166,10 +166,10 @@ impl Executor {
         match store::stage_state(&dir) {
             StageState::Done(_) => return Ok(false),
             StageState::Damaged(why) => {
-                eprintln!(
+                progress::log(&format!(
                     "warning: {}: {why}; training the stage again",
                     dir.display()
-                );
+                ));
             }
             StageState::Missing => {}
         }
@@ -190,10 +190,10 @@ impl Executor {
         let checkpoint = self.checkpoint_of(run, index, &dir);
         if let Some(c) = &checkpoint {
             let p = c.resume.position;
-            eprintln!(
+            progress::log(&format!(
                 "{label}: continuing from its checkpoint (epoch {} step {})",
                 p.epoch, p.step
-            );
+            ));
         } else {
             // A folder without a verified summary or a usable checkpoint is a failed or
             // damaged attempt: start it afresh.
@@ -241,17 +241,17 @@ impl Executor {
             .zip(std::fs::read_to_string(dir.join(store::SPEC)).ok())
             .is_some_and(|(expected, found)| expected == found);
         if !same_config {
-            eprintln!(
+            progress::log(&format!(
                 "warning: {}: its checkpoint is of another config; starting the stage afresh",
                 dir.display()
-            );
+            ));
             return None;
         }
         let device = self.device.clone().autodiff();
         let found = match checkpoint::read(dir, &owner(run, index), run.model, &device) {
             Ok(found) => found?,
             Err(e) => {
-                eprintln!("warning: {e}; starting the stage afresh");
+                progress::log(&format!("warning: {e}; starting the stage afresh"));
                 return None;
             }
         };
@@ -265,10 +265,10 @@ impl Executor {
                 Ok(len) => format!("holds {len} bytes where its checkpoint recorded {want}"),
                 Err(e) => format!("cannot be read ({e})"),
             };
-            eprintln!(
+            progress::log(&format!(
                 "warning: {}: {what}; starting the stage afresh",
                 metrics.display()
-            );
+            ));
             return None;
         }
         Some(found)

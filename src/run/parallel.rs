@@ -6,6 +6,7 @@
 use super::graph::Node;
 use super::progress::Progress;
 use super::signals;
+use crate::base::progress;
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -95,7 +96,7 @@ pub fn run(
                 let stderr = child.stderr.take().expect("piped");
                 let relay = std::thread::spawn(move || {
                     for line in BufReader::new(stderr).lines().map_while(|l| l.ok()) {
-                        eprintln!("[{}] {line}", slot + 1);
+                        progress::log(&format!("[{}] {line}", slot + 1));
                     }
                 });
                 state[i] = State::Running;

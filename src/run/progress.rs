@@ -1,9 +1,10 @@
 //! The overall progress of a `reproduce`: stages done, running, pending and failed of the
 //! total, and the time left, estimated from this run's own pace (training FLOPs of the stages
-//! it finished per second) over the FLOPs still to train, logged once per finished stage (so
-//! on a terminal it sits above the next stage's epoch bars).
+//! it finished per second) over the FLOPs still to train: on a terminal a line kept above the
+//! epoch bars, updated as stages start and end; without one, logged once per finished stage.
 
 use super::graph::{self, Node};
+use crate::base::progress;
 use crate::perf::estimate;
 use crate::spec::Plan;
 use std::collections::BTreeMap;
@@ -26,6 +27,8 @@ pub struct Progress {
     started: Instant,
     /// Training FLOPs of the stages this run finished.
     flops_finished: f64,
+    /// The line above the epoch bars, on a terminal.
+    shown: Option<indicatif::ProgressBar>,
 }
 
 impl Progress {
@@ -60,6 +63,7 @@ impl Progress {
             stages,
             started: Instant::now(),
             flops_finished: 0.0,
+            shown: progress::overall_line(),
         }
     }
 
@@ -71,6 +75,7 @@ impl Progress {
             .is_some_and(|(s, _)| *s == State::Pending)
         {
             self.set(folder, State::Running);
+            self.show();
         }
     }
 
@@ -86,7 +91,17 @@ impl Progress {
             self.flops_finished += flops;
         }
         self.set(folder, if ok { State::Finished } else { State::Failed });
-        eprintln!("{}", self.line());
+        match &self.shown {
+            Some(_) => self.show(),
+            None => eprintln!("{}", self.line()),
+        }
+    }
+
+    /// Refreshes the line on the terminal.
+    fn show(&self) {
+        if let Some(shown) = &self.shown {
+            shown.set_message(self.line());
+        }
     }
 
     fn set(&mut self, folder: &str, to: State) {

@@ -3,6 +3,7 @@
 
 use super::execute::{Executor, RunStatus};
 use super::progress::Progress;
+use crate::base::progress;
 use crate::error::Result;
 use crate::spec::{Plan, Run};
 
@@ -26,7 +27,10 @@ pub fn run(executor: &mut Executor, plan: &Plan, progress: &mut Progress) -> Res
             Ok(RunStatus::Trained) => outcome.trained += 1,
             Ok(RunStatus::Cached) => outcome.cached += 1,
             Err(error) if error.exit_code() == 1 => {
-                eprintln!("{} seed {} failed: {error}", run.row_name, run.seed);
+                progress::log(&format!(
+                    "{} seed {} failed: {error}",
+                    run.row_name, run.seed
+                ));
                 outcome
                     .failed
                     .push(format!("{} seed {}", run.row_name, run.seed));

@@ -9,7 +9,7 @@ pub mod task;
 
 pub use task::{Classification, ModelTask, Task, accuracy};
 
-use crate::base::rng;
+use crate::base::{progress, rng};
 use crate::data::Dataset;
 use crate::data::batches::{PREFETCH_DEPTH, prefetched};
 use crate::error::{Error, Result};
@@ -19,7 +19,6 @@ use crate::prune::{Pruner, PrunerState};
 use crate::spec::BudgetSpec;
 use burn::module::Module;
 use burn::tensor::Tensor;
-use indicatif::{ProgressBar, ProgressStyle};
 use optim::Sgd;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -213,7 +212,7 @@ pub fn train<T: Task>(
             )
         };
         let chunks: Vec<&[usize]> = order.chunks(settings.batch_size).collect();
-        let bar = progress_bar(
+        let bar = progress::epoch_bar(
             epoch_steps,
             format!("{} epoch {epoch}/{epochs}", settings.label),
         );
@@ -320,11 +319,12 @@ pub fn train<T: Task>(
         let train_ce = ce_sum / seen;
         let test_acc = task.evaluate(&model.valid(), &data.test, settings.test_batch_size)?;
         let summary = format!("ce {train_ce:.4} {}", task.describe_score(test_acc));
-        if bar.is_hidden() {
-            // No terminal (a log file, CI): one line per epoch instead of a bar.
-            eprintln!("{} epoch {epoch}/{epochs}: {summary}", settings.label);
-        }
-        bar.finish_with_message(summary);
+        // The bar becomes one line per epoch (above the live bars, or in the log).
+        bar.finish_and_clear();
+        progress::log(&format!(
+            "{} epoch {epoch}/{epochs}: {summary}",
+            settings.label
+        ));
         // The reference's epoch CE is the mean over batches, not examples (SLR-ADMM-cifar10
         // slr_pruning/main.py 141 and 190: total_ce / ctr); they differ when the last batch is
         // short.
@@ -470,15 +470,4 @@ impl StepLosses {
         }
         Ok(())
     }
-}
-
-fn progress_bar(len: usize, prefix: String) -> ProgressBar {
-    let bar = ProgressBar::new(len as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} (ETA {eta})")
-            .expect("static template")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(prefix);
-    bar
 }
