@@ -31,6 +31,8 @@ test:
     # TensorBoard's own reader on slr's event files (needs PyPI's tensorboard: `just tensorboard-venv`).
     just tensorboard-venv
     cargo test --test integration -- --ignored tensorboard
+    # PyTorch loading `slr export` files (needs the torch venv: `just torch-venv`; skipped without it).
+    if [ -x .venv-torch/bin/python ] || [ -n "${SLR_TORCH_PYTHON:-}" ]; then cargo test --test integration -- --ignored export::; else echo "skipped: export in PyTorch (no .venv-torch; just torch-venv)"; fi
     # The real-Slurm tests, one at a time, on a one-node Slurm (scripts/slurm-local.sh; exit 3: cannot be set up
     # on this machine, e.g. without root, and the test is skipped with that message).
     scripts/slurm-local.sh run cargo test --test integration -- --ignored real_slurm --test-threads=1 || [ $? = 3 ]
@@ -61,6 +63,8 @@ torch-venv:
     # scripts/imagefolder_reference.py (Pillow's version decides some resampling bytes; --no-deps
     # keeps torch as pinned above).
     .venv-torch/bin/pip install numpy==2.4.6 pillow==13.0.0
+    # safetensors (and its `packaging`) for scripts/export_check.py, which loads `slr export` files.
+    .venv-torch/bin/pip install safetensors==0.7.0 packaging==25.0
     .venv-torch/bin/pip install --no-deps torchvision==0.26.0
     # OpenCV: scripts/fidelity_trace_ufld.py draws UFLD's label images with cv2.line, as the
     # UFLD repository's convert_tusimple.py does.

@@ -1,9 +1,10 @@
 """PyTorch definitions of the models slr-repro trains, with the same parameter names.
 
-CIFAR ResNet-18/50 (the authors' 3x3 stem + 3x3/2 max-pool), the authors' CIFAR VGG-16 (kuangliu
+LeNet-5 (Caffe's, optionally with a ReLU after each convolution), CIFAR ResNet-18/50 (the authors' 3x3 stem + 3x3/2 max-pool), the authors' CIFAR VGG-16 (kuangliu
 layout: `features` is one nn.Sequential of conv, bn, relu and pool modules) and torchvision's
 ImageNet ResNets, written out here so the scripts need only `torch` (no torchvision).
-Used by scripts/make-import-fixtures.py, scripts/bench-torch-cpu.py and scripts/gpu-check.sh.
+Used by scripts/make-import-fixtures.py, scripts/bench-torch-cpu.py, scripts/gpu-check.sh and
+scripts/export_check.py.
 """
 
 import torch
@@ -113,10 +114,31 @@ class Vgg16(nn.Module):
         return self.classifier(torch.flatten(self.features(x), 1))
 
 
+class LeNet5(nn.Module):
+    """LeNet-5 as in Caffe (conv 20@5x5, max-pool 2, conv 50@5x5, max-pool 2, fc 500, ReLU,
+    fc 10); `conv_relu` adds a ReLU after each convolution (slr's `lenet5-relu`)."""
+
+    def __init__(self, conv_relu=False):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 20, 5)
+        self.conv2 = nn.Conv2d(20, 50, 5)
+        self.fc1 = nn.Linear(800, 500)
+        self.fc2 = nn.Linear(500, 10)
+        self.conv_relu = conv_relu
+
+    def forward(self, x):
+        act = F.relu if self.conv_relu else (lambda t: t)
+        x = F.max_pool2d(act(self.conv1(x)), 2)
+        x = F.max_pool2d(act(self.conv2(x)), 2)
+        return self.fc2(F.relu(self.fc1(torch.flatten(x, 1))))
+
+
 def build(kind, base=64, classes=None):
     """The model for one of slr-repro's model kinds, `base` channels in its first stage
     (`classes`: the ResNets' outputs, when not the data set's)."""
     return {
+        "lenet5": lambda: LeNet5(),
+        "lenet5-relu": lambda: LeNet5(conv_relu=True),
         "resnet18-cifar": lambda: ResNet(BasicBlock, [2, 2, 2, 2], False, base=base),
         "resnet18-cifar-nopool": lambda: ResNet(BasicBlock, [2, 2, 2, 2], False, stem_pool=False, base=base),
         "resnet50-cifar": lambda: ResNet(Bottleneck, [3, 4, 6, 3], False, base=base),

@@ -1,11 +1,12 @@
 //! The command line, one module per command: `reproduce` (and `run-stage`, its worker),
-//! `slurm`, `perf`, `data`; `plan`, `status`, `where`, `report` and `figures` are a few lines
+//! `slurm`, `export`, `perf`, `data`; `plan`, `status`, `where`, `report` and `figures` are a few lines
 //! each here. What is not command-line work lives in its layer: the plan and status texts in
 //! [`crate::run::status`], stage scheduling in [`crate::run::serial`] and
 //! [`crate::run::parallel`].
 
 mod args;
 mod data;
+mod export;
 mod perf;
 mod reproduce;
 mod slurm;
@@ -123,6 +124,10 @@ pub enum Command {
         #[command(flatten)]
         spec: SpecArgs,
     },
+    /// Write a stage's model (default: the row's last stage, first seed) as safetensors under
+    /// the reference's parameter names, with its pruned layers' masks, and print its sizes
+    /// dense and sparse.
+    Export(export::ExportArgs),
     /// Measure one training step on a backend (random data of the model's task: labelled images,
     /// letterboxed images with boxes, lane frames): dense step and images/s, the ADMM
     /// and SLR step and update, the projection, a gradient check against a reference backend
@@ -264,6 +269,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Perf(args) => perf::run(args),
+        Command::Export(args) => export::run(&args),
         Command::Report { spec } => write_report(&spec.plan()?, report::Parts::All),
         Command::Figures { spec } => write_report(&spec.plan()?, report::Parts::Figures),
         Command::Data {

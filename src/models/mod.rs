@@ -25,6 +25,7 @@ pub use lenet::{LeNet5, LeNet300100};
 pub use resnet::ResNet;
 pub use ufld::{LaneOutput, Ufld};
 pub use vgg::Vgg16;
+pub(crate) use vgg::sequential_indices as vgg_sequential_indices;
 pub use yolo::Yolo;
 
 use crate::catalog::{Architecture, InitScheme, ModelKind};

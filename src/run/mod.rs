@@ -3,6 +3,7 @@
 //! worker processes ([`parallel`], [`slurm`]), and the `plan`/`status` texts ([`status`]).
 
 pub mod execute;
+pub mod export;
 pub mod graph;
 pub mod parallel;
 pub mod progress;

@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod detection;
 mod detection_pipeline;
+mod export;
 mod fidelity;
 #[path = "../fidelity_replay/mod.rs"]
 mod fidelity_replay;
