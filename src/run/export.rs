@@ -2,6 +2,7 @@
 //! so PyTorch loads it with `load_state_dict` (strict) into the reference model: torchvision's
 //! ResNet names (`layerX.Y.downsample.0/1`), the SLR authors' VGG-16 indices (`features.<index
 //! in the nn.Sequential>`), UFLD's `cls.2` and `aux_combine.4`, BatchNorm's `weight`/`bias`,
+//! PyTorch-YOLOv3's `module_list.<i>.conv_<i>` / `batch_norm_<i>` (Darknet's cfg indices),
 //! Linear weights as `[out, in]`; the LeNets keep our names (`conv1`, `fc1`, ...), which are
 //! Caffe's. Every pruned layer's mask is stored beside it as `<module>.weight_mask` (uint8),
 //! the name `torch.nn.utils.prune` gives it.
@@ -138,45 +139,42 @@ pub fn write(
     Ok(sizes)
 }
 
-/// One renaming: `from` replaced by `to` at the start of a name, or anywhere in it.
-struct Rename {
-    from: String,
-    to: String,
-    at_start: bool,
+/// One renaming rule.
+enum Rename {
+    /// `from` replaced by `to` at the start of a name.
+    Prefix(String, String),
+    /// `from` replaced by `to` anywhere in a name.
+    Infix(&'static str, &'static str),
+    /// PyTorch-YOLOv3's names ([`darknet_name`]).
+    Darknet,
 }
 
 /// The renamings of `kind`'s names into the reference's; a name matches at most one.
 fn renames(kind: ModelKind) -> Vec<Rename> {
-    let anywhere = |from: &str, to: &str| Rename {
-        from: from.into(),
-        to: to.into(),
-        at_start: false,
-    };
-    let at_start = |from: String, to: String| Rename {
-        from,
-        to,
-        at_start: true,
-    };
+    let architecture = kind.entry().architecture;
+    if matches!(architecture, Architecture::Yolo(_)) {
+        return vec![Rename::Darknet];
+    }
     let mut out = vec![
-        anywhere(".downsample.conv.", ".downsample.0."),
-        anywhere(".downsample.bn.", ".downsample.1."),
+        Rename::Infix(".downsample.conv.", ".downsample.0."),
+        Rename::Infix(".downsample.bn.", ".downsample.1."),
     ];
-    if matches!(kind.entry().architecture, Architecture::Ufld(_)) {
+    if matches!(architecture, Architecture::Ufld(_)) {
         // UFLD's `cls` and `aux_combine` are nn.Sequentials with a ReLU at index 1 / a plain
         // conv at 4 (the inverse of `models::import`'s mapping).
-        out.push(at_start("cls.1.".into(), "cls.2.".into()));
-        out.push(at_start("aux_out.".into(), "aux_combine.4.".into()));
+        out.push(Rename::Prefix("cls.1.".into(), "cls.2.".into()));
+        out.push(Rename::Prefix("aux_out.".into(), "aux_combine.4.".into()));
     }
     if kind == ModelKind::Vgg16Cifar {
         for (conv, index) in crate::models::vgg_sequential_indices()
             .into_iter()
             .enumerate()
         {
-            out.push(at_start(
+            out.push(Rename::Prefix(
                 format!("features.{conv}.conv."),
                 format!("features.{index}."),
             ));
-            out.push(at_start(
+            out.push(Rename::Prefix(
                 format!("features.{conv}.bn."),
                 format!("features.{}.", index + 1),
             ));
@@ -185,15 +183,32 @@ fn renames(kind: ModelKind) -> Vec<Rename> {
     out
 }
 
+/// PyTorch-YOLOv3's name of a YOLO tensor (`models.py`: `module_list.<i>` holds `conv_<i>`
+/// and `batch_norm_<i>`, `<i>` the cfg index, as in ours: `layers.<i>.conv` / `.bn`).
+fn darknet_name(name: &str) -> Option<String> {
+    let (index, rest) = name.strip_prefix("layers.")?.split_once('.')?;
+    index.parse::<usize>().ok()?;
+    let (module, param) = rest.split_once('.')?;
+    let module = match module {
+        "conv" => "conv",
+        "bn" => "batch_norm",
+        _ => return None,
+    };
+    Some(format!("module_list.{index}.{module}_{index}.{param}"))
+}
+
 /// `name` after the first renaming that matches it.
 fn rename(name: &str, renames: &[Rename]) -> String {
     for rule in renames {
-        if rule.at_start {
-            if let Some(rest) = name.strip_prefix(&rule.from) {
-                return format!("{}{rest}", rule.to);
-            }
-        } else if name.contains(&rule.from) {
-            return name.replacen(&rule.from, &rule.to, 1);
+        let renamed = match rule {
+            Rename::Prefix(from, to) => name
+                .strip_prefix(from.as_str())
+                .map(|rest| format!("{to}{rest}")),
+            Rename::Infix(from, to) => name.contains(from).then(|| name.replacen(from, to, 1)),
+            Rename::Darknet => darknet_name(name),
+        };
+        if let Some(renamed) = renamed {
+            return renamed;
         }
     }
     name.to_owned()
