@@ -232,13 +232,11 @@ fn utc_dates() {
 /// Committed reports whose runs are still those of uncommitted code, each with why: a report
 /// leaves this list when it is rendered again from runs of committed code, and the test below
 /// fails if one listed here no longer needs to be (so the list only shrinks).
-const NOT_YET_RERUN: [(&str, &str); 1] = [
-    (
-        "lenet5-mnist.published",
-        "runs at the clean commits 7e2b2ac and b7fa0f0 (tch-cpu), from before stages recorded \
+const NOT_YET_RERUN: [(&str, &str); 1] = [(
+    "lenet5-mnist.published",
+    "runs at the clean commits 7e2b2ac and b7fa0f0 (tch-cpu), from before stages recorded \
          their code fingerprint; a rerun takes about 3 h on two cores",
-    ),
-];
+)];
 
 /// Every run behind a committed report was computed by committed code (a clean commit, no
 /// `-dirty`, for each of its stages) and records its code fingerprint, one per model: the
