@@ -10,6 +10,7 @@ pub mod fit;
 pub mod float;
 pub mod glob;
 pub mod hash;
+pub mod host;
 pub mod progress;
 pub mod rng;
 

@@ -5,6 +5,7 @@
 //! `[out, in, k, k]`. BatchNorm is stored unfolded, as Darknet trains it.
 
 use super::{Net, params};
+use crate::base::host;
 use crate::catalog::darknet::{Layer, layers_of};
 use crate::catalog::{Architecture, ModelKind};
 use crate::error::{Error, Result};
@@ -99,12 +100,7 @@ pub fn write_weights(net: &Net, kind: ModelKind, path: &Path) -> Result<()> {
     }
     bytes.extend(0i64.to_le_bytes());
     for name in &names {
-        let values: Vec<f32> = tensors[name]
-            .clone()
-            .into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .expect("f32 after convert");
+        let values: Vec<f32> = host::f32s(tensors[name].clone());
         for v in values {
             bytes.extend(v.to_le_bytes());
         }

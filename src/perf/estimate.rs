@@ -49,13 +49,14 @@ pub fn calibrate(model: ModelKind, backend: Backend) -> Result<f64> {
     };
     let device = backend.device();
     let net = Net::seeded(model, &device.clone().autodiff(), 0);
-    let (_, _, step_ms) = run_steps(
+    let step_ms = run_steps(
         &options,
         &device,
         net,
         &Dense,
         options.steps,
         options.warmup,
-    )?;
+    )?
+    .ms;
     Ok(options.batch as f64 * 3.0 * model.forward_flops() / (step_ms / 1e3))
 }

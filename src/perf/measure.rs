@@ -6,7 +6,7 @@
 //! by side.
 
 use super::batches::random_task_batch;
-use crate::base::Backend;
+use crate::base::{Backend, host};
 use crate::error::{Error, Result};
 use crate::models::{Net, params};
 use crate::prune::{Dense, Pruner, layers, train_pruner};
@@ -55,12 +55,18 @@ pub struct PerfReport {
     pub dense_step_ms: f64,
     /// Training images per second of the dense step.
     pub images_per_s: f64,
+    /// Reads of tensor values back to the host per dense step (each one a host round trip
+    /// on a GPU); the training loop adds one per [`crate::train::READ_EVERY`] steps for the
+    /// losses.
+    pub dense_step_reads: f64,
     /// Each training method at its default settings (ADMM, SLR), serialised flat as
     /// `<method>_step_ms` and `<method>_update_ms`, the keys `scripts/torch_perf.py` reads.
     #[serde(flatten, serialize_with = "method_keys")]
     pub methods: Vec<MethodPerf>,
     /// Projection of every pruned layer (keep the largest magnitudes), milliseconds.
     pub projection_ms: f64,
+    /// Host reads of that projection.
+    pub projection_reads: u64,
     /// Pruned layers.
     pub pruned_layers: usize,
     /// Weights in the pruned layers.
@@ -81,14 +87,20 @@ pub struct MethodPerf {
     /// One update of its auxiliary variables (Z and U, or Z and Λ with the surrogate
     /// conditions), milliseconds.
     pub update_ms: f64,
+    /// Host reads per step (the penalty and its gradient included).
+    pub step_reads: f64,
+    /// Host reads of one update (norms, the surrogate conditions, the projections).
+    pub update_reads: u64,
 }
 
 fn method_keys<S: Serializer>(methods: &[MethodPerf], serializer: S) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap;
-    let mut map = serializer.serialize_map(Some(2 * methods.len()))?;
+    let mut map = serializer.serialize_map(Some(4 * methods.len()))?;
     for m in methods {
         map.serialize_entry(&format!("{}_step_ms", m.method), &m.step_ms)?;
         map.serialize_entry(&format!("{}_update_ms", m.method), &m.update_ms)?;
+        map.serialize_entry(&format!("{}_step_reads", m.method), &m.step_reads)?;
+        map.serialize_entry(&format!("{}_update_reads", m.method), &m.update_reads)?;
     }
     map.end()
 }
@@ -164,8 +176,19 @@ fn task_and_batch(
     Ok((task, batch))
 }
 
-/// Runs `warmup + steps` training steps; returns the model, the last loss and the mean time
-/// of the timed steps in milliseconds.
+/// What [`run_steps`] measured.
+pub(crate) struct Steps {
+    /// The model after the steps.
+    pub net: Net,
+    /// The last step's loss.
+    pub loss: f64,
+    /// Mean milliseconds of the timed steps.
+    pub ms: f64,
+    /// Mean host reads of the timed steps.
+    pub reads: f64,
+}
+
+/// Runs `warmup + steps` training steps and measures the timed ones.
 pub(crate) fn run_steps(
     options: &PerfOptions,
     device: &Device,
@@ -173,7 +196,7 @@ pub(crate) fn run_steps(
     pruner: &dyn Pruner,
     steps: usize,
     warmup: usize,
-) -> Result<(Net, f64, f64)> {
+) -> Result<Steps> {
     let training = device.clone().autodiff();
     let (task, batch) = task_and_batch(options.model, options.batch, options.seed, &training)?;
     let mut sgd = Sgd::new(paper_sgd());
@@ -182,6 +205,7 @@ pub(crate) fn run_steps(
         let (next, _, l) = train_step(net, batch.clone(), &task, pruner, &mut sgd, 0.01);
         (net, loss) = (next, Some(l));
     }
+    let reads_before = host::reads();
     let (net, ms) = timed(device, || {
         for _ in 0..steps {
             let (next, _, l) = train_step(net, batch.clone(), &task, pruner, &mut sgd, 0.01);
@@ -189,8 +213,15 @@ pub(crate) fn run_steps(
         }
         net
     })?;
-    let loss = loss.map_or(f64::NAN, |l| l.into_scalar::<f64>());
-    Ok((net, loss, ms / steps.max(1) as f64))
+    let steps = steps.max(1) as f64;
+    let reads = (host::reads() - reads_before) as f64 / steps;
+    let loss = loss.map_or(f64::NAN, host::scalar::<f64, 1, _>);
+    Ok(Steps {
+        net,
+        loss,
+        ms: ms / steps,
+        reads,
+    })
 }
 
 /// The model every measurement starts from: initialised as a run's pretrain stage would be.
@@ -211,7 +242,7 @@ pub fn measure(backend: Backend, options: &PerfOptions) -> Result<PerfReport> {
     let ratios: BTreeMap<String, f64> = layer_ratios(options.model, &sparsity);
     let names: Vec<String> = ratios.keys().cloned().collect();
 
-    let (_, _, dense_ms) = run_steps(
+    let dense = run_steps(
         options,
         &device,
         fresh(),
@@ -230,7 +261,7 @@ pub fn measure(backend: Backend, options: &PerfOptions) -> Result<PerfReport> {
         .filter(MethodSpec::trains)
     {
         let mut pruner = train_pruner(&method, &ratios, rule, &w0)?;
-        let (trained, loss, step_ms) = run_steps(
+        let steps = run_steps(
             options,
             &device,
             fresh(),
@@ -238,16 +269,19 @@ pub fn measure(backend: Backend, options: &PerfOptions) -> Result<PerfReport> {
             options.steps,
             options.warmup,
         )?;
-        pruner.on_epoch_end(1, &trained, loss)?;
+        pruner.on_epoch_end(1, &steps.net, steps.loss)?;
         // Epoch 2 is the first update epoch (interval 1).
-        let (result, update_ms) = timed(&device, || pruner.on_epoch_start(2, &trained))?;
+        let reads_before = host::reads();
+        let (result, update_ms) = timed(&device, || pruner.on_epoch_start(2, &steps.net))?;
         result?;
         methods.push(MethodPerf {
             method: method.name().name(),
-            step_ms,
+            step_ms: steps.ms,
             update_ms,
+            step_reads: steps.reads,
+            update_reads: host::reads() - reads_before,
         });
-        last = Some(trained);
+        last = Some(steps.net);
     }
     let net = last.unwrap_or_else(fresh);
 
@@ -255,7 +289,9 @@ pub fn measure(backend: Backend, options: &PerfOptions) -> Result<PerfReport> {
     let pruned_weights = weights.values().map(|w| w.dims()[0]).sum();
     // Once untimed: the first call may compile kernels or allocate.
     let _ = layers::masks(&weights, &ratios, rule);
+    let reads_before = host::reads();
     let (_, projection_ms) = timed(&device, || layers::masks(&weights, &ratios, rule))?;
+    let projection_reads = host::reads() - reads_before;
 
     let grad_check = match options.reference {
         Some(reference) => Some(grad_check(backend, reference, options)?),
@@ -267,10 +303,12 @@ pub fn measure(backend: Backend, options: &PerfOptions) -> Result<PerfReport> {
         model: options.model.name().into(),
         batch: options.batch,
         steps: options.steps,
-        dense_step_ms: dense_ms,
-        images_per_s: options.batch as f64 / dense_ms * 1e3,
+        dense_step_ms: dense.ms,
+        images_per_s: options.batch as f64 / dense.ms * 1e3,
+        dense_step_reads: dense.reads,
         methods,
         projection_ms,
+        projection_reads,
         pruned_layers: names.len(),
         pruned_weights,
         grad_check,
@@ -286,17 +324,10 @@ fn gradients(options: &PerfOptions, device: &Device) -> Result<(f64, BTreeMap<St
         task_and_batch(options.model, options.check_batch, options.seed, &training)?;
     let loss = task.loss(&net, batch);
     let grads = loss.backward();
-    let loss = loss.inner().into_scalar::<f64>();
+    let loss: f64 = host::scalar(loss.inner());
     let flat = params::gradients(&net, &grads)
         .into_iter()
-        .map(|(name, g)| {
-            let values = g
-                .into_data()
-                .convert::<f64>()
-                .try_to_vec::<f64>()
-                .expect("f64 after convert");
-            (name, values)
-        })
+        .map(|(name, g)| (name, host::f64s(g)))
         .collect();
     Ok((loss, flat))
 }
@@ -341,18 +372,14 @@ fn determinism(
     fresh: &dyn Fn() -> Net,
 ) -> Result<Determinism> {
     let steps = 3;
-    let (a, loss_a, _) = run_steps(options, device, fresh(), &Dense, steps, 0)?;
-    let (b, loss_b, _) = run_steps(options, device, fresh(), &Dense, steps, 0)?;
+    let a = run_steps(options, device, fresh(), &Dense, steps, 0)?;
+    let b = run_steps(options, device, fresh(), &Dense, steps, 0)?;
+    let (a, loss_a, b, loss_b) = (a.net, a.loss, b.net, b.loss);
     let names: Vec<String> = params::shapes(&a).into_iter().map(|(n, _)| n).collect();
     let (wa, wb) = (params::flat(&a, &names), params::flat(&b, &names));
     let weight_max_abs_diff = names
         .iter()
-        .map(|n| {
-            (wa[n].clone() - wb[n].clone())
-                .abs()
-                .max()
-                .into_scalar::<f64>()
-        })
+        .map(|n| host::scalar::<f64, 1, _>((wa[n].clone() - wb[n].clone()).abs().max()))
         .fold(0.0, f64::max);
     Ok(Determinism {
         steps,
@@ -397,6 +424,20 @@ impl PerfReport {
         rows.push(format!(
             "| projection | {:.2} ms ({} layers, {} weights) |",
             self.projection_ms, self.pruned_layers, self.pruned_weights
+        ));
+        // Host round trips: what stalls a GPU.
+        rows.push(format!(
+            "| host reads per step: dense / {} | {:.2} / {} (the loop adds 1 per {} steps for the losses) |",
+            names.join(" / "),
+            self.dense_step_reads,
+            join(&|m| format!("{:.2}", m.step_reads)),
+            crate::train::READ_EVERY
+        ));
+        rows.push(format!(
+            "| host reads per update: {} / projection | {} / {} |",
+            names.join(" / "),
+            join(&|m| m.update_reads.to_string()),
+            self.projection_reads
         ));
         if let Some(check) = &self.grad_check {
             rows.push(format!(

@@ -2,6 +2,7 @@
 //! use (sums of per-layer Frobenius norms, never one global norm).
 
 use super::projection;
+use crate::base::host;
 use crate::spec::CountRule;
 use burn::tensor::Tensor;
 use std::collections::BTreeMap;
@@ -17,7 +18,7 @@ pub fn updates_at(epoch: usize, interval: usize) -> bool {
 
 /// Frobenius norm of one layer.
 pub fn norm(x: &Tensor<1>) -> f64 {
-    x.clone().square().sum().into_scalar::<f64>().sqrt()
+    host::scalar::<f64, 1, _>(x.clone().square().sum()).sqrt()
 }
 
 /// Σ_l ‖a_l − b_l‖.
@@ -32,7 +33,7 @@ pub fn penalty_value(rho: f64, w: &Layers, z: &Layers, u: &Layers) -> f64 {
     w.iter()
         .map(|(name, x)| {
             let r = x.clone() - z[name].clone() + u[name].clone();
-            0.5 * rho * r.square().sum().into_scalar::<f64>()
+            0.5 * rho * host::scalar::<f64, 1, _>(r.square().sum())
         })
         .sum()
 }

@@ -16,7 +16,7 @@ use crate::spec::{
     RetrainMask, Run, Runtime, Stage, StageConfig, StageKind, TrainConfig, derive_seed,
 };
 use crate::train::task::{ModelTask, Task};
-use crate::train::{self, EpochRecord, Observer, Resume, Snapshot, StepView, TrainSettings};
+use crate::train::{self, EpochRecord, Observer, Resume, Snapshot, StepLoss, TrainSettings};
 use burn::module::Module;
 use burn::tensor::Device;
 use std::collections::{BTreeMap, HashMap};
@@ -585,13 +585,19 @@ impl<F> Observer for StageObserver<'_, F>
 where
     F: FnMut(&mut Recorder, &EpochRecord, &Net) -> Result<()>,
 {
-    /// Every `loss_every` steps, the step's loss: one read from the device per that many steps.
-    fn step(&mut self, view: StepView) -> Result<()> {
-        if self.loss_every == 0 || !view.taken.is_multiple_of(self.loss_every) {
+    /// Every `loss_every` steps, the step's loss, from the loop's own batched reads (no read
+    /// of its own).
+    fn losses(&mut self, read: &[StepLoss]) -> Result<()> {
+        if self.loss_every == 0 {
             return Ok(());
         }
-        let loss: f64 = view.loss.clone().into_scalar();
-        self.recorder.step_loss(view.epoch, view.taken, loss)
+        for step in read
+            .iter()
+            .filter(|s| s.taken.is_multiple_of(self.loss_every))
+        {
+            self.recorder.step_loss(step.epoch, step.taken, step.loss)?;
+        }
+        Ok(())
     }
 
     fn epoch(&mut self, record: &EpochRecord, model: &Net) -> Result<()> {

@@ -10,7 +10,7 @@
 //! The format (<https://github.com/huggingface/safetensors>): an 8-byte little-endian header
 //! length, a JSON header naming each tensor's dtype, shape and byte range, then the bytes.
 
-use crate::base::write_atomic;
+use crate::base::{host, write_atomic};
 use crate::catalog::{Architecture, ModelKind};
 use crate::error::{Error, Result};
 use crate::models::Net;
@@ -63,7 +63,7 @@ pub fn tensors(net: &Net, kind: ModelKind, pruned: impl Fn(&str) -> bool) -> Res
     let theirs = net.collect(None, Some(Box::new(BurnToPyTorchAdapter)), true);
     for (our, their) in ours.iter().zip(&theirs) {
         let fail = |e: String| Error::RunFailed(format!("exporting `{}`: {e}", our.name));
-        let data = bridge::to_data(their).map_err(|e| fail(e.to_string()))?;
+        let data = host::counting(|| bridge::to_data(their)).map_err(|e| fail(e.to_string()))?;
         let values: Vec<f32> = data
             .convert::<f32>()
             .try_into_vec::<f32>()

@@ -9,7 +9,7 @@ pub mod task;
 
 pub use task::{Classification, ModelTask, Task, accuracy};
 
-use crate::base::{progress, rng};
+use crate::base::{host, progress, rng};
 use crate::data::Dataset;
 use crate::data::batches::{PREFETCH_DEPTH, prefetched};
 use crate::error::{Error, Result};
@@ -142,11 +142,30 @@ pub struct StepView<'a> {
     pub pruner: &'a dyn Pruner,
 }
 
+/// One step's losses, as read from the device.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepLoss {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Steps taken since the stage began, this one included.
+    pub taken: usize,
+    /// The batch's task loss.
+    pub ce: f64,
+    /// Task loss plus penalty.
+    pub loss: f64,
+}
+
 /// What a training call reports to, and asks of, its caller.
 pub trait Observer {
     /// After every optimizer step. The runner's observers ignore it (reading values would
     /// stall the device every step); the fidelity replays record each step here.
     fn step(&mut self, _view: StepView) -> Result<()> {
+        Ok(())
+    }
+    /// Each time the loop reads the pending losses from the device (one read for up to
+    /// [`READ_EVERY`] steps, and at every epoch's end), those steps' values in step order:
+    /// observers log losses from here without a read of their own.
+    fn losses(&mut self, _read: &[StepLoss]) -> Result<()> {
         Ok(())
     }
     /// After every epoch, with its record and the model.
@@ -249,7 +268,7 @@ pub fn train<T: Task>(
                     && global.is_multiple_of(every)
                 {
                     // The round's mean task loss needs every value of the round read.
-                    read_losses(&mut losses, settings, epoch)?;
+                    read_losses(&mut losses, settings, epoch, observer)?;
                     let mean = losses.round_ce_sum / losses.round_count.max(1) as f64;
                     let model = slot.as_ref().expect("the model is back");
                     pruner.on_round_end(global, model, mean)?;
@@ -276,11 +295,11 @@ pub fn train<T: Task>(
                     pruner: &*pruner,
                 })?;
                 slot = Some(net);
-                losses.push(step, chunks[step].len(), ce, loss);
+                losses.push(step, global + 1, chunks[step].len(), ce, loss);
                 bar.inc(1);
                 let stop = observer.stop_requested() && step + 1 < epoch_steps;
                 if losses.pending.len() == READ_EVERY || step + 1 == epoch_steps || stop {
-                    read_losses(&mut losses, settings, epoch)?;
+                    read_losses(&mut losses, settings, epoch, observer)?;
                     bar.set_message(format!("ce {:.4}", losses.ce_sum / losses.count as f64));
                 }
                 if stop {
@@ -370,14 +389,25 @@ pub fn train<T: Task>(
     Ok(model)
 }
 
-/// Reads the pending losses; a non-finite one ends training as diverged.
-fn read_losses(losses: &mut StepLosses, settings: &TrainSettings, epoch: usize) -> Result<()> {
-    losses.read().map_err(|(step, loss)| Error::Diverged {
-        label: settings.label.clone(),
-        epoch,
-        step,
-        loss,
-    })
+/// Reads the pending losses and shows the finite ones to `observer`; a non-finite one ends
+/// training as diverged.
+fn read_losses(
+    losses: &mut StepLosses,
+    settings: &TrainSettings,
+    epoch: usize,
+    observer: &mut dyn Observer,
+) -> Result<()> {
+    let (read, diverged) = losses.read(epoch);
+    observer.losses(&read)?;
+    match diverged {
+        Some((step, loss)) => Err(Error::Diverged {
+            label: settings.label.clone(),
+            epoch,
+            step,
+            loss,
+        }),
+        None => Ok(()),
+    }
 }
 
 fn interrupted(settings: &TrainSettings, position: Position) -> Error {
@@ -390,7 +420,7 @@ fn interrupted(settings: &TrainSettings, position: Position) -> Error {
 
 /// Steps between reads of the losses: reading a value from the device waits for it, so the
 /// loop reads a batch of them at once instead of stalling every step.
-const READ_EVERY: usize = 16;
+pub const READ_EVERY: usize = 16;
 
 /// One SGD step on a batch: forward, the task's loss plus the pruner's penalty, backward, the
 /// optimizer update and the pruner's after-step. Returns the new model and the batch's task
@@ -417,8 +447,8 @@ pub fn train_step<T: Task>(
 /// the round since the pruner's last step-clocked update.
 #[derive(Default)]
 struct StepLosses {
-    /// (step, batch size, CE, loss) still on the device.
-    pending: Vec<(usize, usize, Tensor<1>, Tensor<1>)>,
+    /// Steps whose losses are still on the device.
+    pending: Vec<Pending>,
     ce_sum: f64,
     loss_sum: f64,
     count: usize,
@@ -435,39 +465,60 @@ impl StepLosses {
         (self.batch_ce_sum, self.batches) = (0.0, 0);
     }
 
-    fn push(&mut self, step: usize, count: usize, ce: Tensor<1>, loss: Tensor<1>) {
-        self.pending.push((step, count, ce, loss));
+    fn push(&mut self, step: usize, taken: usize, count: usize, ce: Tensor<1>, loss: Tensor<1>) {
+        self.pending.push(Pending {
+            step,
+            taken,
+            count,
+            ce,
+            loss,
+        });
     }
 
-    /// Reads every pending value in one transfer and adds them in step order; the first
-    /// non-finite one is returned as (step, loss).
-    fn read(&mut self) -> std::result::Result<(), (usize, f64)> {
+    /// Reads every pending value in one transfer and adds them in step order. Returns the
+    /// steps read up to the first non-finite one, and that one as (step, loss).
+    fn read(&mut self, epoch: usize) -> (Vec<StepLoss>, Option<(usize, f64)>) {
+        let mut read = Vec::new();
         if self.pending.is_empty() {
-            return Ok(());
+            return (read, None);
         }
         let pending = std::mem::take(&mut self.pending);
         let values: Vec<Tensor<1>> = pending
             .iter()
-            .flat_map(|(_, _, ce, loss)| [ce.clone(), loss.clone()])
+            .flat_map(|p| [p.ce.clone(), p.loss.clone()])
             .collect();
-        let values: Vec<f64> = Tensor::cat(values, 0)
-            .into_data()
-            .convert::<f64>()
-            .try_to_vec::<f64>()
-            .expect("f64 after convert");
-        for ((step, count, _, _), pair) in pending.iter().zip(values.chunks_exact(2)) {
-            let (ce, loss) = (pair[0], pair[1]);
+        let values = host::f64s(Tensor::cat(values, 0));
+        for (p, pair) in pending.iter().zip(values.chunks_exact(2)) {
+            let (ce, loss, count) = (pair[0], pair[1], p.count);
             if !ce.is_finite() || !loss.is_finite() {
-                return Err((*step, loss));
+                return (read, Some((p.step, loss)));
             }
-            self.ce_sum += ce * *count as f64;
-            self.loss_sum += loss * *count as f64;
+            read.push(StepLoss {
+                epoch,
+                taken: p.taken,
+                ce,
+                loss,
+            });
+            self.ce_sum += ce * count as f64;
+            self.loss_sum += loss * count as f64;
             self.count += count;
             self.batch_ce_sum += ce;
             self.batches += 1;
-            self.round_ce_sum += ce * *count as f64;
+            self.round_ce_sum += ce * count as f64;
             self.round_count += count;
         }
-        Ok(())
+        (read, None)
     }
+}
+
+/// One step whose losses are still on the device.
+struct Pending {
+    /// 0-based step within the epoch.
+    step: usize,
+    /// Steps taken since the stage began, this one included.
+    taken: usize,
+    /// Batch size.
+    count: usize,
+    ce: Tensor<1>,
+    loss: Tensor<1>,
 }

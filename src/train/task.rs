@@ -2,7 +2,7 @@
 //! seam for how it is pruned. A task owns its batch type, its loss and its evaluation; the
 //! training loop asks it for each and names none.
 
-use crate::base::rng;
+use crate::base::{host, rng};
 use crate::catalog::{Architecture, ModelKind, TaskKind};
 use crate::data::batches::{self, PREFETCH_DEPTH, prefetched};
 use crate::data::{Dataset, Examples};
@@ -287,7 +287,8 @@ impl Task for ModelTask {
 pub fn accuracy(model: &Net, split: &Examples, batch_size: usize) -> Result<f64> {
     let n = split.len();
     let batches = n.div_ceil(batch_size);
-    let mut correct = 0i64;
+    // Counted on the device and read once: a read per batch would stall a GPU per batch.
+    let mut correct: Option<Tensor<1, Int>> = None;
     prefetched(
         batches,
         PREFETCH_DEPTH,
@@ -295,9 +296,14 @@ pub fn accuracy(model: &Net, split: &Examples, batch_size: usize) -> Result<f64>
         |_, (images, labels)| {
             let count = labels.dims()[0];
             let predicted: Tensor<1, Int> = model.forward(images).argmax(1).reshape([count]);
-            correct += predicted.equal(labels).int().sum().into_scalar::<i64>();
+            let hits = predicted.equal(labels).int().sum();
+            correct = Some(match correct.take() {
+                Some(sum) => sum + hits,
+                None => hits,
+            });
             Ok(())
         },
     )?;
+    let correct: i64 = correct.map_or(0, host::scalar);
     Ok(100.0 * correct as f64 / n as f64)
 }

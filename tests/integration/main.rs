@@ -11,6 +11,7 @@ mod fidelity;
 #[path = "../fidelity_replay/mod.rs"]
 mod fidelity_replay;
 mod graph;
+mod host_reads;
 mod idx;
 mod imagefolder;
 mod import;

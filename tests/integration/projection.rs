@@ -76,6 +76,44 @@ fn every_pruned_magnitude_is_at_most_every_kept_one() {
     assert!(pruned_max <= kept_min, "{pruned_max} > {kept_min}");
 }
 
+/// The device selection (top-k, no reads; what a GPU runs) gives the host selection's masks
+/// (bisection with reads; what a CPU runs) exactly, under both count rules, with ties at the
+/// threshold, from either end of the top-k, and reads nothing.
+#[test]
+fn the_device_selection_gives_the_host_selections_masks_without_a_read() {
+    use projection::Selection;
+    use slr_repro::base::host;
+    let device = Device::flex();
+    device.seed(11);
+    let normal: Tensor<1> = Tensor::random([5_003], Distribution::Normal(0.0, 1.0), &device);
+    // Rounded to quarters: many ties at every threshold.
+    let tied = normal.clone().mul_scalar(4.0).round().div_scalar(4.0);
+    let hand = tensor(&[3.0, -1.0, 2.0, -3.0, 0.5, 2.0, 0.0, -2.0]);
+    for x in [normal, tied, hand] {
+        let n = x.dims()[0];
+        for ratio in [0.0, 0.2, 0.5, 0.8, 0.9, 0.991] {
+            let keep = projection::exact_keep_count(n, ratio);
+            let host = values(projection::top_k_mask_by(&x, keep, Selection::Host));
+            let before = host::reads();
+            let on_device = projection::top_k_mask_by(&x, keep, Selection::Device);
+            assert_eq!(host::reads(), before, "top-k mask read a value");
+            assert_eq!(values(on_device), host, "exact rule, n {n}, ratio {ratio}");
+            let host = values(projection::percentile_mask_by(&x, ratio, Selection::Host));
+            let before = host::reads();
+            let on_device = projection::percentile_mask_by(&x, ratio, Selection::Device);
+            assert_eq!(host::reads(), before, "percentile mask read a value");
+            assert_eq!(
+                values(on_device),
+                host,
+                "percentile rule, n {n}, ratio {ratio}"
+            );
+        }
+    }
+    // On the CPU the projection bisects with reads.
+    let x = tensor(&[3.0, -1.0, 2.0]);
+    assert_eq!(Selection::of(&x), Selection::Host);
+}
+
 /// numpy's `percentile` (linear, `_lerp` from the nearer end), by hand: position p (n − 1).
 #[test]
 fn percentile_value_is_numpys_and_the_gradient_mask_is_strictly_above_it() {

@@ -160,3 +160,18 @@ pub fn set_threads(threads: Option<usize>) {
             .build_global();
     }
 }
+
+/// Whether reading values from `device` stalls an accelerator: false on the CPU backends,
+/// where a read is only a copy in the same memory, true on every other device (CUDA).
+pub fn reads_stall(device: &Device) -> bool {
+    let device = device.clone().inner();
+    if device == Device::flex() {
+        return false;
+    }
+    #[cfg(feature = "tch")]
+    #[allow(deprecated)]
+    if device == Device::libtorch() {
+        return false;
+    }
+    true
+}

@@ -11,6 +11,7 @@
 //! is never resumed: the previous one is used if it is intact, else the stage starts afresh,
 //! with a warning naming the file.
 
+use crate::base::host;
 use crate::error::{Error, Result};
 use crate::models::Net;
 use crate::prune::PrunerState;
@@ -369,12 +370,7 @@ fn write_tensors(path: &Path, tensors: &BTreeMap<String, Tensor<1>>) -> Result<(
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&(tensors.len() as u64).to_le_bytes());
     for (name, tensor) in tensors {
-        let values = tensor
-            .clone()
-            .into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .expect("f32 after convert");
+        let values = host::f32s(tensor.clone());
         out.extend_from_slice(&(name.len() as u32).to_le_bytes());
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(&(values.len() as u64).to_le_bytes());

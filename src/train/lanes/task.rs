@@ -4,6 +4,7 @@
 use super::decode::tusimple_lanes;
 use super::eval::{bench, mean_score};
 use super::loss::tusimple_loss;
+use crate::base::host;
 use crate::data::tusimple::{batch_data, frames};
 use crate::data::{Dataset, Examples, LaneSplit};
 use crate::error::{Error, Result};
@@ -117,12 +118,7 @@ impl Task for LaneDetection {
                 .forward_lanes(images, false)
                 .ok_or_else(|| Error::RunFailed("the lane task needs a lane model".into()))?;
             let [n, cells, rows, lanes] = out.cls.dims();
-            let logits: Vec<f32> = out
-                .cls
-                .into_data()
-                .convert::<f32>()
-                .try_to_vec::<f32>()
-                .expect("f32 after convert");
+            let logits: Vec<f32> = host::f32s(out.cls);
             let per_image = cells * rows * lanes;
             for (k, &i) in chunk.iter().enumerate().take(n) {
                 let predicted = tusimple_lanes(
