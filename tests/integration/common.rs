@@ -1,4 +1,4 @@
-//! Shared helpers: the repository root, real MNIST files, temporary spec files.
+//! Shared helpers: the repository root, real MNIST files, temporary spec files, source files.
 
 use std::path::{Path, PathBuf};
 
@@ -110,4 +110,33 @@ pub fn stage_seed_1(runs: &Path, kind: &str) -> PathBuf {
         })
         .unwrap_or_else(|| panic!("no {kind} stage under {}", runs.display()))
         .join("seed-1")
+}
+
+/// The first `train` and `test` images of real MNIST, on the CPU backend.
+pub fn mnist(train: usize, test: usize) -> slr_repro::data::Dataset {
+    let limits = slr_repro::spec::DataSpec {
+        train_limit: Some(train),
+        test_limit: Some(test),
+        ..Default::default()
+    };
+    let device = burn::tensor::Device::flex();
+    slr_repro::data::load(
+        &data_root(),
+        slr_repro::spec::DatasetKind::Mnist,
+        &limits,
+        &device,
+    )
+    .unwrap()
+}
+
+/// Every `.rs` file under `dir`, appended to `out`.
+pub fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
 }

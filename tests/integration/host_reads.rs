@@ -2,20 +2,16 @@
 //! the training loop reads at most once between two steps (its batched loss read), and the
 //! ADMM/SLR penalty and step read nothing.
 
-use super::common::{data_root, pin_threads, root};
+use super::common::{mnist, pin_threads, root, rust_files};
 use burn::tensor::Device;
 use slr_repro::base::host;
-use slr_repro::data::{self, Dataset};
 use slr_repro::error::Result;
 use slr_repro::models::{Net, params};
 use slr_repro::prune::train_pruner;
-use slr_repro::spec::{
-    BudgetSpec, CountRule, DataSpec, DatasetKind, MethodSpec, ModelKind, SparsitySpec, layer_ratios,
-};
+use slr_repro::spec::{BudgetSpec, CountRule, MethodSpec, ModelKind, SparsitySpec, layer_ratios};
 use slr_repro::train::{
     self, Classification, EpochRecord, Observer, READ_EVERY, Snapshot, StepView,
 };
-use std::path::{Path, PathBuf};
 
 /// Calls that read tensor values back to the host.
 const READS: [&str; 7] = [
@@ -27,17 +23,6 @@ const READS: [&str; 7] = [
     "into_data_dtype",
     "to_data_dtype",
 ];
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
 
 #[test]
 fn every_read_of_tensor_values_in_the_library_goes_through_base_host() {
@@ -91,15 +76,6 @@ impl Observer for ReadLog {
     fn checkpoint(&mut self, _snapshot: Snapshot) -> Result<()> {
         Ok(())
     }
-}
-
-fn mnist(train: usize, test: usize) -> Dataset {
-    let limits = DataSpec {
-        train_limit: Some(train),
-        test_limit: Some(test),
-        ..DataSpec::default()
-    };
-    data::load(&data_root(), DatasetKind::Mnist, &limits, &Device::flex()).unwrap()
 }
 
 /// LeNet-5 on 640 MNIST images in batches of 32 (20 steps per epoch), 2 epochs, dense, ADMM

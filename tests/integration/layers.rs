@@ -1,8 +1,9 @@
 //! The layer rule of ARCHITECTURE.md, read from the source: a module may use modules of lower
 //! layers only, never one of its own layer or above (`main.rs` and `lib.rs` excepted).
 
+use super::common::rust_files;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Top-level modules, bottom layer first; modules on one line share a layer.
 const LAYERS: &[&[&str]] = &[
@@ -28,17 +29,6 @@ fn module_of(src: &Path, file: &Path) -> Option<String> {
     let relative = file.strip_prefix(src).ok()?;
     let first = relative.components().next()?.as_os_str().to_str()?;
     Some(first.trim_end_matches(".rs").to_owned())
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
 }
 
 /// Every top-level module a file's text names through `crate::` (`crate::spec::X`,

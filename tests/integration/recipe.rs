@@ -2,17 +2,14 @@
 //! step-clocked updates, seeded dropout, TensorFlow's initialisation, and the `published`
 //! profile that combines them.
 
-use super::common::{data_root, load_spec, root};
+use super::common::{load_spec, mnist, root};
 use burn::tensor::{Device, Tensor};
-use slr_repro::data::{self, Dataset};
 use slr_repro::error::Result;
 use slr_repro::models::{Dropout, Net, params};
 use slr_repro::prune::admm::Admm;
 use slr_repro::prune::constrained::{Constrained, Method};
 use slr_repro::prune::{Pruner, PrunerState};
-use slr_repro::spec::{
-    AdmmSpec, BudgetSpec, CountRule, DataSpec, DatasetKind, MethodSpec, ModelKind,
-};
+use slr_repro::spec::{AdmmSpec, BudgetSpec, CountRule, MethodSpec, ModelKind};
 use slr_repro::train::task::LabelledBatch;
 use slr_repro::train::{self, Classification, EpochRecord, Observer, Snapshot, Task};
 use std::collections::BTreeMap;
@@ -47,15 +44,6 @@ impl Observer for Epochs {
     fn checkpoint(&mut self, _snapshot: Snapshot) -> Result<()> {
         Ok(())
     }
-}
-
-fn mnist(train: usize, test: usize) -> Dataset {
-    let limits = DataSpec {
-        train_limit: Some(train),
-        test_limit: Some(test),
-        ..DataSpec::default()
-    };
-    data::load(&data_root(), DatasetKind::Mnist, &limits, &Device::flex()).unwrap()
 }
 
 #[test]
