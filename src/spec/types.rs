@@ -264,7 +264,7 @@ pub struct Runtime {
     /// Worker threads of the CPU backend (default: all cores).
     pub threads: Option<usize>,
     /// Steps between training losses recorded per step (`metrics.csv` and TensorBoard); 0
-    /// records none. Each costs one read from the device.
+    /// records none. They come from the training loop's batched loss reads, at no extra read.
     pub loss_every: usize,
 }
 
