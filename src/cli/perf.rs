@@ -1,12 +1,12 @@
 //! `slr perf`: one training step of a model on a backend, timed (criterion-free, for a
 //! quick look; `just bench` for the benchmarks), with an optional gradient check against
-//! another backend.
+//! another backend; with `--input`, a data set's training pipeline instead.
 
-use super::{parse_backend, parse_model};
+use super::{parse_backend, parse_dataset, parse_model};
 use crate::base::backend::{self, Backend};
 use crate::error::{Error, Result};
 use crate::perf;
-use crate::spec::ModelKind;
+use crate::spec::{DatasetKind, ModelKind};
 use std::path::PathBuf;
 
 /// Options of `slr perf`.
@@ -42,6 +42,20 @@ pub struct PerfArgs {
     /// Also write the measurements as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Time this data set's training pipeline (decoding, augmentation, the copy onto the
+    /// backend) instead of a training step; `--batch`, `--warmup`, `--batches` and `--workers`
+    /// apply.
+    #[arg(long, value_parser = parse_dataset)]
+    pub input: Option<DatasetKind>,
+    /// Data root of `--input` (default: `SLR_DATA_ROOT`, else `data`).
+    #[arg(long)]
+    pub data_root: Option<PathBuf>,
+    /// Timed batches per thread count of `--input`.
+    #[arg(long, default_value_t = 8)]
+    pub batches: usize,
+    /// Decoding thread counts of `--input`, comma-separated (default: 1, 2 and all cores).
+    #[arg(long, value_delimiter = ',')]
+    pub workers: Vec<usize>,
 }
 
 /// Measures and prints the table (and writes the JSON).
@@ -56,6 +70,9 @@ pub(super) fn run(args: PerfArgs) -> Result<()> {
         return Err(Error::Usage(
             "--batch, --steps and --check-batch must be at least 1".into(),
         ));
+    }
+    if let Some(dataset) = args.input {
+        return input(dataset, args);
     }
     if !args.model.buildable() {
         return Err(Error::Usage(format!(
@@ -75,6 +92,39 @@ pub(super) fn run(args: PerfArgs) -> Result<()> {
         check_batch: args.check_batch,
     };
     let report = perf::measure(args.backend, &options)?;
+    print!("{}", report.markdown());
+    if let Some(path) = args.json {
+        let text = serde_json::to_string_pretty(&report).expect("serialises");
+        std::fs::write(&path, text).map_err(Error::io(&path))?;
+    }
+    Ok(())
+}
+
+/// `slr perf --input`: the data set's training pipeline with each thread count.
+fn input(dataset: DatasetKind, args: PerfArgs) -> Result<()> {
+    let workers = if args.workers.is_empty() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut workers = vec![1, 2, cores];
+        workers.sort_unstable();
+        workers.dedup();
+        workers
+    } else {
+        args.workers
+    };
+    let options = perf::InputOptions {
+        dataset,
+        data_root: args
+            .data_root
+            .or_else(|| std::env::var_os("SLR_DATA_ROOT").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("data")),
+        backend: args.backend,
+        batch: args.batch,
+        warmup: args.warmup,
+        batches: args.batches,
+        workers,
+        seed: 1,
+    };
+    let report = perf::measure_input(&options)?;
     print!("{}", report.markdown());
     if let Some(path) = args.json {
         let text = serde_json::to_string_pretty(&report).expect("serialises");

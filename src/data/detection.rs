@@ -15,6 +15,7 @@
 use super::coco::CocoImage;
 use crate::base::rng::{SplitMix64, stream};
 use crate::error::{Error, Result};
+use rayon::prelude::*;
 
 /// An RGB image, row-major, 3 bytes per pixel.
 #[derive(Debug, Clone, PartialEq)]
@@ -359,47 +360,62 @@ fn target_boxes(image: &CocoImage) -> Vec<(usize, [f64; 4])> {
 }
 
 /// The batch of `items` at input `size`, augmented from `augment_seed` (one draw per image)
-/// or not.
+/// or not. Images are decoded and augmented in parallel; each image's draw depends only on its
+/// place in the batch, so the batch is the same however the threads are scheduled.
 pub fn batch_data(
     items: &[&CocoImage],
     size: usize,
     augment_seed: Option<u64>,
 ) -> Result<DetectionBatchData> {
+    let per_image: Vec<(Vec<f32>, Vec<Target>)> = items
+        .par_iter()
+        .enumerate()
+        .map(|(i, item)| image_data(item, i, size, augment_seed))
+        .collect::<Result<_>>()?;
     let mut data = DetectionBatchData {
         images: Vec::with_capacity(items.len() * 3 * size * size),
         targets: Vec::new(),
     };
-    for (i, item) in items.iter().enumerate() {
-        let image = decode(&item.path)?;
-        if [image.width as u32, image.height as u32] != item.size {
-            return Err(Error::Data(format!(
-                "{}: the image is {}x{}, its annotation says {}x{}",
-                item.path.display(),
-                image.width,
-                image.height,
-                item.size[0],
-                item.size[1]
-            )));
-        }
-        let boxes = target_boxes(item);
-        let (image, boxes) = match augment_seed {
-            Some(seed) => {
-                let draw = Augment::draw(&mut SplitMix64::new(stream(
-                    seed,
-                    &format!("detection {i}"),
-                )));
-                draw.apply(&image, &boxes)
-            }
-            None => (image, boxes),
-        };
-        data.images.extend(letterbox(&image, size));
-        data.targets.extend(
-            relative_targets(&boxes, image.width, image.height)
-                .into_iter()
-                .map(|t| (i, t)),
-        );
+    for (i, (pixels, targets)) in per_image.into_iter().enumerate() {
+        data.images.extend(pixels);
+        data.targets.extend(targets.into_iter().map(|t| (i, t)));
     }
     Ok(data)
+}
+
+/// Image `i` of a batch, letterboxed to `size`, with its targets.
+fn image_data(
+    item: &CocoImage,
+    i: usize,
+    size: usize,
+    augment_seed: Option<u64>,
+) -> Result<(Vec<f32>, Vec<Target>)> {
+    let image = decode(&item.path)?;
+    if [image.width as u32, image.height as u32] != item.size {
+        return Err(Error::Data(format!(
+            "{}: the image is {}x{}, its annotation says {}x{}",
+            item.path.display(),
+            image.width,
+            image.height,
+            item.size[0],
+            item.size[1]
+        )));
+    }
+    let boxes = target_boxes(item);
+    let (image, boxes) = match augment_seed {
+        Some(seed) => {
+            let draw = Augment::draw(&mut SplitMix64::new(stream(
+                seed,
+                &format!("detection {i}"),
+            )));
+            draw.apply(&image, &boxes)
+        }
+        None => (image, boxes),
+    };
+    Ok((
+        letterbox(&image, size),
+        relative_targets(&boxes, image.width, image.height),
+    ))
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use super::thick_line::{LabelImage, draw_line};
 use crate::base::fit::least_squares;
 use crate::base::rng::{SplitMix64, stream};
 use crate::error::{Error, Result};
+use rayon::prelude::*;
 use serde::Deserialize;
 use std::path::Path;
 
@@ -333,43 +334,50 @@ pub struct LaneBatchData {
 }
 
 /// The frames of `items` decoded, augmented (one [`LaneAugment`] per frame, or none),
-/// resized (as Pillow) to `[3, h, w]` and normalised with ImageNet's statistics, one after
-/// the other.
+/// resized (as Pillow) to `[3, h, w]` and normalised with ImageNet's statistics, decoded in
+/// parallel and put one after the other.
 pub fn frames(
     items: &[&LaneItem],
     [h, w]: [usize; 2],
     augments: Option<&[LaneAugment]>,
 ) -> Result<Vec<f32>> {
+    let per_frame: Vec<Vec<f32>> = items
+        .par_iter()
+        .enumerate()
+        .map(|(i, item)| frame(item, [h, w], augments.map_or(LaneAugment::NONE, |a| a[i])))
+        .collect::<Result<_>>()?;
+    Ok(per_frame.concat())
+}
+
+/// One frame of [`frames`].
+fn frame(item: &LaneItem, [h, w]: [usize; 2], augment: LaneAugment) -> Result<Vec<f32>> {
     let norm = crate::catalog::IMAGENET_NORM;
-    let mut images = Vec::with_capacity(items.len() * 3 * h * w);
-    for (i, item) in items.iter().enumerate() {
-        let frame = image::open(&item.frame)
-            .map_err(|e| Error::Data(format!("{}: cannot decode ({e})", item.frame.display())))?
-            .to_rgb8();
-        let (fw, fh) = frame.dimensions();
-        let augment = augments.map_or(LaneAugment::NONE, |a| a[i]);
-        let pixels = if augment == LaneAugment::NONE {
-            frame.into_raw()
-        } else if (fw as usize, fh as usize) == (WIDTH, HEIGHT) {
-            augment.frame(frame.as_raw())
-        } else {
-            return Err(Error::Data(format!(
-                "{}: {fw}x{fh} frame; TuSimple's augmentation needs {WIDTH}x{HEIGHT}",
-                item.frame.display()
-            )));
-        };
-        let small = super::resize::resize_bilinear(&pixels, fw as usize, fh as usize, w, h);
-        for (c, (mean, std)) in norm.iter().enumerate() {
-            images.extend(
-                small
-                    .iter()
-                    .skip(c)
-                    .step_by(3)
-                    .map(|&p| (p as f32 / 255.0 - mean) / std),
-            );
-        }
+    let frame = image::open(&item.frame)
+        .map_err(|e| Error::Data(format!("{}: cannot decode ({e})", item.frame.display())))?
+        .to_rgb8();
+    let (fw, fh) = frame.dimensions();
+    let pixels = if augment == LaneAugment::NONE {
+        frame.into_raw()
+    } else if (fw as usize, fh as usize) == (WIDTH, HEIGHT) {
+        augment.frame(frame.as_raw())
+    } else {
+        return Err(Error::Data(format!(
+            "{}: {fw}x{fh} frame; TuSimple's augmentation needs {WIDTH}x{HEIGHT}",
+            item.frame.display()
+        )));
+    };
+    let small = super::resize::resize_bilinear(&pixels, fw as usize, fh as usize, w, h);
+    let mut image = Vec::with_capacity(3 * h * w);
+    for (c, (mean, std)) in norm.iter().enumerate() {
+        image.extend(
+            small
+                .iter()
+                .skip(c)
+                .step_by(3)
+                .map(|&p| (p as f32 / 255.0 - mean) / std),
+        );
     }
-    Ok(images)
+    Ok(image)
 }
 
 /// The [`frames`] of `items` with their training targets, augmented from `augment_seed` as
@@ -387,25 +395,29 @@ pub fn batch_data(
             })
         })
         .collect();
-    let mut data = LaneBatchData {
-        images: frames(items, [h, w], Some(&augments))?,
-        cells: Vec::new(),
-        segmentation: Vec::new(),
-    };
-    for (item, augment) in items.iter().zip(augments) {
-        // One label image per frame for both targets.
-        let image = label_image(&lane_slots(&item.label));
-        data.cells.extend(
-            image_row_targets(&image, griding_num, augment)
+    // One label image per frame for both targets, drawn in parallel.
+    let targets: Vec<(Vec<i64>, Vec<i64>)> = items
+        .par_iter()
+        .zip(&augments)
+        .map(|(item, &augment)| {
+            let image = label_image(&lane_slots(&item.label));
+            let cells = image_row_targets(&image, griding_num, augment)
                 .iter()
                 .flatten()
-                .map(|&c| c as i64),
-        );
-        data.segmentation.extend(
-            image_segmentation_target(&image, h / 8, w / 8, augment)
+                .map(|&c| c as i64)
+                .collect();
+            let segmentation = image_segmentation_target(&image, h / 8, w / 8, augment)
                 .iter()
-                .map(|&s| s as i64),
-        );
-    }
+                .map(|&s| s as i64)
+                .collect();
+            (cells, segmentation)
+        })
+        .collect();
+    let (cells, segmentation): (Vec<Vec<i64>>, Vec<Vec<i64>>) = targets.into_iter().unzip();
+    let data = LaneBatchData {
+        images: frames(items, [h, w], Some(&augments))?,
+        cells: cells.concat(),
+        segmentation: segmentation.concat(),
+    };
     Ok(data)
 }

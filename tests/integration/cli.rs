@@ -476,3 +476,80 @@ name = "mag"
         "{err}"
     );
 }
+
+#[test]
+fn perf_input_times_a_training_pipeline_with_each_thread_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let json = tmp.path().join("input.json");
+    let root = data_root();
+    let out = slr(
+        &[
+            "perf",
+            "--input",
+            "cifar10-test20",
+            "--data-root",
+            root.to_str().unwrap(),
+            "--batch",
+            "8",
+            "--warmup",
+            "1",
+            "--batches",
+            "2",
+            "--workers",
+            "1,2",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("| threads | images/s | per thread |"),
+        "{table}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["dataset"], "cifar10-test20");
+    assert_eq!(report["image"], serde_json::json!([3, 32, 32]));
+    assert_eq!(report["train_images"], 20);
+    let rates = report["rates"].as_array().unwrap();
+    let workers: Vec<u64> = rates
+        .iter()
+        .map(|r| r["workers"].as_u64().unwrap())
+        .collect();
+    assert_eq!(workers, [1, 2]);
+    for rate in rates {
+        let (total, per) = (
+            rate["images_per_s"].as_f64().unwrap(),
+            rate["per_worker"].as_f64().unwrap(),
+        );
+        assert!(total > 0.0, "{rate}");
+        assert_eq!(per, total / rate["workers"].as_f64().unwrap());
+    }
+
+    // A data set that is not there: exit 2 with the fetch hint; no thread count of 0.
+    let empty = tmp.path().join("empty");
+    let missing = slr(
+        &[
+            "perf",
+            "--input",
+            "imagenet",
+            "--data-root",
+            empty.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("data set `imagenet` is not available"),
+        "{}",
+        stderr(&missing)
+    );
+    let zero = slr(
+        &["perf", "--input", "cifar10-test20", "--workers", "0,1"],
+        &[],
+    );
+    assert_eq!(zero.status.code(), Some(2), "{}", stderr(&zero));
+    assert!(stderr(&zero).contains("--workers"), "{}", stderr(&zero));
+}

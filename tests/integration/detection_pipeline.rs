@@ -250,3 +250,30 @@ name = "dense"
     };
     assert!(model(1) == model(2), "the model files differ");
 }
+
+#[test]
+fn detection_batches_are_the_same_on_one_thread_and_on_several() {
+    use slr_repro::data::coco::read_split;
+    use slr_repro::data::detection::batch_data;
+    let tmp = tempfile::tempdir().unwrap();
+    generate(tmp.path(), 4, 1, 5).unwrap();
+    let split = read_split(
+        &tmp.path().join("annotations/instances_train.json"),
+        &tmp.path().join("train"),
+    )
+    .unwrap();
+    let refs: Vec<_> = split.images.iter().collect();
+    let on = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| batch_data(&refs, 64, Some(7)).unwrap())
+    };
+    let (one, four) = (on(1), on(4));
+    assert_eq!(one.images.len(), 4 * 3 * 64 * 64);
+    assert!(!one.targets.is_empty());
+    // Targets keep their image's place in the batch.
+    assert!(one.targets.windows(2).all(|w| w[0].0 <= w[1].0));
+    assert_eq!(one, four);
+}

@@ -275,6 +275,26 @@ fn lane_batches_hold_normalised_frames_and_their_targets() {
 }
 
 #[test]
+fn lane_batches_are_the_same_on_one_thread_and_on_several() {
+    use slr_repro::data::synthetic_lanes::{TRAIN_LABELS, generate};
+    use slr_repro::data::tusimple::{batch_data, read_split};
+    let tmp = tempfile::tempdir().unwrap();
+    generate(tmp.path(), 3, 0, 5).unwrap();
+    let items = read_split(tmp.path(), &[TRAIN_LABELS]).unwrap();
+    let refs: Vec<_> = items.iter().collect();
+    let on = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| batch_data(&refs, [64, 160], 25, Some(7)).unwrap())
+    };
+    let (one, three) = (on(1), on(3));
+    assert_eq!(one.images.len(), 3 * 3 * 64 * 160);
+    assert_eq!(one, three);
+}
+
+#[test]
 fn ufld_trains_a_step_on_synthetic_lanes_and_is_scored_by_laneeval() {
     use burn::module::Module;
     use burn::tensor::Device;
