@@ -143,6 +143,40 @@ bench-conv-grad model="resnet18-cifar" batch="32" rounds="2":
     done
     rm -rf "$out"
 
+# Where a training step's time goes: `perf record` (cpu-clock samples, no call graph: the
+# flat self time per function) around `slr perf --step-only` (1 warm-up, then `steps` dense
+# steps on 2 threads), and the functions above 1% of the samples. backend: cpu or tch-cpu
+# (builds the `tch` binary). reports/perf-cpu.md, "Where the time goes".
+profile-step model="resnet18-cifar" backend="cpu" batch="32" steps="5":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ "{{backend}}" = tch-cpu ]; then
+      just build-tch > /dev/null
+      bin="${CARGO_TARGET_DIR}-tch/release/slr"
+      export LD_LIBRARY_PATH="$(.venv-torch/bin/python -c 'import os, torch; print(os.path.dirname(torch.__file__))')/lib"
+    else
+      cargo build --release
+      bin="$CARGO_TARGET_DIR/release/slr"
+    fi
+    out=$(mktemp -d)
+    OMP_NUM_THREADS=2 perf record -q -e cpu-clock -F 499 -o "$out/perf.data" -- "$bin" perf --step-only \
+      --backend {{backend}} --model {{model}} --batch {{batch}} --warmup 1 --steps {{steps}} --threads 2
+    perf report -i "$out/perf.data" --no-children --sort dso,symbol --percent-limit 1 --stdio 2> /dev/null \
+      | grep -v '^#' | grep -v '^$' | sed 's/ \+/ /g' | cut -c1-160
+    rm -rf "$out"
+
+# Each data set's training pipeline in slr (`slr perf --input`) and in torchvision's DataLoader
+# (scripts/input_reference.py) on the same synthetic files (scripts/input_files.py), with 1 and 2
+# workers, one table (reports/perf-cpu.md, "Input pipelines"; needs `just torch-venv`).
+bench-input *args:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    [ -x .venv-torch/bin/python ] || just torch-venv
+    cargo build --release
+    root="$CARGO_TARGET_DIR/input-bench"
+    [ -d "$root/imagenet" ] || .venv-torch/bin/python scripts/input_files.py --out "$root" --cifar-from data/cifar10-test20
+    .venv-torch/bin/python scripts/bench-input.py --slr "$CARGO_TARGET_DIR/release/slr" --data-root "$root" {{args}}
+
 # The step-for-step replays (tests/fidelity_replay) of the reference traces under
 # tests/fixtures/fidelity/, rendered into reports/fidelity.md: `just fidelity` on the pure-Rust
 # `cpu` backend, `just fidelity tch` on tch-cpu (libtorch, PyTorch's own kernels).

@@ -39,6 +39,9 @@ pub struct PerfArgs {
     /// Worker threads of the CPU backends (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Run and time only the dense training steps (for a profiler: `just profile-step`).
+    #[arg(long)]
+    pub step_only: bool,
     /// Also write the measurements as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -91,6 +94,17 @@ pub(super) fn run(args: PerfArgs) -> Result<()> {
         reference: args.reference,
         check_batch: args.check_batch,
     };
+    if args.step_only {
+        let ms = perf::dense_step_ms(args.backend, &options)?;
+        println!(
+            "{} on {}, batch {}: {ms:.2} ms per dense step (mean of {})",
+            args.model.name(),
+            args.backend.name(),
+            args.batch,
+            args.steps
+        );
+        return Ok(());
+    }
     let report = perf::measure(args.backend, &options)?;
     print!("{}", report.markdown());
     if let Some(path) = args.json {

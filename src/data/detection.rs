@@ -102,6 +102,20 @@ impl Augment {
     }
 }
 
+/// `v.round().clamp(0.0, 255.0) as u8` for a finite `v`, without a call to libm's `round`
+/// (the default x86-64 target has no rounding instruction): inside (0, 255) the sum below is
+/// rounded once and truncated, which is round-half-away-from-zero for every such `v` (LLVM
+/// lowers `round` the same way where it has no instruction for it).
+fn round_to_byte(v: f64) -> u8 {
+    if v <= 0.0 {
+        0
+    } else if v >= 255.0 {
+        255
+    } else {
+        (v + 0.499_999_999_999_999_94) as u8
+    }
+}
+
 /// imgaug's `Sharpen(alpha, lightness = 1)`: the 3x3 kernel `(1 - alpha) * identity + alpha *
 /// [[-1, -1, -1], [-1, 9, -1], [-1, -1, -1]]`, borders reflected (OpenCV's default), rounded
 /// and clipped to bytes.
@@ -109,10 +123,11 @@ fn sharpen(image: &Rgb, alpha: f64) -> Rgb {
     if alpha == 0.0 {
         return image.clone();
     }
-    let (w, h) = (image.width as isize, image.height as isize);
-    // BORDER_REFLECT_101: -1 -> 1, n -> n - 2.
-    let reflect = |i: isize, n: isize| {
-        if n == 1 {
+    let (w, h) = (image.width, image.height);
+    // BORDER_REFLECT_101: -1 -> 1, n -> n - 2 (a single row or column reflects onto itself).
+    let reflect = |i: isize, n: usize| -> usize {
+        let n = n as isize;
+        (if n == 1 {
             0
         } else if i < 0 {
             -i
@@ -120,32 +135,43 @@ fn sharpen(image: &Rgb, alpha: f64) -> Rgb {
             2 * n - 2 - i
         } else {
             i
-        }
+        }) as usize
     };
+    // The image with its reflected border, so every pixel reads its eight neighbours directly.
+    let (pw, ph) = (w + 2, h + 2);
+    let mut padded = vec![0u8; pw * ph * 3];
+    for py in 0..ph {
+        let sy = reflect(py as isize - 1, h);
+        for px in 0..pw {
+            let sx = reflect(px as isize - 1, w);
+            let from = (sy * w + sx) * 3;
+            padded[(py * pw + px) * 3..][..3].copy_from_slice(&image.pixels[from..from + 3]);
+        }
+    }
+    let row = pw * 3;
     let mut out = image.clone();
     for y in 0..h {
         for x in 0..w {
+            let centre_at = ((y + 1) * pw + x + 1) * 3;
             for c in 0..3 {
-                let at = |dx: isize, dy: isize| {
-                    let (xx, yy) = (reflect(x + dx, w), reflect(y + dy, h));
-                    f64::from(image.pixels[((yy * w + xx) * 3 + c) as usize])
-                };
-                let centre = at(0, 0);
-                let ring: f64 = [
-                    (-1, -1),
-                    (0, -1),
-                    (1, -1),
-                    (-1, 0),
-                    (1, 0),
-                    (-1, 1),
-                    (0, 1),
-                    (1, 1),
+                let at = centre_at + c;
+                // At most 8 x 255: the integer sum is the f64 sum, in any order.
+                let ring = [
+                    at - row - 3,
+                    at - row,
+                    at - row + 3,
+                    at - 3,
+                    at + 3,
+                    at + row - 3,
+                    at + row,
+                    at + row + 3,
                 ]
                 .iter()
-                .map(|&(dx, dy)| at(dx, dy))
-                .sum();
-                let value = (1.0 - alpha) * centre + alpha * (9.0 * centre - ring);
-                out.pixels[((y * w + x) * 3 + c) as usize] = value.round().clamp(0.0, 255.0) as u8;
+                .map(|&i| u32::from(padded[i]))
+                .sum::<u32>();
+                let centre = f64::from(padded[at]);
+                let value = (1.0 - alpha) * centre + alpha * (9.0 * centre - f64::from(ring));
+                out.pixels[(y * w + x) * 3 + c] = round_to_byte(value);
             }
         }
     }
@@ -164,13 +190,21 @@ fn affine(
     let (shift_x, shift_y) = (tx * w as f64, ty * h as f64);
     // Pixel-centre coordinates: the centre is at ((w - 1) / 2, (h - 1) / 2).
     let (cx, cy) = ((w as f64 - 1.0) / 2.0, (h as f64 - 1.0) / 2.0);
+    // The source coordinate of a column depends on x alone and that of a row on y alone:
+    // each is computed once, as (whole part, fraction).
+    let source = |n: usize, centre: f64, shift: f64| -> Vec<(f64, f64)> {
+        (0..n)
+            .map(|i| {
+                let s = (i as f64 - centre - shift) / scale + centre;
+                let whole = s.floor();
+                (whole, s - whole)
+            })
+            .collect()
+    };
+    let (columns, rows) = (source(w, cx, shift_x), source(h, cy, shift_y));
     let mut out = vec![0u8; w * h * 3];
-    for y in 0..h {
-        for x in 0..w {
-            let sx = (x as f64 - cx - shift_x) / scale + cx;
-            let sy = (y as f64 - cy - shift_y) / scale + cy;
-            let (x0, y0) = (sx.floor(), sy.floor());
-            let (fx, fy) = (sx - x0, sy - y0);
+    for (y, &(y0, fy)) in rows.iter().enumerate() {
+        for (x, &(x0, fx)) in columns.iter().enumerate() {
             for c in 0..3 {
                 let at = |xx: f64, yy: f64| {
                     if xx < 0.0 || yy < 0.0 || xx >= w as f64 || yy >= h as f64 {
@@ -181,7 +215,7 @@ fn affine(
                 };
                 let value = (1.0 - fy) * ((1.0 - fx) * at(x0, y0) + fx * at(x0 + 1.0, y0))
                     + fy * ((1.0 - fx) * at(x0, y0 + 1.0) + fx * at(x0 + 1.0, y0 + 1.0));
-                out[(y * w + x) * 3 + c] = value.round().clamp(0.0, 255.0) as u8;
+                out[(y * w + x) * 3 + c] = round_to_byte(value);
             }
         }
     }
@@ -260,7 +294,7 @@ fn add_hue(image: &Rgb, add: i32) -> Rgb {
                 _ => (c, 0.0, x),
             };
             let m = v - c;
-            [r1, g1, b1].map(|u| ((u + m) * 255.0).round().clamp(0.0, 255.0) as u8)
+            [r1, g1, b1].map(|u| round_to_byte((u + m) * 255.0))
         })
         .collect();
     Rgb {
@@ -441,6 +475,22 @@ mod tests {
         assert_eq!(&out[0..4], &[0.0, red(1, 0), 0.0, red(1, 2)]);
         // Odd padding: 3 wide, 6 high -> left 1, right 2.
         assert_eq!(square_padding(3, 6), ([1, 0], 6));
+    }
+
+    #[test]
+    fn round_to_byte_is_round_then_clamp() {
+        let reference = |v: f64| v.round().clamp(0.0, 255.0) as u8;
+        let mut values = vec![-1.5, -0.5, -0.0, 0.0, 255.0, 255.5, 300.0];
+        for k in 0..256 {
+            for base in [k as f64, k as f64 + 0.5] {
+                // The value, its neighbours one ulp away, and a spread of fractions.
+                values.extend([base, base.next_down(), base.next_up()]);
+            }
+            values.extend((0..97).map(|i| k as f64 + i as f64 / 97.0));
+        }
+        for v in values {
+            assert_eq!(round_to_byte(v), reference(v), "{v:e}");
+        }
     }
 
     #[test]

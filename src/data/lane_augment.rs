@@ -146,7 +146,10 @@ fn bilinear(rgb: &[u8], xin: f64, yin: f64, out: &mut [u8]) {
         return;
     }
     let (xin, yin) = (xin - 0.5, yin - 0.5);
-    let (x, y) = (xin.floor() as i64, yin.floor() as i64);
+    // Both are at least -0.5 here: the floor is -1 below 0 and the truncation above (no call
+    // to libm's `floor`, which the default x86-64 target makes).
+    let floor = |v: f64| if v < 0.0 { -1 } else { v as i64 };
+    let (x, y) = (floor(xin), floor(yin));
     let (dx, dy) = (xin - x as f64, yin - y as f64);
     let x0 = x.clamp(0, w - 1) as usize;
     let x1 = (x + 1).clamp(0, w - 1) as usize;

@@ -230,6 +230,15 @@ fn initial_model(options: &PerfOptions, device: &Device) -> Net {
     Net::seeded(options.model, device, seed)
 }
 
+/// Milliseconds of one dense training step alone (`options.warmup` untimed steps, then the
+/// mean of `options.steps`): what `slr perf --step-only` runs under a profiler.
+pub fn dense_step_ms(backend: Backend, options: &PerfOptions) -> Result<f64> {
+    let device = backend.device();
+    let net = initial_model(options, &device.clone().autodiff());
+    let steps = run_steps(options, &device, net, &Dense, options.steps, options.warmup)?;
+    Ok(steps.ms)
+}
+
 /// Measures `backend` as `options` say.
 pub fn measure(backend: Backend, options: &PerfOptions) -> Result<PerfReport> {
     let device = backend.device();

@@ -8,4 +8,4 @@ pub mod measure;
 
 pub use batches::{random_batch, random_task_batch};
 pub use input::{InputOptions, InputReport, measure_input};
-pub use measure::{PerfOptions, PerfReport, measure};
+pub use measure::{PerfOptions, PerfReport, dense_step_ms, measure};
