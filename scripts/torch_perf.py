@@ -1,7 +1,8 @@
 """PyTorch eager counterpart of `slr perf`: the same model definition (scripts/torch_models.py;
 YOLOv3 and YOLOv3-tiny from scripts/yolo_reference.py), optimizer (SGD lr 0.01, momentum 0.5,
 Nesterov, weight decay 5e-4), random batch shape, loss (cross-entropy; for YOLO the vectorised
-PyTorch-YOLOv3 loss on the same boxes as src/perf/batches.rs), ADMM penalty and a
+PyTorch-YOLOv3 loss on the same boxes as src/perf/batches.rs; for UFLD its four-term loss from
+scripts/fidelity_trace_ufld.py), ADMM penalty and a
 kthvalue-based projection of the same layers, timed the same way (warm-up, then steps between
 device synchronisations).
 
@@ -91,7 +92,11 @@ def prunable(kind, model):
     for name, p in model.named_parameters():
         if p.dim() != 4:
             continue
-        if kind.startswith("resnet") and name.startswith("layer") and "downsample" not in name:
+        if kind == "ufld":
+            # The backbone's stages, as for the ResNets (models::default_prunable).
+            if name.startswith("model.layer") and "downsample" not in name:
+                names.append(name)
+        elif kind.startswith("resnet") and name.startswith("layer") and "downsample" not in name:
             names.append(name)
         elif kind == "vgg16-cifar" and name != "features.0.weight":
             names.append(name)
@@ -133,6 +138,23 @@ def measure(kind, device, batch, warmup, steps, ratio, threads=None, seed=1):
 
         def task_loss(model):
             return yolo_loss(torch, model(images), targets, kind)
+    elif kind == "ufld":
+        # UFLD at TuSimple's 288x800 with the reference's widths (scripts/fidelity_trace_ufld.py:
+        # parsingNet with backbone '18' and its auxiliary segmentation, and calc_loss), random
+        # row-anchor cells (100 griding cells + "no lane") and segmentation classes as
+        # src/perf/batches.rs draws them.
+        import fidelity_trace_ufld as ufld
+
+        def build(_):
+            return ufld.build(width=64, hidden=2048, griding=100, size=(288, 800))
+
+        images = (torch.rand(batch, 3, 288, 800, generator=gen) * 2 - 1).to(dev)
+        cells = torch.randint(0, 101, (batch, len(ufld.ROW_ANCHORS), ufld.LANES), generator=gen).to(dev)
+        segmentation = torch.randint(0, ufld.LANES + 1, (batch, 36, 100), generator=gen).to(dev)
+
+        def task_loss(model):
+            cls_out, seg_out = model(images)
+            return ufld.ufld_loss(cls_out, cells, seg_out, segmentation)[0]
     else:
         from torch_models import build
 

@@ -5,6 +5,8 @@
 use clap::Parser;
 
 fn main() {
+    // Before anything allocates: freed tensors' memory is reused instead of unmapped.
+    slr_repro::base::alloc::keep_freed_memory();
     let cli = slr_repro::cli::Cli::parse();
     slr_repro::cli::init_logging();
     match slr_repro::cli::run(cli) {

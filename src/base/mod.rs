@@ -3,6 +3,7 @@
 //! the compute backend, JSON for floats that may not be finite, least-squares lines, the
 //! progress display.
 
+pub mod alloc;
 pub mod backend;
 pub mod code;
 pub mod files;

@@ -1,6 +1,7 @@
 //! Models with stable parameter names (`conv1.weight`, `fc1.bias`, ...), built from their
 //! catalog entry, and named access to their parameters ([`params`]).
 
+mod activation;
 mod conv;
 mod darknet;
 mod dropout;

@@ -9,14 +9,13 @@
 //! `ZeroPad2d((0, 1, 0, 1))`; ultralytics/yolov3 likewise), not with Darknet's max over the
 //! in-image window: where a window's in-image values are all negative the ports give 0.
 
-use super::{conv, norm};
+use super::{activation, conv, norm};
 use crate::catalog::YoloConfig;
 use crate::catalog::darknet::{Layer, channels, layers_of, source};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
-use burn::tensor::activation::leaky_relu;
 use burn::tensor::ops::PadMode;
 use burn::tensor::{Device, Tensor};
 
@@ -31,7 +30,7 @@ impl ConvLayer {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = conv::forward(&self.conv, x);
         match &self.bn {
-            Some(bn) => leaky_relu(norm::forward(bn, x), 0.1),
+            Some(bn) => activation::leaky_relu(norm::forward(bn, x), 0.1),
             None => x,
         }
     }

@@ -1,9 +1,12 @@
-//! Backend selection: with its child [`torch_conv`] (libtorch's convolution gradients), the only
-//! module that touches burn's deprecated libtorch API. A backend is parsed once, where it enters
+//! Backend selection: with its children [`torch_conv`] (libtorch's convolution gradients) and
+//! [`torch_leaky`] (libtorch's leaky ReLU kernels), the only module that touches burn's deprecated
+//! libtorch API. A backend is parsed once, where it enters
 //! (spec `runtime.backend`, `SLR_BACKEND`, `--backend`), and travels typed from there.
 
 #[cfg(feature = "tch")]
 pub mod torch_conv;
+#[cfg(feature = "tch")]
+pub mod torch_leaky;
 
 use crate::error::{Error, Result};
 use burn::tensor::Device;
