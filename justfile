@@ -161,8 +161,15 @@ profile-step model="resnet18-cifar" backend="cpu" batch="32" steps="5":
     out=$(mktemp -d)
     OMP_NUM_THREADS=2 perf record -q -e cpu-clock -F 499 -o "$out/perf.data" -- "$bin" perf --step-only \
       --backend {{backend}} --model {{model}} --batch {{batch}} --warmup 1 --steps {{steps}} --threads 2
+    # Per library first ([JIT]: oneDNN's generated convolution kernels; [kernel.kallsyms]: page
+    # faults, scheduling), then per function with ATen's kernel names shortened to the operator.
+    perf report -i "$out/perf.data" --no-children --sort dso --percent-limit 0.5 --stdio 2> /dev/null \
+      | grep -v '^#' | grep -v '^$' | sed 's/ \+/ /g'
+    echo
     perf report -i "$out/perf.data" --no-children --sort dso,symbol --percent-limit 1 --stdio 2> /dev/null \
-      | grep -v '^#' | grep -v '^$' | sed 's/ \+/ /g' | cut -c1-160
+      | grep -v '^#' | grep -v '^$' | sed 's/ \+/ /g' \
+      | sed -E 's/c10::function_ref<[^>]*>::callback_fn<//; s/at::TensorIteratorBase::loop_2d_from_1d<//; s/at::native::(AVX2::|AVX512::)?//g; s/\(anonymous namespace\):://g' \
+      | cut -c1-140
     rm -rf "$out"
 
 # Each data set's training pipeline in slr (`slr perf --input`) and in torchvision's DataLoader

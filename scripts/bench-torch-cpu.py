@@ -97,9 +97,24 @@ def section(args, ours, tables):
     env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(os.path.dirname(torch.__file__), "lib"))
     version = subprocess.run([args.slr, "--version"], capture_output=True, text=True, env=env).stdout.strip()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    loss = "YOLOv3's loss on 4 boxes per image" if args.model.startswith("yolo") else "cross-entropy"
+    if args.model.startswith("yolo"):
+        loss = "YOLOv3's loss on 4 boxes per image"
+    elif args.model == "ufld":
+        loss = "UFLD's four terms (focal, relation, segmentation, shape)"
+    else:
+        loss = "cross-entropy"
+    # slr sets glibc's allocator to keep freed memory (src/base/alloc.rs); with the same settings
+    # in the environment PyTorch gets them too: a like-for-like run, in its own section.
+    alike = os.environ.get("MALLOC_MMAP_MAX_") == "0"
+    title = f"## {args.model}, batch {args.batch}" + (", PyTorch with slr's allocator settings" if alike else "")
+    setting = (
+        "PyTorch ran with MALLOC_MMAP_MAX_=0 and MALLOC_TRIM_THRESHOLD_ set, the allocator settings slr "
+        "applies to itself (src/base/alloc.rs). " if alike else
+        "PyTorch ran with glibc's default allocator settings, slr with its own (src/base/alloc.rs). "
+    )
     return (
-        f"## {args.model}, batch {args.batch}\n\n"
+        f"{title}\n\n"
+        f"{setting}"
         f"{cpu}, {args.threads} threads (OMP_NUM_THREADS and slr --threads), "
         f"{datetime.datetime.now(datetime.timezone.utc).date()}, {version} at commit {commit}. "
         f"Loss: {loss}; {ours['pruned_layers']} pruned layers ({ours['pruned_weights']} weights); "

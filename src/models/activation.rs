@@ -22,7 +22,9 @@ mod tests {
     #[test]
     fn libtorch_leaky_relu_equals_burns_and_takes_pytorchs_slope_at_zero() {
         let device = Backend::TchCpu.device().autodiff();
-        let mut values: Vec<f32> = (0..64).map(|i| ((i as f32) * 0.71).sin() * 3.0).collect();
+        let mut values: Vec<f32> = (0..64)
+            .map(|i| ((i as f32 + 0.5) * 0.71).sin() * 3.0)
+            .collect();
         values[5] = 0.0;
         let weight: Vec<f32> = (0..64).map(|i| 1.0 + i as f32 * 0.01).collect();
         let run = |ours: bool| {
