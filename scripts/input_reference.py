@@ -51,6 +51,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import lane_augment_reference  # noqa: E402  (UFLD's offsets, the reference's own code)
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 # src/catalog/dataset.rs CIFAR_NORM (the SLR authors' constants).
@@ -356,60 +357,25 @@ class RandomRotate:
 
 
 class RandomUDoffsetLABEL:
-    """data/mytransforms.py 143-167 (as scripts/lane_augment_reference.py ud_offset)."""
+    """data/mytransforms.py 143-167: a random vertical offset, applied by
+    scripts/lane_augment_reference.py's ud_offset (the reference's code with the draw taken out)."""
 
     def __init__(self, max_offset):
         self.max_offset = max_offset
 
     def __call__(self, img, label):
-        offset = np.random.randint(-self.max_offset, self.max_offset)
-        w, h = img.size
-        img = np.array(img)
-        if offset > 0:
-            img[offset:, :, :] = img[0:h - offset, :, :]
-            img[:offset, :, :] = 0
-        if offset < 0:
-            real_offset = -offset
-            img[0:h - real_offset, :, :] = img[real_offset:, :, :]
-            img[h - real_offset:, :, :] = 0
-        label = np.array(label)
-        if offset > 0:
-            label[offset:, :] = label[0:h - offset, :]
-            label[:offset, :] = 0
-        if offset < 0:
-            offset = -offset
-            label[0:h - offset, :] = label[offset:, :]
-            label[h - offset:, :] = 0
-        return Image.fromarray(img), Image.fromarray(label)
+        return lane_augment_reference.ud_offset(img, label, np.random.randint(-self.max_offset, self.max_offset))
 
 
 class RandomLROffsetLABEL:
-    """data/mytransforms.py 117-141 (as scripts/lane_augment_reference.py lr_offset)."""
+    """data/mytransforms.py 117-141: a random horizontal offset, applied by
+    scripts/lane_augment_reference.py's lr_offset."""
 
     def __init__(self, max_offset):
         self.max_offset = max_offset
 
     def __call__(self, img, label):
-        offset = np.random.randint(-self.max_offset, self.max_offset)
-        w, h = img.size
-        img = np.array(img)
-        if offset > 0:
-            img[:, offset:, :] = img[:, 0:w - offset, :]
-            img[:, :offset, :] = 0
-        if offset < 0:
-            real_offset = -offset
-            img[:, 0:w - real_offset, :] = img[:, real_offset:, :]
-            img[:, w - real_offset:, :] = 0
-        label = np.array(label)
-        if offset > 0:
-            label[:, offset:] = label[:, 0:w - offset]
-            label[:, :offset] = 0
-        if offset < 0:
-            offset = -offset
-            label[:, 0:w - offset] = label[:, offset:]
-            label[:, w - offset:] = 0
-        return Image.fromarray(img), Image.fromarray(label)
-
+        return lane_augment_reference.lr_offset(img, label, np.random.randint(-self.max_offset, self.max_offset))
 
 class Compose2:
     """data/mytransforms.py 12-23."""

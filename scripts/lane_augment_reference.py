@@ -71,16 +71,21 @@ def samples(array):
     return {"sum": int(flat.astype(np.int64).sum()), "indices": idx.tolist(), "values": flat[idx].tolist()}
 
 
-y, x, c = np.meshgrid(np.arange(720), np.arange(1280), np.arange(3), indexing="ij")
-frame = Image.fromarray(((x * 7 + y * 13 + c * 50 + (x * y) % 17) % 256).astype(np.uint8), "RGB")
-ly, lx = np.meshgrid(np.arange(720), np.arange(1280), indexing="ij")
-label = Image.fromarray(((lx * 3 + ly * 5) % 251 + 1).astype(np.uint8), "L")
-fixture = []
-for angle, down, right in DRAWS:
-    img, lab = rotate(frame, label, angle)
-    img, lab = ud_offset(img, lab, down)
-    img, lab = lr_offset(img, lab, right)
-    fixture.append({"angle": angle, "down": down, "right": right, "frame": samples(img), "label": samples(lab)})
-path = Path(__file__).resolve().parent.parent / "tests/fixtures/lane_augment.json"
-path.write_text(json.dumps(fixture, separators=(",", ":")) + "\n")
-print(path, [d["frame"]["sum"] for d in fixture])
+def main():
+    y, x, c = np.meshgrid(np.arange(720), np.arange(1280), np.arange(3), indexing="ij")
+    frame = Image.fromarray(((x * 7 + y * 13 + c * 50 + (x * y) % 17) % 256).astype(np.uint8), "RGB")
+    ly, lx = np.meshgrid(np.arange(720), np.arange(1280), indexing="ij")
+    label = Image.fromarray(((lx * 3 + ly * 5) % 251 + 1).astype(np.uint8), "L")
+    fixture = []
+    for angle, down, right in DRAWS:
+        img, lab = rotate(frame, label, angle)
+        img, lab = ud_offset(img, lab, down)
+        img, lab = lr_offset(img, lab, right)
+        fixture.append({"angle": angle, "down": down, "right": right, "frame": samples(img), "label": samples(lab)})
+    path = Path(__file__).resolve().parent.parent / "tests/fixtures/lane_augment.json"
+    path.write_text(json.dumps(fixture, separators=(",", ":")) + "\n")
+    print(path, [d["frame"]["sum"] for d in fixture])
+
+
+if __name__ == "__main__":
+    main()
