@@ -12,9 +12,7 @@ pub(super) fn fetch(
     from: Option<&Path>,
     data_root: Option<PathBuf>,
 ) -> Result<()> {
-    let root = data_root
-        .or_else(|| std::env::var_os("SLR_DATA_ROOT").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("data"));
+    let root = super::data_root(data_root);
     let source = fetching::fetch(&root, dataset, from)?;
     println!(
         "{} ready in {} ({source:?})",

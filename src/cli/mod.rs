@@ -184,6 +184,13 @@ fn parse_model(name: &str) -> std::result::Result<ModelKind, String> {
         .map_err(|e| format!("model `{name}`: {e}"))
 }
 
+/// `--data-root` if given, else `SLR_DATA_ROOT`, else `data`.
+fn data_root(given: Option<PathBuf>) -> PathBuf {
+    given
+        .or_else(|| std::env::var_os("SLR_DATA_ROOT").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("data"))
+}
+
 fn parse_dataset(name: &str) -> std::result::Result<DatasetKind, String> {
     DatasetKind::deserialize(
         serde::de::value::StrDeserializer::<serde::de::value::Error>::new(name),

@@ -107,8 +107,13 @@ pub(super) fn run(args: PerfArgs) -> Result<()> {
     }
     let report = perf::measure(args.backend, &options)?;
     print!("{}", report.markdown());
-    if let Some(path) = args.json {
-        let text = serde_json::to_string_pretty(&report).expect("serialises");
+    write_json(args.json, &report)
+}
+
+/// Writes `report` as JSON to `path`, when one is given.
+fn write_json(path: Option<PathBuf>, report: &impl serde::Serialize) -> Result<()> {
+    if let Some(path) = path {
+        let text = serde_json::to_string_pretty(report).expect("serialises");
         std::fs::write(&path, text).map_err(Error::io(&path))?;
     }
     Ok(())
@@ -127,10 +132,7 @@ fn input(dataset: DatasetKind, args: PerfArgs) -> Result<()> {
     };
     let options = perf::InputOptions {
         dataset,
-        data_root: args
-            .data_root
-            .or_else(|| std::env::var_os("SLR_DATA_ROOT").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from("data")),
+        data_root: super::data_root(args.data_root),
         backend: args.backend,
         batch: args.batch,
         warmup: args.warmup,
@@ -140,9 +142,5 @@ fn input(dataset: DatasetKind, args: PerfArgs) -> Result<()> {
     };
     let report = perf::measure_input(&options)?;
     print!("{}", report.markdown());
-    if let Some(path) = args.json {
-        let text = serde_json::to_string_pretty(&report).expect("serialises");
-        std::fs::write(&path, text).map_err(Error::io(&path))?;
-    }
-    Ok(())
+    write_json(args.json, &report)
 }
