@@ -246,12 +246,41 @@ fn affine(
 /// adds `add` to each of R, G and B; clipped to bytes.
 fn add_brightness(image: &Rgb, add: i32) -> Rgb {
     Rgb {
+        width: image.width,
+        height: image.height,
         pixels: image
             .pixels
             .iter()
             .map(|&v| (i32::from(v) + add).clamp(0, 255) as u8)
             .collect(),
-        ..image.clone()
+    }
+}
+
+/// `x.rem_euclid(360.0)` for `x` in (-360, 720), without libm's `fmod`: below 0 `x + 360` (what
+/// `rem_euclid` adds to the remainder `x`), from 360 on `x - 360` (the remainder, exact there).
+fn wrap_degrees(x: f64) -> f64 {
+    debug_assert!((-360.0..720.0).contains(&x), "{x}");
+    if x < 0.0 {
+        x + 360.0
+    } else if x >= 360.0 {
+        x - 360.0
+    } else {
+        x
+    }
+}
+
+/// `h.rem_euclid(2.0)` for `h` in [0, 6], without libm's `fmod` (each difference is exact; 6
+/// is reached when a tiny negative hue wraps to 360).
+fn wrap_sextant_pair(h: f64) -> f64 {
+    debug_assert!((0.0..=6.0).contains(&h), "{h}");
+    if h >= 6.0 {
+        h - 6.0
+    } else if h >= 4.0 {
+        h - 4.0
+    } else if h >= 2.0 {
+        h - 2.0
+    } else {
+        h
     }
 }
 
@@ -262,64 +291,59 @@ fn add_hue(image: &Rgb, add: i32) -> Rgb {
         return image.clone();
     }
     let shift = f64::from(add) * 180.0 / 255.0 * 2.0;
-    let pixels = image
-        .pixels
-        .chunks_exact(3)
-        .flat_map(|p| {
-            let [r, g, b] = [p[0], p[1], p[2]].map(|v| f64::from(v) / 255.0);
-            let max = r.max(g).max(b);
-            let min = r.min(g).min(b);
-            let delta = max - min;
-            if delta == 0.0 {
-                return [p[0], p[1], p[2]];
-            }
-            // Hue in degrees.
-            let hue = if max == r {
-                60.0 * ((g - b) / delta)
-            } else if max == g {
-                60.0 * ((b - r) / delta + 2.0)
-            } else {
-                60.0 * ((r - g) / delta + 4.0)
-            };
-            let hue = (hue + shift).rem_euclid(360.0);
-            let (s, v) = (delta / max, max);
-            let c = v * s;
-            let x = c * (1.0 - ((hue / 60.0).rem_euclid(2.0) - 1.0).abs());
-            let (r1, g1, b1) = match (hue / 60.0) as u32 {
-                0 => (c, x, 0.0),
-                1 => (x, c, 0.0),
-                2 => (0.0, c, x),
-                3 => (0.0, x, c),
-                4 => (x, 0.0, c),
-                _ => (c, 0.0, x),
-            };
-            let m = v - c;
-            [r1, g1, b1].map(|u| round_to_byte((u + m) * 255.0))
-        })
-        .collect();
+    let mut pixels = Vec::with_capacity(image.pixels.len());
+    for p in image.pixels.chunks_exact(3) {
+        let [r, g, b] = [p[0], p[1], p[2]].map(|v| f64::from(v) / 255.0);
+        let max = r.max(g).max(b);
+        let min = r.min(g).min(b);
+        let delta = max - min;
+        if delta == 0.0 {
+            pixels.extend_from_slice(&p[..3]);
+            continue;
+        }
+        // Hue in degrees, in [-60, 360).
+        let hue = if max == r {
+            60.0 * ((g - b) / delta)
+        } else if max == g {
+            60.0 * ((b - r) / delta + 2.0)
+        } else {
+            60.0 * ((r - g) / delta + 4.0)
+        };
+        let hue = wrap_degrees(hue + shift);
+        let (s, v) = (delta / max, max);
+        let c = v * s;
+        let x = c * (1.0 - (wrap_sextant_pair(hue / 60.0) - 1.0).abs());
+        let (r1, g1, b1) = match (hue / 60.0) as u32 {
+            0 => (c, x, 0.0),
+            1 => (x, c, 0.0),
+            2 => (0.0, c, x),
+            3 => (0.0, x, c),
+            4 => (x, 0.0, c),
+            _ => (c, 0.0, x),
+        };
+        let m = v - c;
+        pixels.extend([r1, g1, b1].map(|u| round_to_byte((u + m) * 255.0)));
+    }
     Rgb {
+        width: image.width,
+        height: image.height,
         pixels,
-        ..image.clone()
     }
 }
 
 /// Mirrored left-right.
 fn flip(image: &Rgb) -> Rgb {
     let w = image.width;
-    let pixels = image
-        .pixels
-        .chunks_exact(w * 3)
-        .flat_map(|row| {
-            row.chunks_exact(3)
-                .rev()
-                .flatten()
-                .copied()
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let mut pixels = Vec::with_capacity(image.pixels.len());
+    for row in image.pixels.chunks_exact(w * 3) {
+        for pixel in row.chunks_exact(3).rev() {
+            pixels.extend_from_slice(pixel);
+        }
+    }
     Rgb {
+        width: w,
+        height: image.height,
         pixels,
-        ..image.clone()
     }
 }
 
@@ -490,6 +514,47 @@ mod tests {
         }
         for v in values {
             assert_eq!(round_to_byte(v), reference(v), "{v:e}");
+        }
+    }
+
+    #[test]
+    fn the_hue_wraps_are_rem_euclid() {
+        // Every hue the shift can produce (-60 - 14.2 .. 300 + 14.2, and more), densely, and the
+        // edges (a tiny negative hue wraps to 360 exactly).
+        let mut degrees: Vec<f64> = (-75_000..375_000)
+            .map(|i| i as f64 / 1000.0 + 1e-4)
+            .collect();
+        degrees.extend([
+            -0.0,
+            0.0,
+            -1e-20,
+            360.0,
+            360f64.next_down(),
+            0f64.next_down(),
+            0f64.next_up(),
+        ]);
+        for x in degrees {
+            assert_eq!(
+                wrap_degrees(x).to_bits(),
+                x.rem_euclid(360.0).to_bits(),
+                "{x:e}"
+            );
+        }
+        let mut sextants: Vec<f64> = (0..600_000).map(|i| i as f64 / 100_000.0).collect();
+        sextants.extend([
+            2f64.next_down(),
+            4f64.next_down(),
+            6f64.next_down(),
+            2.0,
+            4.0,
+            6.0,
+        ]);
+        for h in sextants {
+            assert_eq!(
+                wrap_sextant_pair(h).to_bits(),
+                h.rem_euclid(2.0).to_bits(),
+                "{h:e}"
+            );
         }
     }
 
