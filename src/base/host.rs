@@ -36,31 +36,14 @@ pub fn data<const D: usize, K: Basic>(tensor: Tensor<D, K>) -> TensorData {
     tensor.into_data()
 }
 
-/// Every value of a float tensor as f32, in row-major order.
+/// Every value of a tensor converted to `E`, in row-major order (`let v: Vec<f32> =
+/// host::values(t)`).
 #[track_caller]
-pub fn f32s<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+pub fn values<E: Element, const D: usize, K: Basic>(tensor: Tensor<D, K>) -> Vec<E> {
     data(tensor)
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .expect("f32 after convert")
-}
-
-/// Every value of a tensor as f64, in row-major order.
-#[track_caller]
-pub fn f64s<const D: usize, K: Basic>(tensor: Tensor<D, K>) -> Vec<f64> {
-    data(tensor)
-        .convert::<f64>()
-        .try_to_vec::<f64>()
-        .expect("f64 after convert")
-}
-
-/// Every value of an int tensor as i64, in row-major order.
-#[track_caller]
-pub fn i64s<const D: usize, K: Basic>(tensor: Tensor<D, K>) -> Vec<i64> {
-    data(tensor)
-        .convert::<i64>()
-        .try_to_vec::<i64>()
-        .expect("i64 after convert")
+        .convert::<E>()
+        .try_to_vec::<E>()
+        .expect("the element type converted to")
 }
 
 /// A read made through another API (a module snapshot's bytes through `burn::store`),
@@ -82,10 +65,10 @@ mod tests {
         let x = Tensor::<1>::from_floats([1.0, 2.0, 3.5], &device);
         let sum: f64 = scalar(x.clone().sum());
         assert_eq!(sum, 6.5);
-        assert_eq!(f32s(x.clone()), vec![1.0, 2.0, 3.5]);
-        assert_eq!(f64s(x.clone() * 2.0), vec![2.0, 4.0, 7.0]);
+        assert_eq!(values::<f32, 1, _>(x.clone()), vec![1.0, 2.0, 3.5]);
+        assert_eq!(values::<f64, 1, _>(x.clone() * 2.0), vec![2.0, 4.0, 7.0]);
         let i: Tensor<1, Int> = x.clone().int();
-        assert_eq!(i64s(i), vec![1, 2, 3]);
+        assert_eq!(values::<i64, 1, _>(i), vec![1, 2, 3]);
         // Building and computing read nothing.
         let _ = (x.clone() + 1.0).exp();
         assert_eq!(reads() - before, 4);

@@ -100,7 +100,7 @@ pub fn write_weights(net: &Net, kind: ModelKind, path: &Path) -> Result<()> {
     }
     bytes.extend(0i64.to_le_bytes());
     for name in &names {
-        let values: Vec<f32> = host::f32s(tensors[name].clone());
+        let values: Vec<f32> = host::values(tensors[name].clone());
         for v in values {
             bytes.extend(v.to_le_bytes());
         }

@@ -336,7 +336,7 @@ fn gradients(options: &PerfOptions, device: &Device) -> Result<(f64, BTreeMap<St
     let loss: f64 = host::scalar(loss.inner());
     let flat = params::gradients(&net, &grads)
         .into_iter()
-        .map(|(name, g)| (name, host::f64s(g)))
+        .map(|(name, g)| (name, host::values::<f64, 1, _>(g)))
         .collect();
     Ok((loss, flat))
 }

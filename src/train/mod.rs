@@ -487,7 +487,7 @@ impl StepLosses {
             .iter()
             .flat_map(|p| [p.ce.clone(), p.loss.clone()])
             .collect();
-        let values = host::f64s(Tensor::cat(values, 0));
+        let values: Vec<f64> = host::values(Tensor::cat(values, 0));
         for (p, pair) in pending.iter().zip(values.chunks_exact(2)) {
             let (ce, loss, count) = (pair[0], pair[1], p.count);
             if !ce.is_finite() || !loss.is_finite() {

@@ -370,7 +370,7 @@ fn write_tensors(path: &Path, tensors: &BTreeMap<String, Tensor<1>>) -> Result<(
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&(tensors.len() as u64).to_le_bytes());
     for (name, tensor) in tensors {
-        let values = host::f32s(tensor.clone());
+        let values: Vec<f32> = host::values(tensor.clone());
         out.extend_from_slice(&(name.len() as u32).to_le_bytes());
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(&(values.len() as u64).to_le_bytes());

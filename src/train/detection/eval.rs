@@ -49,7 +49,7 @@ pub fn decode(
         let xy = sigmoid(p.clone().slice([0..batch, 0..3, 0..h, 0..w, 0..2]));
         let wh = p.clone().slice([0..batch, 0..3, 0..h, 0..w, 2..4]).exp();
         let rest = sigmoid(p.slice([0..batch, 0..3, 0..h, 0..w, 4..fields]));
-        let values: Vec<f32> = host::f32s(Tensor::cat(vec![xy, wh, rest], 4));
+        let values: Vec<f32> = host::values(Tensor::cat(vec![xy, wh, rest], 4));
         for (i, image) in images.iter_mut().enumerate() {
             for (a, anchor) in anchors.iter().enumerate() {
                 for gy in 0..h {

@@ -118,7 +118,7 @@ impl Task for LaneDetection {
                 .forward_lanes(images, false)
                 .ok_or_else(|| Error::RunFailed("the lane task needs a lane model".into()))?;
             let [n, cells, rows, lanes] = out.cls.dims();
-            let logits: Vec<f32> = host::f32s(out.cls);
+            let logits: Vec<f32> = host::values(out.cls);
             let per_image = cells * rows * lanes;
             for (k, &i) in chunk.iter().enumerate().take(n) {
                 let predicted = tusimple_lanes(
