@@ -3,7 +3,7 @@
 //!
 //! glibc serves every allocation above its mmap threshold (at most 32 MiB) with a fresh `mmap`
 //! and unmaps it on free, so each large tensor of a training step, allocated and freed every
-//! step, costs page faults and the kernel zeroing its pages again: 29% of a YOLOv3-tiny tch-cpu
+//! step, costs page faults and the kernel zeroing its pages again: 28% of a YOLOv3-tiny tch-cpu
 //! step went to the kernel (`just profile-step yolov3-tiny tch-cpu 8 3`, reports/perf-cpu.md).
 //! With mmap off and a trim threshold of 2 GiB, freed blocks stay in the heap and the next
 //! step reuses them. The process's peak memory is unchanged (the same tensors are alive at the

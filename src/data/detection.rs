@@ -301,7 +301,7 @@ fn add_hue(image: &Rgb, add: i32) -> Rgb {
             pixels.extend_from_slice(&p[..3]);
             continue;
         }
-        // Hue in degrees, in [-60, 360).
+        // Hue in degrees, in [-60, 300].
         let hue = if max == r {
             60.0 * ((g - b) / delta)
         } else if max == g {
