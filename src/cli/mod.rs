@@ -117,6 +117,11 @@ pub enum Command {
         /// Spec options.
         #[command(flatten)]
         spec: SpecArgs,
+        /// Render the Markdown table and the claims figures from this results frame
+        /// (`reports/<spec>/results.csv`) instead of run folders: a committed report re-rendered
+        /// after the table or claims code changed, or one from a colleague's results.
+        #[arg(long, value_name = "CSV")]
+        from_results: Option<std::path::PathBuf>,
     },
     /// Rewrite the result frames and the spec's figures (reports/<spec>/) from existing runs.
     Figures {
@@ -277,7 +282,19 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Perf(args) => perf::run(args),
         Command::Export(args) => export::run(&args),
-        Command::Report { spec } => write_report(&spec.plan()?, report::Parts::All),
+        Command::Report {
+            spec,
+            from_results: None,
+        } => write_report(&spec.plan()?, report::Parts::All),
+        Command::Report {
+            spec,
+            from_results: Some(csv),
+        } => {
+            for path in report::rerender(&spec.plan()?.spec, &csv)? {
+                println!("wrote {}", path.display());
+            }
+            Ok(())
+        }
         Command::Figures { spec } => write_report(&spec.plan()?, report::Parts::Figures),
         Command::Data {
             command:

@@ -4,7 +4,7 @@
 
 use super::collect::Status;
 use super::figure::{Figure, Point, Series};
-use super::frame::{floats, strings};
+use super::frame::{floats, integers, strings};
 use crate::base::glob_match;
 use crate::error::Result;
 use crate::metrics::{Direction, Metric};
@@ -43,6 +43,9 @@ pub struct ClaimResult {
     pub claim: String,
     /// The group's target compression (`None`: pairs by seed only).
     pub compression: Option<f64>,
+    /// The group's training budget: epochs of the method's training before pruning (`None`:
+    /// the results do not record it, or the `better` rows do not train).
+    pub budget: Option<u32>,
     /// Pairs found.
     pub n: usize,
     /// Mean difference, signed so that positive favours the claim.
@@ -51,6 +54,12 @@ pub struct ClaimResult {
     pub interval: Option<(f64, f64)>,
     /// What it says.
     pub verdict: Verdict,
+    /// Two-sided p-value of the paired t-test (`None` with fewer than 2 pairs).
+    pub p: Option<f64>,
+    /// `p` after Holm's step-down adjustment over every tested line of the report.
+    pub holm_p: Option<f64>,
+    /// The verdict at the 5% level of `holm_p`.
+    pub holm_verdict: Verdict,
 }
 
 /// Mean, 95% interval and verdict of paired differences (positive favours the claim).
@@ -63,25 +72,75 @@ pub fn verdict_of(differences: &[f64]) -> (f64, Option<(f64, f64)>, Verdict) {
     if n < 2 {
         return (mean, None, Verdict::Inconclusive);
     }
-    let variance = differences.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0);
-    let half = t_quantile_975(n - 1) * (variance / n as f64).sqrt();
+    let half = t_quantile_975(n - 1) * standard_error(differences, mean);
     let (low, high) = (mean - half, mean + half);
-    let verdict = if low > 0.0 {
+    (mean, Some((low, high)), verdict_of_sign(low, high))
+}
+
+fn verdict_of_sign(low: f64, high: f64) -> Verdict {
+    if low > 0.0 {
         Verdict::Supported
     } else if high < 0.0 {
         Verdict::Contradicted
     } else {
         Verdict::Inconclusive
-    };
-    (mean, Some((low, high)), verdict)
+    }
 }
 
-/// Tests every claim of `spec` on `results`.
+/// s / √n of the differences.
+fn standard_error(differences: &[f64], mean: f64) -> f64 {
+    let n = differences.len() as f64;
+    let variance = differences.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (variance / n).sqrt()
+}
+
+/// Two-sided p-value of the one-sample t-test of mean 0 (`None` with fewer than 2 values):
+/// P(|T| >= |t|) = I_{df/(df+t²)}(df/2, 1/2) with t = mean / (s / √n), df = n − 1.
+pub fn p_value(differences: &[f64]) -> Option<f64> {
+    let n = differences.len();
+    if n < 2 {
+        return None;
+    }
+    let mean = differences.iter().sum::<f64>() / n as f64;
+    let se = standard_error(differences, mean);
+    if se == 0.0 {
+        // Identical differences: certain, unless they are all 0.
+        return Some(if mean == 0.0 { 1.0 } else { 0.0 });
+    }
+    let t = mean / se;
+    let df = (n - 1) as f64;
+    Some(incomplete_beta(df / (df + t * t), 0.5 * df, 0.5))
+}
+
+/// Holm's step-down adjustment of `p` (family-wise error over all of them): the k-th smallest
+/// becomes max over j <= k of min(1, (m − j + 1) p_(j)). Order is kept.
+pub fn holm(p: &[f64]) -> Vec<f64> {
+    let m = p.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
+    let mut adjusted = vec![0.0; m];
+    let mut running = 0.0f64;
+    for (k, &i) in order.iter().enumerate() {
+        running = running.max(((m - k) as f64 * p[i]).min(1.0));
+        adjusted[i] = running;
+    }
+    adjusted
+}
+
+/// A pairing group: target compression (unless pairing by seed) and training budget.
+type Group = (Option<f64>, Option<u32>);
+
+/// Tests every claim of `spec` on `results`; every line with a p-value is Holm-adjusted over
+/// all of them.
 pub fn evaluate(spec: &Loaded, results: &DataFrame) -> Result<Vec<ClaimResult>> {
     let row = strings(results, "row")?;
     let status = strings(results, "status")?;
     let seed = floats(results, "seed")?;
     let target = floats(results, "target.compression")?;
+    let budget: Vec<Option<u32>> = integers(results, "train.epochs")?
+        .into_iter()
+        .map(|b| b.map(|b| b as u32))
+        .collect();
     let done: Vec<bool> = status.iter().map(|s| s == Status::Done.name()).collect();
     let mut out = Vec::new();
     for claim in &spec.raw.claim {
@@ -91,15 +150,17 @@ pub fn evaluate(spec: &Loaded, results: &DataFrame) -> Result<Vec<ClaimResult>> 
             done[i] && glob_match(pattern, &row[i]) && value[i].is_some_and(f64::is_finite)
         };
         // (group, difference) for every `better` run with a `than` partner.
-        let mut pairs: Vec<(Option<f64>, f64)> = Vec::new();
+        let mut pairs: Vec<(Group, f64)> = Vec::new();
         for i in (0..results.height()).filter(|&i| usable(i, &claim.better)) {
-            let group = match claim.pair_by {
+            let compression = match claim.pair_by {
                 PairBy::CompressionAndSeed => target[i],
                 PairBy::Seed => None,
             };
+            // A side that does not train (e.g. magnitude pruning) pairs at every budget.
             let partner = (0..results.height()).find(|&j| {
                 usable(j, &claim.than)
                     && seed[j] == seed[i]
+                    && (budget[j] == budget[i] || budget[j].is_none() || budget[i].is_none())
                     && match claim.pair_by {
                         PairBy::CompressionAndSeed => same(target[j], target[i]),
                         PairBy::Seed => true,
@@ -107,44 +168,69 @@ pub fn evaluate(spec: &Loaded, results: &DataFrame) -> Result<Vec<ClaimResult>> 
             });
             if let Some(j) = partner {
                 let difference = sign * (value[i].expect("usable") - value[j].expect("usable"));
-                pairs.push((group, difference));
+                pairs.push(((compression, budget[i].or(budget[j])), difference));
             }
         }
-        let mut groups: Vec<Option<f64>> = Vec::new();
+        let mut groups: Vec<Group> = Vec::new();
         for (group, _) in &pairs {
-            if !groups.iter().any(|g| same(*g, *group)) {
+            if !groups.iter().any(|g| same_group(*g, *group)) {
                 groups.push(*group);
             }
         }
-        groups.sort_by(|a, b| a.unwrap_or(0.0).total_cmp(&b.unwrap_or(0.0)));
+        groups.sort_by(|a, b| {
+            a.0.unwrap_or(0.0)
+                .total_cmp(&b.0.unwrap_or(0.0))
+                .then(a.1.cmp(&b.1))
+        });
         if groups.is_empty() {
             out.push(ClaimResult {
                 claim: claim.id.clone(),
                 compression: None,
+                budget: None,
                 n: 0,
                 mean: f64::NAN,
                 interval: None,
                 verdict: Verdict::Inconclusive,
+                p: None,
+                holm_p: None,
+                holm_verdict: Verdict::Inconclusive,
             });
         }
         for group in groups {
             let differences: Vec<f64> = pairs
                 .iter()
-                .filter(|(g, _)| same(*g, group))
+                .filter(|(g, _)| same_group(*g, group))
                 .map(|(_, d)| *d)
                 .collect();
             let (mean, interval, verdict) = verdict_of(&differences);
             out.push(ClaimResult {
                 claim: claim.id.clone(),
-                compression: group,
+                compression: group.0,
+                budget: group.1,
                 n: differences.len(),
                 mean,
                 interval,
                 verdict,
+                p: p_value(&differences),
+                holm_p: None,
+                holm_verdict: Verdict::Inconclusive,
             });
         }
     }
+    let tested: Vec<usize> = (0..out.len()).filter(|&i| out[i].p.is_some()).collect();
+    let p: Vec<f64> = tested.iter().map(|&i| out[i].p.expect("tested")).collect();
+    for (&i, adjusted) in tested.iter().zip(holm(&p)) {
+        let result = &mut out[i];
+        result.holm_p = Some(adjusted);
+        if adjusted < 0.05 {
+            result.holm_verdict = verdict_of_sign(result.mean, result.mean);
+        }
+    }
     Ok(out)
+}
+
+fn same_group(a: Group, b: Group) -> bool {
+    same(a.0, b.0) && a.1 == b.1
 }
 
 /// Equal target compressions (both absent, or within rounding of the ratio arithmetic).
@@ -164,6 +250,22 @@ fn higher_is_better(claim: &ClaimSpec) -> bool {
     }
 }
 
+/// "1 epoch", "10 epochs" (with `noun` in the singular).
+fn epochs_text(count: u32, noun: &str) -> String {
+    let plural = if count == 1 { "" } else { "s" };
+    format!("{count} {noun}{plural}")
+}
+
+/// A p-value as the report prints it: 3 significant digits, "< 0.0001" below that.
+fn p_text(p: Option<f64>) -> String {
+    match p {
+        None => "–".to_owned(),
+        Some(p) if p < 1e-4 => "< 0.0001".to_owned(),
+        Some(p) if p < 0.01 => format!("{p:.4}"),
+        Some(p) => format!("{p:.3}"),
+    }
+}
+
 /// The report's "Claims" section (empty when the spec has no claims).
 pub fn render(spec: &Loaded, results: &DataFrame) -> Result<String> {
     if spec.raw.claim.is_empty() {
@@ -171,8 +273,11 @@ pub fn render(spec: &Loaded, results: &DataFrame) -> Result<String> {
     }
     let found = evaluate(spec, results)?;
     let mut out = String::from("\n## Claims\n\n");
-    out.push_str("| Claim | Metric (better − than) | Pairs at | n | Mean difference | 95% interval[^claims] | Verdict |\n");
-    out.push_str("|---|---|---|---|---|---|---|\n");
+    out.push_str(
+        "| Claim | Metric (better − than) | Pairs at | n | Mean difference | 95% interval[^claims] \
+         | Verdict | p | Holm p[^holm] | Verdict, Holm |\n",
+    );
+    out.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
     for claim in &spec.raw.claim {
         let sign = if higher_is_better(claim) {
             ""
@@ -180,9 +285,13 @@ pub fn render(spec: &Loaded, results: &DataFrame) -> Result<String> {
             ", lower is better"
         };
         for result in found.iter().filter(|r| r.claim == claim.id) {
+            let budget = result
+                .budget
+                .map(|b| format!("{}, ", epochs_text(b, "training epoch")))
+                .unwrap_or_default();
             let at = match (claim.pair_by, result.compression) {
-                (PairBy::Seed, _) => "same seed".to_owned(),
-                (_, Some(c)) => format!("{c:.2}x, same seed"),
+                (PairBy::Seed, _) => format!("{budget}same seed"),
+                (_, Some(c)) => format!("{c:.2}x, {budget}same seed"),
                 (_, None) => "–".to_owned(),
             };
             let mean = if result.n == 0 {
@@ -195,24 +304,38 @@ pub fn render(spec: &Loaded, results: &DataFrame) -> Result<String> {
                 .map_or_else(|| "–".to_owned(), |(l, h)| format!("[{l:+.2}, {h:+.2}]"));
             let _ = writeln!(
                 out,
-                "| {}[^claim-{}] | `{}` (`{}` − `{}`{sign}) | {at} | {} | {mean} | {interval} | {} |",
+                "| {}[^claim-{}] | `{}` (`{}` − `{}`{sign}) | {at} | {} | {mean} | {interval} | {} | {} | {} | {} |",
                 claim.text,
                 claim.id,
                 claim.metric,
                 claim.better,
                 claim.than,
                 result.n,
-                result.verdict.name()
+                result.verdict.name(),
+                p_text(result.p),
+                p_text(result.holm_p),
+                result.holm_verdict.name()
             );
         }
     }
+    let tested = found.iter().filter(|r| r.p.is_some()).count();
     out.push_str(
         "\n[^claims]: Each `better` run is paired with the `than` run of the same seed (and, \
          unless `pair_by = \"seed\"`, the same target compression, so both prune the same dense \
-         model); the difference is signed so that positive favours the claim. 95% interval: \
-         mean ± t(0.975, n − 1) · s / √n, Student t over the paired differences. Supported \
-         when the interval lies above 0, contradicted when below, inconclusive when it \
-         contains 0 or with fewer than 2 pairs.\n",
+         model; where the results record it, the same training budget, so both trained as \
+         long before pruning); the difference is signed so that positive favours the claim. \
+         95% interval: mean ± t(0.975, n − 1) · s / √n, Student t over the paired \
+         differences. Supported when the interval lies above 0, contradicted when below, \
+         inconclusive when it contains 0 or with fewer than 2 pairs. p: two-sided paired \
+         t-test of a zero mean difference (p < 0.05 exactly when the interval excludes 0).\n",
+    );
+    let _ = writeln!(
+        out,
+        "[^holm]: Holm's step-down adjustment of the p-values over every line of this report \
+         with at least 2 pairs ({tested} here: all claims, compressions and budgets together), \
+         which holds the chance of any false verdict among them at 5%; \"Verdict, Holm\" is \
+         the verdict at adjusted p < 0.05. With many lines some unadjusted verdicts come out \
+         by chance; the adjusted ones keep that chance at 5% for the whole report."
     );
     for claim in &spec.raw.claim {
         let _ = writeln!(out, "[^claim-{}]: {}", claim.id, claim.citation);
@@ -220,53 +343,109 @@ pub fn render(spec: &Loaded, results: &DataFrame) -> Result<String> {
     Ok(out)
 }
 
-/// The claims figure (`claims.svg|png|csv`): each claim's mean paired difference with its
-/// interval against target compression; `None` without claims.
-pub fn figure(spec: &Loaded, results: &DataFrame) -> Result<Option<Figure>> {
+/// The claims figures: `claims` (each claim's mean paired difference with its interval
+/// against target compression, a line per claim and training budget) and, where a
+/// compression has several budgets, `claims-vs-budget` (the same against the budget, a line
+/// per claim and compression). Empty without claims.
+pub fn figures(spec: &Loaded, results: &DataFrame) -> Result<Vec<Figure>> {
     if spec.raw.claim.is_empty() {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let found = evaluate(spec, results)?;
-    let series = spec
-        .raw
-        .claim
-        .iter()
-        .map(|claim| Series {
-            label: format!("{} ({})", claim.id, claim.metric),
-            points: found
-                .iter()
-                .filter(|r| r.claim == claim.id && r.n > 0)
-                .map(|r| {
-                    let (min, max) = r.interval.unwrap_or((r.mean, r.mean));
-                    Point {
-                        x: r.compression.unwrap_or(1.0),
-                        mean: r.mean,
-                        min,
-                        max,
-                        n: r.n,
+    let tested: Vec<&ClaimResult> = found.iter().filter(|r| r.n > 0).collect();
+    let point = |r: &ClaimResult, x: f64| {
+        let (min, max) = r.interval.unwrap_or((r.mean, r.mean));
+        Point {
+            x,
+            mean: r.mean,
+            min,
+            max,
+            n: r.n,
+        }
+    };
+    let mut by_compression = Vec::new();
+    let mut by_budget = Vec::new();
+    for claim in &spec.raw.claim {
+        let of_claim: Vec<&ClaimResult> = tested
+            .iter()
+            .copied()
+            .filter(|r| r.claim == claim.id)
+            .collect();
+        let label = format!("{} ({})", claim.id, claim.metric);
+        let mut budgets: Vec<Option<u32>> = of_claim.iter().map(|r| r.budget).collect();
+        budgets.sort();
+        budgets.dedup();
+        for budget in &budgets {
+            by_compression.push(Series {
+                label: match budget {
+                    Some(b) if budgets.len() > 1 => {
+                        format!("{label}, {}", epochs_text(*b, "epoch"))
                     }
-                })
-                .collect(),
-        })
-        .collect();
-    Ok(Some(Figure {
+                    _ => label.clone(),
+                },
+                points: of_claim
+                    .iter()
+                    .filter(|r| r.budget == *budget)
+                    .map(|r| point(r, r.compression.unwrap_or(1.0)))
+                    .collect(),
+            });
+        }
+        let mut compressions: Vec<Option<f64>> = Vec::new();
+        for r in &of_claim {
+            if !compressions.iter().any(|c| same(*c, r.compression)) {
+                compressions.push(r.compression);
+            }
+        }
+        for compression in compressions {
+            let points: Vec<Point> = of_claim
+                .iter()
+                .filter(|r| same(r.compression, compression))
+                .filter_map(|r| r.budget.map(|b| point(r, f64::from(b))))
+                .collect();
+            if points.len() > 1 {
+                by_budget.push(Series {
+                    label: match compression {
+                        Some(c) => format!("{label} at {c:.2}x"),
+                        None => label.clone(),
+                    },
+                    points,
+                });
+            }
+        }
+    }
+    let figure = |id: &str, x_scale, x_label: &str, series| Figure {
         spec: FigureSpec {
-            id: "claims".into(),
+            id: id.into(),
             kind: FigureKind::Tradeoff,
             rows: Vec::new(),
             metric: None,
             title: None,
             x_label: None,
             y_label: None,
-            x_scale: AxisScale::Log,
+            x_scale,
             y_scale: AxisScale::Linear,
             legend: Some(LegendPosition::UpperLeft),
         },
         title: "Claims: mean paired difference (better − than) with its 95% interval".into(),
-        x_label: "Target compression of the pruned layers (x)".into(),
+        x_label: x_label.into(),
         y_label: "Paired difference (positive favours the claim)".into(),
         series,
-    }))
+    };
+    let mut figures = vec![figure(
+        "claims",
+        AxisScale::Log,
+        "Target compression of the pruned layers (x)",
+        by_compression,
+    )];
+    if !by_budget.is_empty() {
+        figures.push(figure(
+            "claims-vs-budget",
+            AxisScale::Linear,
+            "Epochs of ADMM/SLR training before hard pruning",
+            by_budget,
+        ));
+    }
+    Ok(figures)
 }
 
 /// t(0.975, df): the two-sided 95% quantile of Student's t, by bisection on its CDF.

@@ -79,6 +79,8 @@ struct RunRecord {
     reason: String,
     target: Option<f64>,
     retrain_epochs: Option<u32>,
+    /// Epochs of the method's training before pruning (`None`: the method does not train).
+    train_epochs: Option<u32>,
     metrics: BTreeMap<String, f64>,
     provenance: Option<Provenance>,
     /// The distinct commits and code fingerprints of its finished stages, in stage order: a run
@@ -128,6 +130,7 @@ pub fn collect(plan: &Plan, runs_root: &Path, data_root: &Path) -> Result<Collec
                             targets.of(row.model, &ratios, sparsity.count_rule)
                         }),
                     retrain_epochs: row.method.prunes().then_some(row.retrain.epochs as u32),
+                    train_epochs: row.train_budget().map(|e| e as u32),
                     metrics: BTreeMap::new(),
                     provenance: None,
                     commits: Vec::new(),
@@ -207,6 +210,10 @@ pub fn collect(plan: &Plan, runs_root: &Path, data_root: &Path) -> Result<Collec
             "retrain.epochs",
             records.iter().map(|r| r.retrain_epochs).collect::<Vec<_>>(),
         ),
+        col(
+            "train.epochs",
+            records.iter().map(|r| r.train_epochs).collect::<Vec<_>>(),
+        ),
         col("version", provenance(&|p| p.version.clone())),
         col("commit", joined(&|r| &r.commits)),
         col("code", joined(&|r| &r.codes)),
@@ -258,6 +265,7 @@ fn read_run(
         reason: String::new(),
         target: None,
         retrain_epochs: None,
+        train_epochs: None,
         metrics: BTreeMap::new(),
         provenance: None,
         commits: Vec::new(),
@@ -267,9 +275,14 @@ fn read_run(
     for stage in &run.stages {
         match &stage.config {
             StageConfig::Prune(c) => {
-                record.target = Some(targets.of(run.model, &c.ratios, c.count_rule))
+                record.target = Some(targets.of(run.model, &c.ratios, c.count_rule));
+                // After the train stage in order: a snapshot's epoch replaces its budget.
+                if let Some(epoch) = c.from_epoch {
+                    record.train_epochs = Some(epoch as u32);
+                }
             }
             StageConfig::Retrain(c) => record.retrain_epochs = Some(c.budget.epochs as u32),
+            StageConfig::Train(c) => record.train_epochs = Some(c.budget.epochs as u32),
             _ => {}
         }
     }

@@ -35,6 +35,58 @@ pub fn integers(df: &DataFrame, name: &str) -> Result<Vec<Option<u64>>> {
         .collect())
 }
 
+/// Columns of the results frame that hold text (read as text whatever they look like: a
+/// commit of digits only is not a number).
+const TEXT_COLUMNS: [&str; 12] = [
+    "row",
+    "group",
+    "model",
+    "dataset",
+    "method",
+    "method_label",
+    "status",
+    "reason",
+    "version",
+    "commit",
+    "code",
+    "backend",
+];
+
+/// Reads a results frame that [`export`] wrote (`results.csv`).
+pub fn read_csv(path: &Path) -> Result<DataFrame> {
+    use polars::prelude::{CsvReadOptions, DataType, Field, Schema, SerReader};
+    if !path.is_file() {
+        return Err(Error::Usage(format!(
+            "{}: no such results frame (a `results.csv` that `slr report` wrote)",
+            path.display()
+        )));
+    }
+    let corrupt = |message: String| Error::Corrupt {
+        path: path.to_owned(),
+        message,
+    };
+    let text: Schema = TEXT_COLUMNS
+        .iter()
+        .map(|name| Field::new((*name).into(), DataType::String))
+        .collect();
+    let frame = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_schema_overwrite(Some(std::sync::Arc::new(text)))
+        .try_into_reader_with_file_path(Some(path.to_owned()))
+        .and_then(|reader| reader.finish())
+        .map_err(|e| corrupt(format!("not a results frame ({e})")))?;
+    // `code` came later: frames written before it render without it.
+    let required = TEXT_COLUMNS.iter().filter(|name| **name != "code");
+    for name in required.chain(&["row_index", "seed", "seeds_planned"]) {
+        if frame.column(name).is_err() {
+            return Err(corrupt(format!(
+                "not a results frame: it has no `{name}` column"
+            )));
+        }
+    }
+    Ok(frame)
+}
+
 /// Writes `<dir>/<stem>.csv` and `<dir>/<stem>.parquet`; returns both paths.
 pub fn export(df: &DataFrame, dir: &Path, stem: &str) -> Result<[PathBuf; 2]> {
     std::fs::create_dir_all(dir).map_err(Error::io(dir))?;

@@ -10,6 +10,7 @@ pub mod collect;
 pub mod figure;
 pub mod footer;
 pub mod frame;
+pub mod plateau;
 pub mod table;
 
 pub use collect::{Collected, Status, collect};
@@ -67,8 +68,60 @@ pub fn build(plan: &Plan, parts: Parts) -> Result<Vec<PathBuf>> {
     for figure in figure::build(&plan.spec, &collected.results, &collected.epochs)? {
         written.extend(figure::write(&figure, &dir)?);
     }
-    if let Some(figure) = claims::figure(&plan.spec, &collected.results)? {
+    for figure in claims::figures(&plan.spec, &collected.results)? {
         written.extend(figure::write(&figure, &dir)?);
     }
     Ok(written)
+}
+
+/// Rewrites `reports/<spec>.md` and the claims figures from a results frame written earlier
+/// (`results.csv`), not from run folders; returns the files written. The per-epoch figures
+/// and the frames need the runs, so they are left as they are.
+pub fn rerender(spec: &crate::spec::Loaded, results_csv: &std::path::Path) -> Result<Vec<PathBuf>> {
+    let results = read_results(spec, results_csv)?;
+    let runtime = &spec.raw.runtime;
+    let id = report_stem(spec);
+    let footer = footer::render(spec, &results, &crate::run::provenance::git_commit())?;
+    let text = table::render(spec, &results, &footer)?;
+    std::fs::create_dir_all(&runtime.reports_root).map_err(Error::io(&runtime.reports_root))?;
+    let path = runtime.reports_root.join(format!("{id}.md"));
+    crate::base::write_atomic(&path, text.as_bytes())?;
+    let mut written = vec![path];
+    let dir = runtime.reports_root.join(&id);
+    for figure in claims::figures(spec, &results)? {
+        written.extend(figure::write(&figure, &dir)?);
+    }
+    Ok(written)
+}
+
+/// A results frame written earlier (`results.csv`), its rows matched to `spec`'s by name: the
+/// spec may have gained rows since.
+pub fn read_results(
+    spec: &crate::spec::Loaded,
+    results_csv: &std::path::Path,
+) -> Result<polars::prelude::DataFrame> {
+    let mut results = frame::read_csv(results_csv)?;
+    let names = frame::strings(&results, "row")?;
+    let mut index = Vec::with_capacity(names.len());
+    for name in &names {
+        let Some(i) = spec.rows.iter().position(|r| &r.name == name) else {
+            return Err(Error::Corrupt {
+                path: results_csv.to_owned(),
+                message: format!(
+                    "row `{name}` is not a row of spec {}; render it with the spec that \
+                     wrote it",
+                    spec.path.display()
+                ),
+            });
+        };
+        index.push(i as u32);
+    }
+    use polars::prelude::{Column, NamedFrom, Series};
+    results
+        .replace(
+            "row_index",
+            Column::from(Series::new("row_index".into(), index)),
+        )
+        .map_err(collect::frame_error)?;
+    Ok(results)
 }

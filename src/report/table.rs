@@ -43,6 +43,7 @@ struct RunView {
     seeds_planned: usize,
     target: Option<f64>,
     retrain_epochs: Option<u64>,
+    train_epochs: Option<u64>,
     /// Computed (in part) by other code than this build (frames without the column: no).
     stale: bool,
 }
@@ -65,6 +66,7 @@ fn rows_of(spec: &Loaded, results: &DataFrame) -> Result<Rows> {
     let planned = integers(results, "seeds_planned")?;
     let target = floats(results, "target.compression")?;
     let retrain = integers(results, "retrain.epochs")?;
+    let train = integers(results, "train.epochs")?;
     let stale = integers(results, "stale")?;
     let mut runs = vec![Vec::new(); spec.rows.len()];
     for i in 0..results.height() {
@@ -84,6 +86,7 @@ fn rows_of(spec: &Loaded, results: &DataFrame) -> Result<Rows> {
                 seeds_planned: planned[i].unwrap_or(0) as usize,
                 target: target[i],
                 retrain_epochs: retrain[i],
+                train_epochs: train[i],
                 stale: stale[i] == Some(1),
             },
         ));
@@ -193,6 +196,9 @@ pub fn render(spec: &Loaded, results: &DataFrame, footer: &str) -> Result<String
                 (Column::RetrainEpochs, Some(r)) => r
                     .retrain_epochs
                     .map_or_else(|| "–".into(), |e| e.to_string()),
+                (Column::TrainEpochs, Some(r)) => {
+                    r.train_epochs.map_or_else(|| "–".into(), |e| e.to_string())
+                }
                 (Column::Measured(metric), Some(r)) => {
                     if let Some(reason) = &not_run {
                         if reason_shown {
@@ -282,6 +288,7 @@ pub fn render(spec: &Loaded, results: &DataFrame, footer: &str) -> Result<String
     for (number, cell) in &published {
         let _ = writeln!(out, "[^p{number}]: {}", cell.citation);
     }
+    out.push_str(&super::plateau::render(spec, results)?);
     out.push_str(&super::claims::render(spec, results)?);
     let _ = write!(out, "\n---\n\n{footer}\n");
     Ok(out)

@@ -416,8 +416,14 @@ impl Executor {
             ratios: config.ratios.clone(),
             rule: config.count_rule,
         };
+        let dir = out.dir.to_path_buf();
         let mut observer = out.observer(
             |recorder: &mut Recorder, record: &EpochRecord, model: &Net| {
+                // Before the epoch's checkpoint: a resume from it finds the snapshot written
+                // (and one from before rewrites the same bytes).
+                if config.snapshots.contains(&record.epoch) {
+                    models::save(model.valid(), &dir.join(store::snapshot_file(record.epoch)))?;
+                }
                 if config.hardprune_every_epoch {
                     // A hard-pruned copy; the model itself trains on untouched.
                     let copy = model.valid();
@@ -458,7 +464,10 @@ impl Executor {
         config: &PruneConfig,
         recorder: &mut Recorder,
     ) -> Result<Net> {
-        let net = self.load_model(run, index - 1)?;
+        let net = match config.from_epoch {
+            None => self.load_model(run, index - 1)?,
+            Some(epoch) => self.load_snapshot(run, index - 1, epoch)?,
+        };
         let masks = Magnitude {
             ratios: config.ratios.clone(),
             rule: config.count_rule,
@@ -538,10 +547,33 @@ impl Executor {
     /// Loads the output model of stage `index` of `run` onto the training device.
     fn load_model(&self, run: &Run, index: usize) -> Result<Net> {
         let path = store::stage_dir(&self.runs_root, run, index).join(store::MODEL);
+        self.load_file(run, &path)
+    }
+
+    /// Loads the model training stage `index` of `run` kept after `epoch`.
+    fn load_snapshot(&self, run: &Run, index: usize, epoch: usize) -> Result<Net> {
+        let dir = store::stage_dir(&self.runs_root, run, index);
+        let path = dir.join(store::snapshot_file(epoch));
+        if !path.exists() {
+            // Its summary verified every file it wrote, so the snapshot was never kept: it was
+            // asked for after the stage had passed that epoch.
+            return Err(Error::Corrupt {
+                path: dir,
+                message: format!(
+                    "the training stage finished without keeping epoch {epoch} (a row asked for \
+                     the snapshot after the stage had passed it); delete the folder to train it \
+                     again with the snapshot"
+                ),
+            });
+        }
+        self.load_file(run, &path)
+    }
+
+    fn load_file(&self, run: &Run, path: &Path) -> Result<Net> {
         Net::init(run.model, &self.device.clone().autodiff())
-            .try_load_file(&path)
+            .try_load_file(path)
             .map_err(|e| Error::Corrupt {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 message: format!("cannot load model ({e}); delete the stage folder to rerun it"),
             })
     }

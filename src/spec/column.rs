@@ -19,12 +19,14 @@ pub enum Column {
     TargetCompression,
     /// Masked-retraining epochs of the row.
     RetrainEpochs,
+    /// Epochs of the method's training before pruning (its final epoch or `prune_at_epoch`).
+    TrainEpochs,
     /// A final per-run metric, shown as mean ± std over seeds.
     Measured(Metric),
 }
 
 /// Columns that are facts of the row, by name.
-const FACTS: [(&str, Column); 7] = [
+const FACTS: [(&str, Column); 8] = [
     ("model", Column::Model),
     ("dataset", Column::Dataset),
     ("method", Column::Method),
@@ -32,6 +34,7 @@ const FACTS: [(&str, Column); 7] = [
     ("seeds", Column::Seeds),
     ("target.compression", Column::TargetCompression),
     ("retrain.epochs", Column::RetrainEpochs),
+    ("train.epochs", Column::TrainEpochs),
 ];
 
 impl Column {
@@ -76,6 +79,7 @@ impl Column {
             Column::Seeds => "Seeds done".into(),
             Column::TargetCompression => "Target compression".into(),
             Column::RetrainEpochs => "Retrain epochs".into(),
+            Column::TrainEpochs => "ADMM/SLR epochs before pruning".into(),
             Column::Measured(m) => m.header(),
         }
     }

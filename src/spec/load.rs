@@ -3,7 +3,7 @@
 
 use super::column::Column;
 use super::method::MethodName;
-use super::types::{FigureKind, RawSpec, RowSpec, ScheduleKind};
+use super::types::{DEFAULT_GROUP, FigureKind, RawSpec, RowSpec, ScheduleKind};
 use crate::base::{glob_match, sha256_hex};
 use crate::catalog::{Architecture, Storage};
 use crate::error::{Error, Result};
@@ -265,6 +265,28 @@ fn parse_set(set: &str) -> Result<(String, Value)> {
 /// table in `[defaults]` applies to the rows of that method only; in a row, only the row's own
 /// method's table is accepted.
 fn merge_rows(path: &Path, raw: &RawSpec) -> Result<Vec<RowSpec>> {
+    let groups: BTreeSet<&str> = raw
+        .rows
+        .iter()
+        .map(|row| {
+            row.get("group")
+                .and_then(|v| v.as_str())
+                .unwrap_or(DEFAULT_GROUP)
+        })
+        .collect();
+    if let Some(unknown) = raw
+        .group_defaults
+        .keys()
+        .find(|g| !groups.contains(g.as_str()))
+    {
+        return Err(Error::spec(
+            path,
+            format!(
+                "key `group_defaults.{unknown}`: no row is in group `{unknown}`; groups: {}",
+                groups.into_iter().collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
     raw.rows
         .iter()
         .enumerate()
@@ -278,7 +300,14 @@ fn merge_rows(path: &Path, raw: &RawSpec) -> Result<Vec<RowSpec>> {
                 .get("method")
                 .or_else(|| raw.defaults.get("method"))
                 .and_then(|v| v.as_str());
+            let group = row
+                .get("group")
+                .and_then(|v| v.as_str())
+                .unwrap_or(DEFAULT_GROUP);
             let mut merged = raw.defaults.clone();
+            if let Some(group_defaults) = raw.group_defaults.get(group) {
+                merge_dict(&mut merged, group_defaults);
+            }
             for other in MethodName::ALL.into_iter().filter(|m| m.has_settings()) {
                 if Some(other.name()) == method {
                     continue;
@@ -474,6 +503,7 @@ fn validate(loaded: &Loaded) -> Result<()> {
                 row.method.name().name()
             ));
         }
+        validate_snapshots(loaded, &at, row).or_else(fail)?;
         if let Err((key, message)) = row.method.validate() {
             return fail(format!("{at}: key `{key}`: {message}"));
         }
@@ -770,6 +800,30 @@ fn validate_report(loaded: &Loaded) -> Result<()> {
             ));
         }
     }
+    if let Some(rule) = &loaded.raw.report.plateau {
+        let per_epoch = Metric::parse(&format!("{}@1", rule.metric))
+            .is_some_and(|m| m.is_final() && m.retrain_epoch().is_none());
+        if !per_epoch {
+            return fail(format!(
+                "key `report.plateau.metric`: `{}` is not recorded after every training epoch; \
+                 allowed values: {}",
+                rule.metric,
+                Metric::AccHardprune
+            ));
+        }
+        if rule.epochs < 2 {
+            return fail(format!(
+                "key `report.plateau.epochs`: {} compares nothing; at least 2",
+                rule.epochs
+            ));
+        }
+        if !(rule.within.is_finite() && rule.within >= 0.0) {
+            return fail(format!(
+                "key `report.plateau.within`: {} must be a number >= 0",
+                rule.within
+            ));
+        }
+    }
     let mut ids = BTreeSet::new();
     for (index, figure) in loaded.raw.figure.iter().enumerate() {
         let at = format!("key `figure[{index}]");
@@ -782,9 +836,12 @@ fn validate_report(loaded: &Loaded) -> Result<()> {
         if !ids.insert(figure.id.as_str()) {
             return fail(format!("{at}.id`: duplicate figure id `{}`", figure.id));
         }
-        if figure.id == "claims" && !loaded.raw.claim.is_empty() {
+        if ["claims", "claims-vs-budget"].contains(&figure.id.as_str())
+            && !loaded.raw.claim.is_empty()
+        {
             return fail(format!(
-                "{at}.id`: `claims` is the claims figure of this spec; choose another id"
+                "{at}.id`: `{}` is a claims figure of this spec; choose another id",
+                figure.id
             ));
         }
         for pattern in &figure.rows {
@@ -892,6 +949,45 @@ fn validate_sparsity(path: &Path, at: &str, row: &RowSpec) -> Result<()> {
                 ));
             }
         }
+    }
+    Ok(())
+}
+
+/// `train.snapshots` and `prune_at_epoch` name epochs of the row's own training. A row that
+/// its profile does not select is not checked against its epochs: it never runs there, and a
+/// budget row's epoch may lie beyond a shorter profile's training.
+fn validate_snapshots(loaded: &Loaded, at: &str, row: &RowSpec) -> std::result::Result<(), String> {
+    for (key, budget) in [("pretrain", &row.pretrain), ("retrain", &row.retrain)] {
+        if !budget.snapshots.is_empty() {
+            return Err(format!(
+                "{at}: key `{key}.snapshots`: only the method's training (`train.snapshots`) \
+                 keeps snapshots"
+            ));
+        }
+    }
+    let trains = row.method.trains();
+    if row.prune_at_epoch.is_some() && !trains {
+        return Err(format!(
+            "{at}: key `prune_at_epoch`: method `{}` has no training stage to prune from",
+            row.method.name().name()
+        ));
+    }
+    if !trains || !loaded.row_selected(row) {
+        return Ok(());
+    }
+    let epochs = row.train.epochs;
+    let in_range = |e: usize| (1..=epochs).contains(&e);
+    if let Some(&bad) = row.train.snapshots.iter().find(|&&e| !in_range(e)) {
+        return Err(format!(
+            "{at}: key `train.snapshots`: epoch {bad} is not an epoch of the row's training \
+             (1..={epochs})"
+        ));
+    }
+    if let Some(bad) = row.prune_at_epoch.filter(|&e| !in_range(e)) {
+        return Err(format!(
+            "{at}: key `prune_at_epoch`: epoch {bad} is not an epoch of the row's training \
+             (1..={epochs})"
+        ));
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use crate::base::glob_match;
 use crate::catalog::{InitScheme, ModelKind};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 /// Every run of a spec.
@@ -47,7 +47,27 @@ pub fn resolve(spec: Loaded, seeds: Option<&[u64]>) -> Plan {
             });
         }
     }
+    keep_snapshots_of_every_row(&mut runs);
     Plan { spec, runs }
+}
+
+/// A training stage shared by several rows keeps every snapshot any of them asks for (its id
+/// leaves snapshots out, so rows with different lists share one folder).
+fn keep_snapshots_of_every_row(runs: &mut [Run]) {
+    let mut wanted: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
+    for stage in runs.iter().flat_map(|r| &r.stages) {
+        if let StageConfig::Train(train) = &stage.config {
+            wanted
+                .entry(stage.id.clone())
+                .or_default()
+                .extend(&train.snapshots);
+        }
+    }
+    for stage in runs.iter_mut().flat_map(|r| &mut r.stages) {
+        if let StageConfig::Train(train) = &mut stage.config {
+            train.snapshots = wanted[&stage.id].clone();
+        }
+    }
 }
 
 fn row_stages(row: &RowSpec, imports: &BTreeMap<PathBuf, String>) -> Vec<Stage> {
@@ -87,7 +107,17 @@ fn row_stages(row: &RowSpec, imports: &BTreeMap<PathBuf, String>) -> Vec<Stage> 
     let sparsity = row.sparsity.clone().unwrap_or_default();
     let ratios = layer_ratios(row.model, &sparsity);
     let consumes = |stages: &[Stage]| stages.last().expect("a dense stage exists").id.clone();
+    // Pruning after the last epoch is pruning the final model: no snapshot, same id as before.
+    let from_epoch = row.prune_at_epoch.filter(|&e| e != row.train.epochs);
     if row.method.trains() {
+        let snapshots = row
+            .train
+            .snapshots
+            .iter()
+            .chain(&from_epoch)
+            .copied()
+            .filter(|&e| e < row.train.epochs)
+            .collect();
         let train = StageConfig::Train(TrainConfig {
             method: row.method.clone(),
             ratios: ratios.clone(),
@@ -96,6 +126,7 @@ fn row_stages(row: &RowSpec, imports: &BTreeMap<PathBuf, String>) -> Vec<Stage> 
             batch_size: row.batch_size,
             budget: row.train.clone(),
             hardprune_every_epoch: row.hardprune_every_epoch,
+            snapshots,
         });
         stages.push(make_stage(train, &consumes(&stages), data_checksum));
     }
@@ -103,6 +134,7 @@ fn row_stages(row: &RowSpec, imports: &BTreeMap<PathBuf, String>) -> Vec<Stage> 
         method: row.method.name().name(),
         ratios: ratios.clone(),
         count_rule: sparsity.count_rule,
+        from_epoch,
         data: row.data.clone(),
     });
     let prune = make_stage(prune, &consumes(&stages), data_checksum);

@@ -9,7 +9,7 @@ use super::types::{BudgetSpec, CountRule, DataSpec, RetrainMask};
 use crate::catalog::{DatasetKind, InitScheme, ModelKind};
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 /// The stages of a run, in execution order.
@@ -91,6 +91,11 @@ pub struct TrainConfig {
     pub budget: BudgetSpec,
     /// Evaluate a hard-pruned copy after every epoch.
     pub hardprune_every_epoch: bool,
+    /// Epochs (before the last) after which the model is kept for pruning: every snapshot
+    /// that the rows sharing this stage ask for. Not part of the id, so asking for more
+    /// renames nothing.
+    #[serde(skip)]
+    pub snapshots: BTreeSet<usize>,
 }
 
 /// Pruning to per-layer ratios and the hard-prune evaluation.
@@ -102,6 +107,10 @@ pub struct PruneConfig {
     pub ratios: BTreeMap<String, f64>,
     /// Count rule.
     pub count_rule: CountRule,
+    /// The consumed training stage's snapshot pruned (after this epoch), instead of its final
+    /// model; part of the id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_epoch: Option<usize>,
     /// The row's data subsets, which the evaluation uses.
     #[serde(skip)]
     pub data: DataSpec,

@@ -17,7 +17,12 @@ pub struct RawSpec {
     /// Row settings shared by every row (a row's own keys win).
     #[serde(default)]
     pub defaults: figment::value::Dict,
-    /// The rows, each merged over `defaults` and checked as a [`RowSpec`].
+    /// Row settings of one group's rows (`[group_defaults.sweep]`), over `defaults` and under
+    /// the row's own keys: how a profile gives one group other seeds or budgets.
+    #[serde(default)]
+    pub group_defaults: BTreeMap<String, figment::value::Dict>,
+    /// The rows, each merged over `defaults` (and its group's `group_defaults`) and checked as
+    /// a [`RowSpec`].
     pub rows: Vec<figment::value::Dict>,
     /// Published numbers, each with its citation.
     #[serde(default)]
@@ -50,6 +55,24 @@ pub struct ReportSpec {
     /// (row facts and every final metric of [`crate::metrics::Metric`]).
     #[serde(default = "ReportSpec::default_columns")]
     pub columns: Vec<String>,
+    /// The rule by which the report's Convergence section says whether each training has
+    /// levelled off (no section without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plateau: Option<PlateauRule>,
+}
+
+/// A training has levelled off when the seed mean of `metric` after each of its last `epochs`
+/// epochs spans at most `within` (in the metric's unit).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PlateauRule {
+    /// A metric recorded after every training epoch as `<metric>@N`: `acc.hardprune` (with
+    /// `hardprune_every_epoch`).
+    pub metric: String,
+    /// How many of the last epochs are compared (at least 2).
+    pub epochs: usize,
+    /// Their largest allowed spread.
+    pub within: f64,
 }
 
 impl ReportSpec {
@@ -74,6 +97,7 @@ impl Default for ReportSpec {
     fn default() -> Self {
         ReportSpec {
             columns: ReportSpec::default_columns(),
+            plateau: None,
         }
     }
 }
@@ -357,6 +381,20 @@ pub struct RowSpec {
     pub train: BudgetSpec,
     /// Evaluate a hard-pruned copy after every epoch of the method's training.
     pub hardprune_every_epoch: bool,
+    /// Prune the model the method's training kept after this epoch (one of `train.snapshots`)
+    /// instead of its final one; `None`: the final model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prune_at_epoch: Option<usize>,
+}
+
+impl RowSpec {
+    /// Epochs of the method's training that the pruned model had (`None`: the method does not
+    /// train).
+    pub fn train_budget(&self) -> Option<usize> {
+        self.method
+            .trains()
+            .then(|| self.prune_at_epoch.unwrap_or(self.train.epochs))
+    }
 }
 
 /// A row as written: the method's name and each method's settings table are separate keys.
@@ -399,6 +437,8 @@ struct RawRow {
     slr: Option<SlrSpec>,
     #[serde(default)]
     hardprune_every_epoch: bool,
+    #[serde(default)]
+    prune_at_epoch: Option<usize>,
 }
 
 impl From<RawRow> for RowSpec {
@@ -423,6 +463,7 @@ impl From<RawRow> for RowSpec {
             retrain_mask: raw.retrain_mask,
             train: raw.train.derive_epochs(batches),
             hardprune_every_epoch: raw.hardprune_every_epoch,
+            prune_at_epoch: raw.prune_at_epoch,
         }
     }
 }
@@ -435,8 +476,11 @@ impl RowSpec {
     }
 }
 
+/// The group of a row that names none.
+pub const DEFAULT_GROUP: &str = "main";
+
 fn default_group() -> String {
-    "main".into()
+    DEFAULT_GROUP.into()
 }
 fn default_seeds() -> Vec<u64> {
     vec![1]
@@ -519,6 +563,11 @@ pub struct BudgetSpec {
     /// none); kept units are scaled by 1 / (1 - dropout), as `tf.nn.dropout` does.
     #[serde(skip_serializing_if = "is_zero")]
     pub dropout: f64,
+    /// Epochs after which a `train` stage keeps its model (`model-epoch-<n>.bpk`), so rows with
+    /// `prune_at_epoch` prune it without training again. Never serialised: keeping more
+    /// snapshots changes no stage id and no stage's `spec.toml`.
+    #[serde(skip_serializing)]
+    pub snapshots: Vec<usize>,
 }
 
 impl Default for BudgetSpec {
@@ -529,6 +578,7 @@ impl Default for BudgetSpec {
             optimizer: SgdSpec::default(),
             schedule: ScheduleSpec::default(),
             dropout: 0.0,
+            snapshots: Vec::new(),
         }
     }
 }

@@ -39,6 +39,35 @@ fn verdicts_of_paired_differences_by_hand() {
     assert_eq!(verdict_of(&[4.0]), (4.0, None, Verdict::Inconclusive));
 }
 
+#[test]
+fn p_values_and_holm_by_hand() {
+    // df = 2: P(|T| >= t) = 1 − t / √(2 + t²). [2, 2.5, 3]: t = 2.5 / (0.5 / √3) = 8.6603.
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-6;
+    let p = claims::p_value(&[2.0, 2.5, 3.0]).unwrap();
+    assert!(close(p, 1.0 - 8.660_254 / 77f64.sqrt()), "{p}");
+    // [1, 2, 3]: t = 2 / (1 / √3) = 3.4641; 0.0742 > 0.05, as the interval holds 0.
+    let p = claims::p_value(&[1.0, 2.0, 3.0]).unwrap();
+    assert!(close(p, 1.0 - 12f64.sqrt() / 14f64.sqrt()), "{p}");
+    // df = 1 is Cauchy: [1, 3] has t = 2, p = 1 − (2/π) atan 2.
+    let p = claims::p_value(&[1.0, 3.0]).unwrap();
+    assert!(
+        close(p, 1.0 - 2.0 / std::f64::consts::PI * 2f64.atan()),
+        "{p}"
+    );
+    assert_eq!(claims::p_value(&[4.0]), None);
+    assert_eq!(claims::p_value(&[1.5, 1.5]), Some(0.0));
+    assert_eq!(claims::p_value(&[0.0, 0.0]), Some(1.0));
+    // Sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1: 0.02, 0.03, 0.06, 0.04 -> 0.06 (the
+    // running maximum), back in the input order.
+    let adjusted = claims::holm(&[0.01, 0.04, 0.03, 0.005]);
+    let expected = [0.03, 0.06, 0.06, 0.02];
+    assert!(
+        adjusted.iter().zip(expected).all(|(a, e)| close(*a, e)),
+        "{adjusted:?}"
+    );
+    assert_eq!(claims::holm(&[0.6, 0.7]), [1.0, 1.0], "capped at 1");
+}
+
 const SPEC: &str = r#"
 [table]
 id = "claims"
@@ -134,24 +163,54 @@ fn bad_claims_are_refused_naming_the_key() {
     insta::assert_snapshot!("claim_validation", all);
 }
 
+/// The committed reports are what the committed code renders from their committed results
+/// (`slr report --from-results`): the table, the notes and the claims word for word (the
+/// provenance line after them names the commit that rendered it), and the claims figure's
+/// points, so the numbers, the verdicts and the code cannot drift apart.
 #[test]
-fn the_committed_lenet5_results_give_these_verdicts() {
-    use polars::prelude::{CsvReadOptions, SerReader};
+fn the_committed_reports_are_rendered_from_their_results() {
+    use slr_repro::report::table;
     let root = super::common::root();
-    let spec = super::common::load_spec(&root.join("experiments/lenet5-mnist.toml"), Some("paper"));
-    let results = CsvReadOptions::default()
-        .with_has_header(true)
-        .try_into_reader_with_file_path(Some(root.join("reports/lenet5-mnist/results.csv")))
-        .unwrap()
-        .finish()
-        .unwrap();
-    // The verdicts follow from the committed paper-profile results (5 seeds at 71.2x, 1 per
-    // sweep rate): re-derived here, the Claims section of the committed report word for word,
-    // so the committed numbers and the claims cannot drift.
-    let rendered = claims::render(&spec, &results).unwrap();
-    let report = std::fs::read_to_string(root.join("reports/lenet5-mnist.md")).unwrap();
-    assert!(report.contains(rendered.trim()), "{rendered}");
-    insta::assert_snapshot!("lenet5_mnist_committed_claims", rendered);
+    for (spec, profile, stem) in [
+        ("lenet5-mnist", "paper", "lenet5-mnist"),
+        ("lenet5-fashion", "paper", "lenet5-fashion"),
+        ("lenet5-mnist", "published", "lenet5-mnist.published"),
+    ] {
+        let spec = super::common::load_spec(
+            &root.join(format!("experiments/{spec}.toml")),
+            Some(profile),
+        );
+        let csv = root.join(format!("reports/{stem}/results.csv"));
+        let results = slr_repro::report::read_results(&spec, &csv).unwrap();
+        let rendered = table::render(&spec, &results, "").unwrap();
+        let committed = std::fs::read_to_string(root.join(format!("reports/{stem}.md"))).unwrap();
+        let body = |text: &str| text.split("\n---\n").next().unwrap().to_owned();
+        assert_eq!(body(&committed), body(&rendered), "reports/{stem}.md");
+        let figures = claims::figures(&spec, &results).unwrap();
+        let committed =
+            std::fs::read_to_string(root.join(format!("reports/{stem}/claims.csv"))).unwrap();
+        assert_eq!(committed, figures[0].csv(), "reports/{stem}/claims.csv");
+    }
+}
+
+/// `slr report --from-results` refuses a missing frame and one whose rows the spec lacks,
+/// naming the file (exit 2).
+#[test]
+fn a_results_frame_is_checked_before_rendering() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = super::common::load_spec(&write(tmp.path(), "claims.toml", SPEC), None);
+    let missing = tmp.path().join("results.csv");
+    let err = slr_repro::report::read_results(&spec, &missing).unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    assert!(err.to_string().contains("no such results frame"), "{err}");
+    let root = super::common::root();
+    let other = root.join("reports/lenet5-fashion/results.csv");
+    let err = slr_repro::report::read_results(&spec, &other).unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    assert!(
+        err.to_string().contains("row `dense` is not a row of spec"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -166,8 +225,9 @@ fn the_claims_figure_plots_each_interval() {
         "acc.hardprune" => [92.0, 93.0, 91.0, 91.0],
     ]
     .unwrap();
-    let figure = claims::figure(&spec, &results).unwrap().unwrap();
-    let written = slr_repro::report::figure::write(&figure, tmp.path()).unwrap();
+    let figures = claims::figures(&spec, &results).unwrap();
+    assert_eq!(figures.len(), 1, "one budget: no figure against the budget");
+    let written = slr_repro::report::figure::write(&figures[0], tmp.path()).unwrap();
     assert_eq!(written.len(), 3, "{written:?}");
     // Differences 1 and 2: mean 1.5, s = 0.7071, t(0.975, 1) = 12.7062 -> ±6.3531.
     let csv = std::fs::read_to_string(tmp.path().join("claims.csv")).unwrap();
@@ -188,24 +248,5 @@ fn reports_of_other_profiles_do_not_overwrite_the_paper_report() {
     assert_eq!(stem(Some("paper")), "lenet5-fashion");
     assert_eq!(stem(Some("smoke")), "lenet5-fashion.smoke");
     assert_eq!(stem(Some("long")), "lenet5-fashion.long");
-}
-
-#[test]
-fn the_committed_fashion_results_give_the_committed_verdicts() {
-    use polars::prelude::{CsvReadOptions, SerReader};
-    let root = super::common::root();
-    let spec =
-        super::common::load_spec(&root.join("experiments/lenet5-fashion.toml"), Some("paper"));
-    let results = CsvReadOptions::default()
-        .with_has_header(true)
-        .try_into_reader_with_file_path(Some(root.join("reports/lenet5-fashion/results.csv")))
-        .unwrap()
-        .finish()
-        .unwrap();
-    // 5 seeds at 71.2x: re-derived from the committed results, the Claims section of the
-    // committed report, word for word.
-    let rendered = claims::render(&spec, &results).unwrap();
-    let report = std::fs::read_to_string(root.join("reports/lenet5-fashion.md")).unwrap();
-    assert!(report.contains(rendered.trim()), "{rendered}");
-    insta::assert_snapshot!("lenet5_fashion_committed_claims", rendered);
+    assert_eq!(stem(Some("converged")), "lenet5-fashion.converged");
 }

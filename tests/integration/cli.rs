@@ -95,7 +95,7 @@ fn unknown_spec_backend_and_profile_exit_2() {
     let out = slr(&["plan", "lenet5-mnist", "--profile", "nope"], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("allowed values: authors, long, paper, published, smoke"),
+        stderr(&out).contains("allowed values: authors, converged, long, paper, published, smoke"),
         "{}",
         stderr(&out)
     );

@@ -1,5 +1,6 @@
 //! One integration test binary; each module covers one layer.
 
+mod budgets;
 mod cifar;
 mod claims;
 mod cli;

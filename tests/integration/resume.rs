@@ -232,6 +232,16 @@ fn sigterm_checkpoints_mid_epoch_and_the_rerun_continues_there() {
 /// Runs `text` to the end once for reference, then again killed (SIGKILL) as soon as a stage
 /// whose folder starts with `stage_prefix` has written its first checkpoint, then reruns it:
 /// the rerun must continue from that checkpoint and give the reference bit for bit.
+/// A training stage killed after it kept a snapshot (epoch 1 of 2) continues, and the row that
+/// prunes the snapshot gets what an uninterrupted run gives.
+#[test]
+fn a_killed_training_keeps_its_snapshots() {
+    let text = format!(
+        "{SPEC}\n[[rows]]\nname = \"admm-e1\"\nmethod = \"admm\"\nhardprune_every_epoch = true\nprune_at_epoch = 1\nsparsity = {{ uniform = 0.8 }}\n"
+    );
+    killed_at_first_checkpoint_continues_bit_for_bit(&text, "train-");
+}
+
 fn killed_at_first_checkpoint_continues_bit_for_bit(text: &str, stage_prefix: &str) {
     let rerun = killed_at_first_checkpoint(text, stage_prefix, |_| {});
     assert!(rerun.contains("continuing from its checkpoint"), "{rerun}");

@@ -470,6 +470,82 @@ fn ids_ignore_spelling_and_defaulted_fields() {
     assert_ne!(mag(&changed_ratio)[2], mag(&reference)[2]);
 }
 
+/// One long training, pruned at several of its epochs: snapshots leave the training stage's
+/// id alone, the pruned epoch enters the prune stage's, and a training stage shared by rows
+/// keeps what every one of them asks for.
+#[test]
+fn snapshots_and_the_pruned_epoch_in_stage_ids() {
+    use slr_repro::spec::StageConfig;
+    let trained = BASE.replace("method = \"magnitude\"", "method = \"admm\"")
+        + "\n[defaults.train]\nepochs = 3\n";
+    let plain = ids(&trained);
+    let with_snapshots = ids(&trained.replace("epochs = 3\n", "epochs = 3\nsnapshots = [1, 2]\n"));
+    assert_eq!(with_snapshots, plain, "snapshots rename nothing");
+    // A row pruning the final epoch is the row without `prune_at_epoch`.
+    let last = ids(&trained.replace("method = \"admm\"", "method = \"admm\"\nprune_at_epoch = 3"));
+    assert_eq!(last, plain);
+    let early = trained.replace("method = \"admm\"", "method = \"admm\"\nprune_at_epoch = 1");
+    let at_1 = ids(&early);
+    let train = |v: &[(StageKind, String)]| v[v.len() - 3].clone();
+    assert_eq!(train(&at_1), train(&plain), "the same training");
+    assert_ne!(
+        at_1[at_1.len() - 2],
+        plain[plain.len() - 2],
+        "another prune stage"
+    );
+    assert_ne!(
+        at_1[at_1.len() - 1],
+        plain[plain.len() - 1],
+        "and retrain stage"
+    );
+    // Two rows share the training; its config keeps the epoch either asks for.
+    let two_rows = format!(
+        "{early}\n[[rows]]\nname = \"admm-e2\"\nmethod = \"admm\"\nprune_at_epoch = 2\nsparsity = {{ uniform = 0.5 }}\n"
+    );
+    let plan = spec::resolve(load(&two_rows, None, &[]).unwrap(), None);
+    let trains: Vec<_> = plan
+        .runs
+        .iter()
+        .flat_map(|r| &r.stages)
+        .filter_map(|s| match &s.config {
+            StageConfig::Train(t) => Some((s.id.clone(), t.snapshots.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(trains.len(), 4, "2 rows x 2 seeds");
+    assert!(trains.iter().all(|(id, _)| *id == trains[0].0));
+    assert!(
+        trains
+            .iter()
+            .all(|(_, snapshots)| snapshots.iter().copied().collect::<Vec<_>>() == [1, 2])
+    );
+}
+
+/// `[group_defaults.<group>]` lies over `[defaults]` for that group's rows, under their own
+/// keys, and profiles overlay it like any key.
+#[test]
+fn group_defaults_apply_to_their_group() {
+    let text = BASE.replace(
+        "[[rows]]\nname = \"mag\"",
+        "[group_defaults.sweep]\nseeds = [3]\n\n[[rows]]\nname = \"mag\"\ngroup = \"sweep\"",
+    ) + "\n[profile.wide.group_defaults.sweep]\nseeds = [3, 4, 5]\n";
+    let seeds = |profile| {
+        load(&text, profile, &[])
+            .unwrap()
+            .rows
+            .iter()
+            .map(|r| r.seeds.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(seeds(None), [vec![1, 2], vec![3]]);
+    assert_eq!(seeds(Some("wide")), [vec![1, 2], vec![3, 4, 5]]);
+    assert_eq!(
+        seeds(Some("smoke")),
+        [vec![7], vec![3]],
+        "the group's own seeds win"
+    );
+}
+
 #[test]
 fn derived_seeds_depend_on_seed_stage_and_purpose() {
     let a = spec::derive_seed(1, StageKind::Pretrain, "init");
@@ -695,6 +771,31 @@ fn validation_gaps_are_refused() {
             "slr_interval_steps_zero",
             BASE.replace("method = \"magnitude\"", "method = \"slr\""),
             vec!["defaults.slr.interval_steps=0"],
+        ),
+        (
+            "prune_at_epoch_without_training",
+            BASE.replace("method = \"magnitude\"", "method = \"magnitude\"\nprune_at_epoch = 1"),
+            vec![],
+        ),
+        (
+            "prune_at_epoch_beyond_training",
+            BASE.replace("method = \"magnitude\"", "method = \"admm\"\nprune_at_epoch = 2"),
+            vec![],
+        ),
+        (
+            "snapshot_beyond_training",
+            BASE.replace("method = \"magnitude\"", "method = \"slr\""),
+            vec!["defaults.train.snapshots=[0]"],
+        ),
+        (
+            "snapshots_of_pretraining",
+            BASE.to_owned(),
+            vec!["defaults.pretrain.snapshots=[1]"],
+        ),
+        (
+            "group_defaults_of_no_group",
+            BASE.replace("[[rows]]\nname = \"dense\"", "[group_defaults.sweep]\nseeds = [1]\n\n[[rows]]\nname = \"dense\""),
+            vec![],
         ),
     ];
     let mut all = String::new();

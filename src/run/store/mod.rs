@@ -36,6 +36,12 @@ pub const SPEC: &str = "spec.toml";
 /// What produced the stage.
 pub const PROVENANCE: &str = "provenance.json";
 
+/// The model a training stage kept after `epoch` (`train.snapshots`), beside its final
+/// `model.bpk`; hashed into the summary like every file of the folder.
+pub fn snapshot_file(epoch: usize) -> String {
+    format!("model-epoch-{epoch}.bpk")
+}
+
 /// The folder of stage `index` of `run` under `runs_root`.
 pub fn stage_dir(runs_root: &Path, run: &Run, index: usize) -> PathBuf {
     runs_root
