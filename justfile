@@ -10,6 +10,16 @@ default:
 reproduce spec profile="paper" *args="":
     cargo run --release -- reproduce {{spec}} --profile {{profile}} {{args}}
 
+# About twice the pure-Rust backend's LeNet-5 speed; needs `just torch-venv`.
+# Run a spec on libtorch's CPU backend: `just reproduce-tch lenet5-fashion converged --jobs 2`.
+reproduce-tch spec profile="paper" *args="":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    just build-tch
+    torch_lib="$(.venv-torch/bin/python -c 'import os, torch; print(os.path.dirname(torch.__file__))')/lib"
+    LD_LIBRARY_PATH="$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+      "${CARGO_TARGET_DIR}-tch/release/slr" reproduce {{spec}} --profile {{profile}} --backend tch-cpu {{args}}
+
 # Show every run of a spec and whether it is cached.
 plan spec profile="paper":
     cargo run --release -- plan {{spec}} --profile {{profile}}
