@@ -36,6 +36,7 @@ pub(crate) fn reproduce(
             stale.len()
         );
     }
+    crate::run::snapshots::prepare(&plan)?;
     link_tensorboard(&runtime.runs_root, &plan);
     backend::set_threads(runtime.threads);
     let datasets: BTreeSet<DatasetKind> = plan.spec.rows.iter().map(|r| r.dataset).collect();

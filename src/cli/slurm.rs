@@ -10,6 +10,7 @@ use crate::run::slurm;
 pub(crate) fn slurm(args: &SpecArgs, options: &slurm::SlurmOptions, submit: bool) -> Result<()> {
     use crate::run::slurm;
     let plan = args.plan()?;
+    crate::run::snapshots::prepare(&plan)?;
     let runtime = &plan.spec.raw.runtime;
     if submit && !command_exists("sbatch") {
         return Err(Error::Usage(

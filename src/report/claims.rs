@@ -44,7 +44,7 @@ pub struct ClaimResult {
     /// The group's target compression (`None`: pairs by seed only).
     pub compression: Option<f64>,
     /// The group's training budget: epochs of the method's training before pruning (`None`:
-    /// the results do not record it, or the `better` rows do not train).
+    /// the results do not record it, or neither side trains).
     pub budget: Option<u32>,
     /// Pairs found.
     pub n: usize,
@@ -156,17 +156,31 @@ pub fn evaluate(spec: &Loaded, results: &DataFrame) -> Result<Vec<ClaimResult>> 
                 PairBy::CompressionAndSeed => target[i],
                 PairBy::Seed => None,
             };
-            // A side that does not train (e.g. magnitude pruning) pairs at every budget.
-            let partner = (0..results.height()).find(|&j| {
-                usable(j, &claim.than)
-                    && seed[j] == seed[i]
-                    && (budget[j] == budget[i] || budget[j].is_none() || budget[i].is_none())
-                    && match claim.pair_by {
-                        PairBy::CompressionAndSeed => same(target[j], target[i]),
-                        PairBy::Seed => true,
-                    }
-            });
-            if let Some(j) = partner {
+            let candidates: Vec<usize> = (0..results.height())
+                .filter(|&j| {
+                    usable(j, &claim.than)
+                        && seed[j] == seed[i]
+                        && match claim.pair_by {
+                            PairBy::CompressionAndSeed => same(target[j], target[i]),
+                            PairBy::Seed => true,
+                        }
+                })
+                .collect();
+            // A side that does not train (e.g. magnitude pruning) pairs at every budget of the
+            // other: one partner per budget.
+            let mut partners: Vec<usize> = Vec::new();
+            for &j in &candidates {
+                let fits = budget[i].is_none() || budget[j].is_none() || budget[j] == budget[i];
+                if fits && !partners.iter().any(|&k| budget[k] == budget[j]) {
+                    partners.push(j);
+                }
+            }
+            if budget[i].is_some() {
+                // One partner: the same budget first, else one that does not train.
+                partners.sort_by_key(|&j| budget[j] != budget[i]);
+                partners.truncate(1);
+            }
+            for j in partners {
                 let difference = sign * (value[i].expect("usable") - value[j].expect("usable"));
                 pairs.push(((compression, budget[i].or(budget[j])), difference));
             }
@@ -256,7 +270,7 @@ fn epochs_text(count: u32, noun: &str) -> String {
     format!("{count} {noun}{plural}")
 }
 
-/// A p-value as the report prints it: 3 significant digits, "< 0.0001" below that.
+/// A p-value as the report prints it: 3 decimals, 4 below 0.01, "< 0.0001" below that.
 fn p_text(p: Option<f64>) -> String {
     match p {
         None => "–".to_owned(),
@@ -342,6 +356,9 @@ pub fn render(spec: &Loaded, results: &DataFrame) -> Result<String> {
     }
     Ok(out)
 }
+
+/// The ids of the claims figures, which a spec's own figures may not take.
+pub const FIGURE_IDS: [&str; 2] = ["claims", "claims-vs-budget"];
 
 /// The claims figures: `claims` (each claim's mean paired difference with its interval
 /// against target compression, a line per claim and training budget) and, where a

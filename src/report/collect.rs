@@ -333,6 +333,18 @@ fn read_run(
         record.provenance = Some(provenance);
         read_epochs(&dir, run, label, &stage.id, epochs)?;
     }
+    if let Some(epoch) = run.stages.iter().find_map(|s| match &s.config {
+        StageConfig::Prune(c) => c.from_epoch,
+        _ => None,
+    }) {
+        // The shared training's summary describes its last epoch; this run pruned an earlier
+        // one, so what the training measured after it is not this run's.
+        record.metrics.retain(|key, _| match Metric::parse(key) {
+            Some(Metric::AccSoft) => false,
+            Some(Metric::AccHardpruneAt(n)) => n <= epoch,
+            _ => true,
+        });
+    }
     if finished < run.stages.len() && record.status == Status::Done {
         record.status = Status::Pending;
         if let Some(reason) = run.dataset.unavailable(data_root) {

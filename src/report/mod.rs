@@ -68,9 +68,7 @@ pub fn build(plan: &Plan, parts: Parts) -> Result<Vec<PathBuf>> {
     for figure in figure::build(&plan.spec, &collected.results, &collected.epochs)? {
         written.extend(figure::write(&figure, &dir)?);
     }
-    for figure in claims::figures(&plan.spec, &collected.results)? {
-        written.extend(figure::write(&figure, &dir)?);
-    }
+    written.extend(write_claims_figures(&plan.spec, &collected.results, &dir)?);
     Ok(written)
 }
 
@@ -88,8 +86,31 @@ pub fn rerender(spec: &crate::spec::Loaded, results_csv: &std::path::Path) -> Re
     crate::base::write_atomic(&path, text.as_bytes())?;
     let mut written = vec![path];
     let dir = runtime.reports_root.join(&id);
-    for figure in claims::figures(spec, &results)? {
-        written.extend(figure::write(&figure, &dir)?);
+    written.extend(write_claims_figures(spec, &results, &dir)?);
+    Ok(written)
+}
+
+/// Writes the claims figures into `dir`, removing a claims figure an earlier report wrote and
+/// this one has not (no longer several budgets).
+fn write_claims_figures(
+    spec: &crate::spec::Loaded,
+    results: &polars::prelude::DataFrame,
+    dir: &std::path::Path,
+) -> Result<Vec<PathBuf>> {
+    let figures = claims::figures(spec, results)?;
+    let mut written = Vec::new();
+    for figure in &figures {
+        written.extend(figure::write(figure, dir)?);
+    }
+    for stem in claims::FIGURE_IDS {
+        if !figures.iter().any(|f| f.spec.id == stem) {
+            for ext in ["svg", "png", "csv"] {
+                let stale = dir.join(format!("{stem}.{ext}"));
+                if stale.is_file() {
+                    std::fs::remove_file(&stale).map_err(Error::io(&stale))?;
+                }
+            }
+        }
     }
     Ok(written)
 }
@@ -102,6 +123,8 @@ pub fn read_results(
 ) -> Result<polars::prelude::DataFrame> {
     let mut results = frame::read_csv(results_csv)?;
     let names = frame::strings(&results, "row")?;
+    let status = frame::strings(&results, "status")?;
+    let seeds = frame::integers(&results, "seed")?;
     let mut index = Vec::with_capacity(names.len());
     for name in &names {
         let Some(i) = spec.rows.iter().position(|r| &r.name == name) else {
@@ -114,6 +137,21 @@ pub fn read_results(
                 ),
             });
         };
+        let row = &spec.rows[i];
+        if status[index.len()] == Status::Done.name()
+            && (!spec.row_selected(row)
+                || !seeds[index.len()].is_some_and(|s| row.seeds.contains(&s)))
+        {
+            return Err(Error::Corrupt {
+                path: results_csv.to_owned(),
+                message: format!(
+                    "it has a finished run of row `{name}` (seed {}) that profile `{}` does not \
+                     run; render it with the profile that wrote it",
+                    seeds[index.len()].map_or_else(|| "?".to_owned(), |s| s.to_string()),
+                    spec.profile.as_deref().unwrap_or("(none)")
+                ),
+            });
+        }
         index.push(i as u32);
     }
     use polars::prelude::{Column, NamedFrom, Series};

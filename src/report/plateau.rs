@@ -25,13 +25,16 @@ pub struct Levelling {
     pub levelled: bool,
 }
 
-/// Judges every selected row that trains and prunes its final model.
+/// Judges every selected row that trains and prunes its final model, and whose finished runs
+/// recorded the rule's metric after every epoch.
 pub fn evaluate(spec: &Loaded, rule: &PlateauRule, results: &DataFrame) -> Result<Vec<Levelling>> {
     let row_index = integers(results, "row_index")?;
     let status = strings(results, "status")?;
     let mut out = Vec::new();
     for (index, row) in spec.rows.iter().enumerate() {
-        if !row.method.trains() || row.prune_at_epoch.is_some() || !spec.row_selected(row) {
+        // A row pruning an earlier snapshot shares a training judged on its own row.
+        let snapshot = row.prune_at_epoch.is_some_and(|e| e != row.train.epochs);
+        if !row.method.trains() || snapshot || !spec.row_selected(row) {
             continue;
         }
         let runs: Vec<usize> = (0..results.height())
@@ -50,6 +53,10 @@ pub fn evaluate(spec: &Loaded, rule: &PlateauRule, results: &DataFrame) -> Resul
             columns.push(values);
         }
         let last_epoch = columns.len();
+        if last_epoch == 0 {
+            // Not recorded per epoch (no `hardprune_every_epoch`): nothing to judge.
+            continue;
+        }
         if last_epoch < rule.epochs {
             out.push(Levelling {
                 row: row.name.clone(),
@@ -65,6 +72,9 @@ pub fn evaluate(spec: &Loaded, rule: &PlateauRule, results: &DataFrame) -> Resul
             .into_iter()
             .filter(|&i| judged.iter().all(|c| c[i].is_some_and(f64::is_finite)))
             .collect();
+        if complete.is_empty() {
+            continue;
+        }
         let means: Vec<f64> = judged
             .iter()
             .map(|c| {
@@ -80,7 +90,7 @@ pub fn evaluate(spec: &Loaded, rule: &PlateauRule, results: &DataFrame) -> Resul
             row: row.name.clone(),
             seeds: complete.len(),
             last_epoch,
-            levelled: !complete.is_empty() && spread <= rule.within,
+            levelled: spread <= rule.within,
             means,
         });
     }
@@ -107,7 +117,12 @@ pub fn render(spec: &Loaded, results: &DataFrame) -> Result<String> {
         rule.metric, rule.epochs, rule.within
     );
     if found.is_empty() {
-        out.push_str("No training row has finished yet.\n");
+        let _ = writeln!(
+            out,
+            "No finished training has recorded `{}` after every epoch \
+             (`hardprune_every_epoch = true`).",
+            rule.metric
+        );
         return Ok(out);
     }
     out.push_str(

@@ -11,6 +11,7 @@ pub mod provenance;
 pub mod serial;
 pub mod signals;
 pub mod slurm;
+pub mod snapshots;
 pub mod status;
 pub mod store;
 

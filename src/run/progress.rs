@@ -151,15 +151,17 @@ impl Progress {
 }
 
 /// `42 s`, `17 min`, `3 h 05 min`.
-fn duration(seconds: f64) -> String {
+/// A duration as people say it: "42 s", "17 min", "3 h 05 min", "2.5 days" (from 48 h).
+pub(super) fn duration(seconds: f64) -> String {
     let s = seconds.round() as u64;
     match s {
         0..60 => format!("{s} s"),
         60..3600 => format!("{} min", (s + 30) / 60),
-        _ => {
+        3600..172_800 => {
             let minutes = (s + 30) / 60;
             format!("{} h {:02} min", minutes / 60, minutes % 60)
         }
+        _ => format!("{:.1} days", seconds / 86_400.0),
     }
 }
 
@@ -172,5 +174,6 @@ mod tests {
         assert_eq!(duration(42.4), "42 s");
         assert_eq!(duration(1019.0), "17 min");
         assert_eq!(duration(11_100.0), "3 h 05 min");
+        assert_eq!(duration(216_000.0), "2.5 days");
     }
 }

@@ -106,14 +106,14 @@ pub fn plan_text(plan: &Plan, calibrate: Option<Backend>) -> Result<String> {
                 model.name(),
                 rate / 1e9,
                 backend.name(),
-                duration_text(flops / rate)
+                super::progress::duration(flops / rate)
             );
         }
         let _ = writeln!(
             out,
             "estimated time on {}: {}",
             backend.name(),
-            duration_text(seconds)
+            super::progress::duration(seconds)
         );
     }
     Ok(out)
@@ -252,17 +252,4 @@ fn flop_text(flops: f64) -> String {
         unit += 1;
     }
     format!("{value:.1} {}FLOP", units[unit])
-}
-
-/// "42 s", "3.5 min", "12.0 h", "4.2 days".
-fn duration_text(seconds: f64) -> String {
-    if seconds < 120.0 {
-        format!("{seconds:.0} s")
-    } else if seconds < 7200.0 {
-        format!("{:.1} min", seconds / 60.0)
-    } else if seconds < 172_800.0 {
-        format!("{:.1} h", seconds / 3600.0)
-    } else {
-        format!("{:.1} days", seconds / 86_400.0)
-    }
 }

@@ -265,25 +265,25 @@ fn parse_set(set: &str) -> Result<(String, Value)> {
 /// table in `[defaults]` applies to the rows of that method only; in a row, only the row's own
 /// method's table is accepted.
 fn merge_rows(path: &Path, raw: &RawSpec) -> Result<Vec<RowSpec>> {
-    let groups: BTreeSet<&str> = raw
-        .rows
-        .iter()
-        .map(|row| {
-            row.get("group")
-                .and_then(|v| v.as_str())
-                .unwrap_or(DEFAULT_GROUP)
-        })
-        .collect();
-    if let Some(unknown) = raw
-        .group_defaults
-        .keys()
-        .find(|g| !groups.contains(g.as_str()))
-    {
+    // A row's group: its own, else `[defaults]`'s, else the default.
+    let group_of = |row: &Dict| -> String {
+        row.get("group")
+            .or_else(|| raw.defaults.get("group"))
+            .and_then(|v| v.as_str())
+            .unwrap_or(DEFAULT_GROUP)
+            .to_owned()
+    };
+    let groups: BTreeSet<String> = raw.rows.iter().map(group_of).collect();
+    if let Some(unknown) = raw.group_defaults.keys().find(|g| !groups.contains(*g)) {
         return Err(Error::spec(
             path,
             format!(
                 "key `group_defaults.{unknown}`: no row is in group `{unknown}`; groups: {}",
-                groups.into_iter().collect::<Vec<_>>().join(", ")
+                groups
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         ));
     }
@@ -300,13 +300,12 @@ fn merge_rows(path: &Path, raw: &RawSpec) -> Result<Vec<RowSpec>> {
                 .get("method")
                 .or_else(|| raw.defaults.get("method"))
                 .and_then(|v| v.as_str());
-            let group = row
-                .get("group")
-                .and_then(|v| v.as_str())
-                .unwrap_or(DEFAULT_GROUP);
+            let group = group_of(row);
             let mut merged = raw.defaults.clone();
-            if let Some(group_defaults) = raw.group_defaults.get(group) {
+            let mut layers = String::from("[defaults]");
+            if let Some(group_defaults) = raw.group_defaults.get(&group) {
                 merge_dict(&mut merged, group_defaults);
+                layers.push_str(&format!(" and [group_defaults.{group}]"));
             }
             for other in MethodName::ALL.into_iter().filter(|m| m.has_settings()) {
                 if Some(other.name()) == method {
@@ -333,7 +332,7 @@ fn merge_rows(path: &Path, raw: &RawSpec) -> Result<Vec<RowSpec>> {
                 .map_err(|e| {
                     Error::spec(
                         path,
-                        describe(&e, &format!("row{name} (rows[{index}] over [defaults]): ")),
+                        describe(&e, &format!("row{name} (rows[{index}] over {layers}): ")),
                     )
                 })
         })

@@ -256,7 +256,7 @@ pub enum PairBy {
     /// target compression.
     #[default]
     CompressionAndSeed,
-    /// Same seed only; one verdict over all pairs.
+    /// Same seed only; one verdict over all pairs of a training budget.
     Seed,
 }
 
@@ -381,8 +381,9 @@ pub struct RowSpec {
     pub train: BudgetSpec,
     /// Evaluate a hard-pruned copy after every epoch of the method's training.
     pub hardprune_every_epoch: bool,
-    /// Prune the model the method's training kept after this epoch (one of `train.snapshots`)
-    /// instead of its final one; `None`: the final model.
+    /// Prune the model the method's training kept after this epoch (the training keeps it
+    /// whether or not `train.snapshots` lists it) instead of its final one; `None`: the final
+    /// model.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prune_at_epoch: Option<usize>,
 }

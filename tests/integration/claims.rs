@@ -211,6 +211,19 @@ fn a_results_frame_is_checked_before_rendering() {
         err.to_string().contains("row `dense` is not a row of spec"),
         "{err}"
     );
+    // The paper profile's frame under the published profile, which runs other seeds and rows.
+    let published = super::common::load_spec(
+        &root.join("experiments/lenet5-mnist.toml"),
+        Some("published"),
+    );
+    let paper = root.join("reports/lenet5-mnist/results.csv");
+    let err = slr_repro::report::read_results(&published, &paper).unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    assert!(
+        err.to_string()
+            .contains("that profile `published` does not run"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -249,4 +262,32 @@ fn reports_of_other_profiles_do_not_overwrite_the_paper_report() {
     assert_eq!(stem(Some("smoke")), "lenet5-fashion.smoke");
     assert_eq!(stem(Some("long")), "lenet5-fashion.long");
     assert_eq!(stem(Some("converged")), "lenet5-fashion.converged");
+}
+
+/// Pairs by training budget: a `better` side that does not train (budget null) pairs with the
+/// `than` run of every budget, one line per budget; two training sides pair at equal budgets.
+#[test]
+fn claims_pair_by_training_budget() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = super::common::load_spec(&write(tmp.path(), "claims.toml", SPEC), None);
+    // Seed 1: slr-10x at budgets 10 and 20, each paired with admm-10x's run of that budget;
+    // seed 2: an slr-10x run with no budget (as a row that does not train), paired with
+    // admm-10x's run at each budget.
+    let results = df![
+        "row" => ["slr-10x", "slr-10x", "slr-10x", "admm-10x", "admm-10x", "admm-10x", "admm-10x"],
+        "seed" => [1u64, 1, 2, 1, 1, 2, 2],
+        "status" => ["done"; 7],
+        "target.compression" => [10.0; 7],
+        "train.epochs" => [Some(10u32), Some(20), None, Some(10), Some(20), Some(10), Some(20)],
+        "acc.hardprune" => [90.0, 92.0, 95.0, 89.0, 90.0, 91.0, 94.0],
+    ]
+    .unwrap();
+    let found = claims::evaluate(&spec, &results).unwrap();
+    let lines: Vec<_> = found
+        .iter()
+        .filter(|r| r.claim == "hardprune")
+        .map(|r| (r.budget, r.n, r.mean))
+        .collect();
+    // Budget 10: 90 − 89 and 95 − 91; budget 20: 92 − 90 and 95 − 94.
+    assert_eq!(lines, [(Some(10), 2, 2.5), (Some(20), 2, 1.5)]);
 }

@@ -229,19 +229,79 @@ fn sigterm_checkpoints_mid_epoch_and_the_rerun_continues_there() {
     assert!(mid_epoch, "no SIGTERM landed inside an epoch");
 }
 
+/// Spec text of [`SPEC`] with a row that prunes the ADMM training's model after epoch 1.
+fn with_snapshot_row() -> String {
+    format!(
+        "{SPEC}\n[[rows]]\nname = \"admm-e1\"\nmethod = \"admm\"\nhardprune_every_epoch = true\nprune_at_epoch = 1\nsparsity = {{ uniform = 0.8 }}\n"
+    )
+}
+
+/// The folder name of row `row`'s training stage in spec `text`.
+fn train_folder(text: &str, row: &str) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    let loaded = super::common::load_spec(&write(tmp.path(), "spec.toml", text), None);
+    let plan = slr_repro::spec::resolve(loaded, None);
+    let run = plan.runs.iter().find(|r| r.row_name == row).unwrap();
+    run.stages
+        .iter()
+        .find(|s| s.kind == slr_repro::spec::StageKind::Train)
+        .unwrap()
+        .folder_name()
+}
+
+/// The ADMM training killed after its first epoch, which it kept for the `admm-e1` row (the
+/// snapshot is written before the epoch's checkpoint), continues; the row that prunes the
+/// snapshot gets what an uninterrupted run gives.
+#[test]
+fn a_killed_training_keeps_its_snapshots() {
+    let text = with_snapshot_row();
+    let folder = train_folder(&text, "admm");
+    let rerun = killed_then_rerun(&text, &text, &folder, |dir| {
+        assert!(
+            dir.join("model-epoch-1.bpk").is_file(),
+            "kept before the checkpoint"
+        );
+    });
+    assert!(rerun.contains("continuing from its checkpoint"), "{rerun}");
+}
+
+/// A training interrupted after epoch 1 without keeping it, rerun when a row asks for epoch 1,
+/// starts afresh (its checkpoint cannot give the snapshot) and ends as a run that kept it.
+#[test]
+fn a_training_past_a_wanted_epoch_starts_afresh() {
+    let text = with_snapshot_row();
+    let folder = train_folder(SPEC, "admm");
+    assert_eq!(
+        folder,
+        train_folder(&text, "admm"),
+        "snapshots rename nothing"
+    );
+    let rerun = killed_then_rerun(SPEC, &text, &folder, |_| {});
+    assert!(
+        rerun.contains("whose model it did not keep; starting the training afresh"),
+        "{rerun}"
+    );
+}
+
+/// A finished training cannot gain a snapshot: the rerun that asks for one stops before
+/// anything runs, naming the folder (exit 2).
+#[test]
+fn a_finished_training_without_a_wanted_snapshot_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs");
+    run_to_end(&write(tmp.path(), "resume.toml", SPEC), &runs);
+    let spec = write(tmp.path(), "resume.toml", &with_snapshot_row());
+    let out = command(&spec, &runs).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let folder = train_folder(SPEC, "admm");
+    assert!(err.contains(&format!("{folder}/seed-1 (epoch 1)")), "{err}");
+    assert!(err.contains("delete these folders"), "{err}");
+}
+
 /// Runs `text` to the end once for reference, then again killed (SIGKILL) as soon as a stage
 /// whose folder starts with `stage_prefix` has written its first checkpoint, then reruns it:
 /// the rerun must continue from that checkpoint and give the reference bit for bit.
-/// A training stage killed after it kept a snapshot (epoch 1 of 2) continues, and the row that
-/// prunes the snapshot gets what an uninterrupted run gives.
-#[test]
-fn a_killed_training_keeps_its_snapshots() {
-    let text = format!(
-        "{SPEC}\n[[rows]]\nname = \"admm-e1\"\nmethod = \"admm\"\nhardprune_every_epoch = true\nprune_at_epoch = 1\nsparsity = {{ uniform = 0.8 }}\n"
-    );
-    killed_at_first_checkpoint_continues_bit_for_bit(&text, "train-");
-}
-
 fn killed_at_first_checkpoint_continues_bit_for_bit(text: &str, stage_prefix: &str) {
     let rerun = killed_at_first_checkpoint(text, stage_prefix, |_| {});
     assert!(rerun.contains("continuing from its checkpoint"), "{rerun}");
@@ -252,11 +312,22 @@ fn killed_at_first_checkpoint_continues_bit_for_bit(text: &str, stage_prefix: &s
 /// then the run is completed: its stages must equal the reference bit for bit. Returns the
 /// rerun's stderr.
 fn killed_at_first_checkpoint(text: &str, stage_prefix: &str, damage: impl Fn(&Path)) -> String {
+    killed_then_rerun(text, text, stage_prefix, damage)
+}
+
+/// [`killed_at_first_checkpoint`] with the rerun (and the reference) on `rerun_text`.
+fn killed_then_rerun(
+    text: &str,
+    rerun_text: &str,
+    stage_prefix: &str,
+    damage: impl Fn(&Path),
+) -> String {
     let tmp = tempfile::tempdir().unwrap();
-    let spec = write(tmp.path(), "resume.toml", text);
+    let reference_spec = write(tmp.path(), "reference.toml", rerun_text);
     let reference_runs = tmp.path().join("reference");
-    run_to_end(&spec, &reference_runs);
+    run_to_end(&reference_spec, &reference_runs);
     let reference = fingerprint(&reference_runs);
+    let spec = write(tmp.path(), "resume.toml", text);
     let runs = tmp.path().join("killed");
     let mut child = command(&spec, &runs).spawn().unwrap();
     let began = Instant::now();
@@ -278,6 +349,7 @@ fn killed_at_first_checkpoint(text: &str, stage_prefix: &str, damage: impl Fn(&P
     let _ = child.kill();
     child.wait().unwrap();
     damage(&stage.expect("the stage checkpointed within 60 s"));
+    let spec = write(tmp.path(), "resume.toml", rerun_text);
     let rerun = run_to_end(&spec, &runs);
     assert_eq!(fingerprint(&runs), reference, "{rerun}");
     rerun
