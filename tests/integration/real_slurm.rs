@@ -277,7 +277,9 @@ fn real_slurm_requeues_a_task_at_its_time_limit() {
     let case = Case::new(&long_dense_spec(30));
     // One minute, warned 45 s before it (Slurm's checks make that 15-30 s into the task).
     case.submit(&["--time", "1", "--warn-seconds", "45"]);
-    drain(&case, 900);
+    // Each requeued attempt waits out Slurm's begin-time delay: about 600 s in all on an idle
+    // 2-core machine, more when other work shares the cores (900 s was exceeded then).
+    drain(&case, 1500);
     case.run_locally(&[]);
     case.assert_equals_local();
     let logs: Vec<String> = std::fs::read_dir(case.runs("cluster").join("slurm/graph/sub-1/logs"))
