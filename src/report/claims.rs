@@ -357,9 +357,6 @@ pub fn render(spec: &Loaded, results: &DataFrame) -> Result<String> {
     Ok(out)
 }
 
-/// The ids of the claims figures, which a spec's own figures may not take.
-pub const FIGURE_IDS: [&str; 2] = ["claims", "claims-vs-budget"];
-
 /// The claims figures: `claims` (each claim's mean paired difference with its interval
 /// against target compression, a line per claim and training budget) and, where a
 /// compression has several budgets, `claims-vs-budget` (the same against the budget, a line
@@ -448,15 +445,16 @@ pub fn figures(spec: &Loaded, results: &DataFrame) -> Result<Vec<Figure>> {
         y_label: "Paired difference (positive favours the claim)".into(),
         series,
     };
+    let [against_compression, against_budget] = crate::spec::CLAIMS_FIGURE_IDS;
     let mut figures = vec![figure(
-        "claims",
+        against_compression,
         AxisScale::Log,
         "Target compression of the pruned layers (x)",
         by_compression,
     )];
     if !by_budget.is_empty() {
         figures.push(figure(
-            "claims-vs-budget",
+            against_budget,
             AxisScale::Linear,
             "Epochs of ADMM/SLR training before hard pruning",
             by_budget,

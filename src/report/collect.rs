@@ -143,7 +143,7 @@ pub fn collect(plan: &Plan, runs_root: &Path, data_root: &Path) -> Result<Collec
         for run in plan.runs.iter().filter(|r| r.row == index) {
             records.push(read_run(
                 run,
-                &row.method.label(),
+                row,
                 runs_root,
                 data_root,
                 &mut targets,
@@ -251,7 +251,7 @@ pub fn collect(plan: &Plan, runs_root: &Path, data_root: &Path) -> Result<Collec
 /// The state, final metrics and per-epoch metrics of one resolved run.
 fn read_run(
     run: &Run,
-    label: &str,
+    row: &RowSpec,
     runs_root: &Path,
     data_root: &Path,
     targets: &mut TargetCompression,
@@ -265,7 +265,7 @@ fn read_run(
         reason: String::new(),
         target: None,
         retrain_epochs: None,
-        train_epochs: None,
+        train_epochs: row.train_budget().map(|e| e as u32),
         metrics: BTreeMap::new(),
         provenance: None,
         commits: Vec::new(),
@@ -275,17 +275,13 @@ fn read_run(
     for stage in &run.stages {
         match &stage.config {
             StageConfig::Prune(c) => {
-                record.target = Some(targets.of(run.model, &c.ratios, c.count_rule));
-                // After the train stage in order: a snapshot's epoch replaces its budget.
-                if let Some(epoch) = c.from_epoch {
-                    record.train_epochs = Some(epoch as u32);
-                }
+                record.target = Some(targets.of(run.model, &c.ratios, c.count_rule))
             }
             StageConfig::Retrain(c) => record.retrain_epochs = Some(c.budget.epochs as u32),
-            StageConfig::Train(c) => record.train_epochs = Some(c.budget.epochs as u32),
             _ => {}
         }
     }
+    let label = row.method.label();
     let mut finished = 0;
     for (index, stage) in run.stages.iter().enumerate() {
         let dir = store::stage_dir(runs_root, run, index);
@@ -331,12 +327,9 @@ fn read_run(
         push_distinct(&mut record.commits, &provenance.git_commit);
         push_distinct(&mut record.codes, &summary.code);
         record.provenance = Some(provenance);
-        read_epochs(&dir, run, label, &stage.id, epochs)?;
+        read_epochs(&dir, run, &label, &stage.id, epochs)?;
     }
-    if let Some(epoch) = run.stages.iter().find_map(|s| match &s.config {
-        StageConfig::Prune(c) => c.from_epoch,
-        _ => None,
-    }) {
+    if let Some(epoch) = row.pruned_snapshot() {
         // The shared training's summary describes its last epoch; this run pruned an earlier
         // one, so what the training measured after it is not this run's.
         record.metrics.retain(|key, _| match Metric::parse(key) {

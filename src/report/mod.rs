@@ -102,7 +102,7 @@ fn write_claims_figures(
     for figure in &figures {
         written.extend(figure::write(figure, dir)?);
     }
-    for stem in claims::FIGURE_IDS {
+    for stem in crate::spec::CLAIMS_FIGURE_IDS {
         if !figures.iter().any(|f| f.spec.id == stem) {
             for ext in ["svg", "png", "csv"] {
                 let stale = dir.join(format!("{stem}.{ext}"));
@@ -126,7 +126,7 @@ pub fn read_results(
     let status = frame::strings(&results, "status")?;
     let seeds = frame::integers(&results, "seed")?;
     let mut index = Vec::with_capacity(names.len());
-    for name in &names {
+    for (at, name) in names.iter().enumerate() {
         let Some(i) = spec.rows.iter().position(|r| &r.name == name) else {
             return Err(Error::Corrupt {
                 path: results_csv.to_owned(),
@@ -138,16 +138,15 @@ pub fn read_results(
             });
         };
         let row = &spec.rows[i];
-        if status[index.len()] == Status::Done.name()
-            && (!spec.row_selected(row)
-                || !seeds[index.len()].is_some_and(|s| row.seeds.contains(&s)))
+        if status[at] == Status::Done.name()
+            && (!spec.row_selected(row) || !seeds[at].is_some_and(|s| row.seeds.contains(&s)))
         {
             return Err(Error::Corrupt {
                 path: results_csv.to_owned(),
                 message: format!(
                     "it has a finished run of row `{name}` (seed {}) that profile `{}` does not \
                      run; render it with the profile that wrote it",
-                    seeds[index.len()].map_or_else(|| "?".to_owned(), |s| s.to_string()),
+                    seeds[at].map_or_else(|| "?".to_owned(), |s| s.to_string()),
                     spec.profile.as_deref().unwrap_or("(none)")
                 ),
             });

@@ -33,8 +33,7 @@ pub fn evaluate(spec: &Loaded, rule: &PlateauRule, results: &DataFrame) -> Resul
     let mut out = Vec::new();
     for (index, row) in spec.rows.iter().enumerate() {
         // A row pruning an earlier snapshot shares a training judged on its own row.
-        let snapshot = row.prune_at_epoch.is_some_and(|e| e != row.train.epochs);
-        if !row.method.trains() || snapshot || !spec.row_selected(row) {
+        if !row.method.trains() || row.pruned_snapshot().is_some() || !spec.row_selected(row) {
             continue;
         }
         let runs: Vec<usize> = (0..results.height())

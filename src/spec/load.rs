@@ -835,7 +835,7 @@ fn validate_report(loaded: &Loaded) -> Result<()> {
         if !ids.insert(figure.id.as_str()) {
             return fail(format!("{at}.id`: duplicate figure id `{}`", figure.id));
         }
-        if ["claims", "claims-vs-budget"].contains(&figure.id.as_str())
+        if super::types::CLAIMS_FIGURE_IDS.contains(&figure.id.as_str())
             && !loaded.raw.claim.is_empty()
         {
             return fail(format!(

@@ -108,7 +108,7 @@ fn row_stages(row: &RowSpec, imports: &BTreeMap<PathBuf, String>) -> Vec<Stage> 
     let ratios = layer_ratios(row.model, &sparsity);
     let consumes = |stages: &[Stage]| stages.last().expect("a dense stage exists").id.clone();
     // Pruning after the last epoch is pruning the final model: no snapshot, same id as before.
-    let from_epoch = row.prune_at_epoch.filter(|&e| e != row.train.epochs);
+    let from_epoch = row.pruned_snapshot();
     if row.method.trains() {
         let snapshots = row
             .train

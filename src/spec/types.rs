@@ -248,6 +248,10 @@ pub struct ClaimSpec {
     pub direction: Option<ClaimDirection>,
 }
 
+/// The ids of the figures the report draws for a spec's claims (against compression and
+/// against the training budget), which the spec's own figures may not take.
+pub const CLAIMS_FIGURE_IDS: [&str; 2] = ["claims", "claims-vs-budget"];
+
 /// How runs are paired for a claim.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -395,6 +399,12 @@ impl RowSpec {
         self.method
             .trains()
             .then(|| self.prune_at_epoch.unwrap_or(self.train.epochs))
+    }
+
+    /// The epoch of the training snapshot the row prunes: `prune_at_epoch` unless it is the
+    /// training's last epoch, whose model is the final one (`None`: the final model).
+    pub fn pruned_snapshot(&self) -> Option<usize> {
+        self.prune_at_epoch.filter(|&e| e != self.train.epochs)
     }
 }
 
