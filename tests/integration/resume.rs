@@ -229,6 +229,64 @@ fn sigterm_checkpoints_mid_epoch_and_the_rerun_continues_there() {
     assert!(mid_epoch, "no SIGTERM landed inside an epoch");
 }
 
+/// SIGTERM to the whole process group of a parallel run (Slurm at a time limit, `scancel`,
+/// `pkill`): each worker gets it twice within milliseconds, from the sender and forwarded by the
+/// runner. That is one request: every worker checkpoints at its next batch boundary instead of
+/// stopping at once, the run exits 130, and the rerun ends as an uninterrupted run.
+#[test]
+fn a_group_sigterm_is_one_request_to_every_worker() {
+    use std::os::unix::process::CommandExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write(tmp.path(), "resume.toml", SPEC);
+    let reference_runs = tmp.path().join("reference");
+    run_to_end(&spec, &reference_runs);
+    let reference = fingerprint(&reference_runs);
+
+    let runs = tmp.path().join("group");
+    let child = command(&spec, &runs)
+        .args(["--jobs", "2"])
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    // The ADMM and SLR trainings run side by side once the pretraining is done.
+    let started = Instant::now();
+    let trainings = || {
+        std::fs::read_dir(&runs).map_or(0, |entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().starts_with("train-"))
+                .filter(|e| e.path().join("seed-1").is_dir())
+                .count()
+        })
+    };
+    while trainings() < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "the two trainings never started"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let group = format!("-{}", child.id());
+    let status = Command::new("kill")
+        .args(["-TERM", "--", &group])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(!err.contains("second signal"), "{err}");
+    for worker in ["[1]", "[2]"] {
+        assert!(
+            err.contains(&format!("{worker} signal received: checkpointing")),
+            "{worker}: {err}"
+        );
+    }
+    run_to_end(&spec, &runs);
+    assert_eq!(fingerprint(&runs), reference);
+}
+
 /// Spec text of [`SPEC`] with a row that prunes the ADMM training's model after epoch 1.
 fn with_snapshot_row() -> String {
     format!(
