@@ -261,9 +261,9 @@ fn parse_set(set: &str) -> Result<(String, Value)> {
     Ok((key.to_owned(), value))
 }
 
-/// Merges every row over `[defaults]` and checks it as a [`RowSpec`]. A method's settings
-/// table in `[defaults]` applies to the rows of that method only; in a row, only the row's own
-/// method's table is accepted.
+/// Merges every row over `[defaults]` and its group's `[group_defaults]`, and checks it as a
+/// [`RowSpec`]. A method's settings table in `[defaults]` or a group's defaults applies to the
+/// rows of that method only; in a row, only the row's own method's table is accepted.
 fn merge_rows(path: &Path, raw: &RawSpec) -> Result<Vec<RowSpec>> {
     // A row's group: its own, else `[defaults]`'s, else the default.
     let group_of = |row: &Dict| -> String {
@@ -287,6 +287,21 @@ fn merge_rows(path: &Path, raw: &RawSpec) -> Result<Vec<RowSpec>> {
             ),
         ));
     }
+    // A group's defaults choose neither a row's name nor, after the fact, its group.
+    for (group, defaults) in &raw.group_defaults {
+        if let Some(key) = ["name", "group"]
+            .into_iter()
+            .find(|k| defaults.contains_key(*k))
+        {
+            return Err(Error::spec(
+                path,
+                format!(
+                    "key `group_defaults.{group}.{key}`: a group's defaults cannot set `{key}`; \
+                     set it on the rows"
+                ),
+            ));
+        }
+    }
     raw.rows
         .iter()
         .enumerate()
@@ -296,14 +311,17 @@ fn merge_rows(path: &Path, raw: &RawSpec) -> Result<Vec<RowSpec>> {
                 .and_then(|v| v.as_str())
                 .map(|n| format!(" `{n}`"))
                 .unwrap_or_default();
+            let group = group_of(row);
+            let group_defaults = raw.group_defaults.get(&group);
+            // In the order the layers merge: the row's, its group's, the spec's.
             let method = row
                 .get("method")
+                .or_else(|| group_defaults.and_then(|d| d.get("method")))
                 .or_else(|| raw.defaults.get("method"))
                 .and_then(|v| v.as_str());
-            let group = group_of(row);
             let mut merged = raw.defaults.clone();
             let mut layers = String::from("[defaults]");
-            if let Some(group_defaults) = raw.group_defaults.get(&group) {
+            if let Some(group_defaults) = group_defaults {
                 merge_dict(&mut merged, group_defaults);
                 layers.push_str(&format!(" and [group_defaults.{group}]"));
             }

@@ -546,6 +546,36 @@ fn group_defaults_apply_to_their_group() {
     );
 }
 
+/// A method named in `[group_defaults.<group>]` is the group's rows' method before
+/// `[defaults]`'s, with its settings table: the tables kept are chosen in the order the layers
+/// merge (row, group, spec).
+#[test]
+fn a_group_defaults_method_keeps_its_settings() {
+    use slr_repro::spec::{MethodSpec, SlrVariant};
+    let text = BASE.replace("[[rows]]\nname = \"dense\"", "").replace(
+        "[[rows]]\nname = \"mag\"\nmethod = \"magnitude\"",
+        "[defaults.admm]\nrho = 0.2\n\n[group_defaults.g]\nmethod = \"slr\"\nsparsity = { uniform = 0.5 }\nslr = { variant = \"paper\" }\n\n\
+         [[rows]]\nname = \"in-group\"\ngroup = \"g\"\n\n\
+         [[rows]]\nname = \"own-table\"\ngroup = \"g\"\nslr = { rho = 0.3 }\n\n\
+         [[rows]]\nname = \"own-method\"\ngroup = \"g\"\nmethod = \"admm\"\n\n[[rows]]\nname = \"mag\"\nmethod = \"magnitude\"",
+    )
+    .replacen("[defaults]\n", "[defaults]\nmethod = \"admm\"\n", 1);
+    let rows = load(&text, None, &[]).unwrap().rows;
+    let method = |name: &str| rows.iter().find(|r| r.name == name).unwrap().method.clone();
+    let MethodSpec::Slr(in_group) = method("in-group") else {
+        panic!("{:?}", method("in-group"))
+    };
+    assert_eq!(in_group.variant, SlrVariant::Paper);
+    let MethodSpec::Slr(own_table) = method("own-table") else {
+        panic!("{:?}", method("own-table"))
+    };
+    assert_eq!((own_table.variant, own_table.rho), (SlrVariant::Paper, 0.3));
+    let MethodSpec::Admm(own_method) = method("own-method") else {
+        panic!("{:?}", method("own-method"))
+    };
+    assert_eq!(own_method.rho, 0.2);
+}
+
 #[test]
 fn derived_seeds_depend_on_seed_stage_and_purpose() {
     let a = spec::derive_seed(1, StageKind::Pretrain, "init");
@@ -791,6 +821,11 @@ fn validation_gaps_are_refused() {
             "snapshots_of_pretraining",
             BASE.to_owned(),
             vec!["defaults.pretrain.snapshots=[1]"],
+        ),
+        (
+            "group_defaults_setting_the_group",
+            BASE.replace("[[rows]]\nname = \"mag\"", "[group_defaults.sweep]\ngroup = \"other\"\n\n[[rows]]\nname = \"mag\"\ngroup = \"sweep\""),
+            vec![],
         ),
         (
             "group_defaults_of_no_group",
