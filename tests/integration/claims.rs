@@ -171,11 +171,19 @@ fn bad_claims_are_refused_naming_the_key() {
 fn the_committed_reports_are_rendered_from_their_results() {
     use slr_repro::report::table;
     let root = super::common::root();
-    for (spec, profile, stem) in [
-        ("lenet5-mnist", "paper", "lenet5-mnist"),
-        ("lenet5-fashion", "paper", "lenet5-fashion"),
-        ("lenet5-mnist", "published", "lenet5-mnist.published"),
-    ] {
+    // Every committed frame: `reports/<spec>[.<profile>]/results.csv` (no profile: `paper`).
+    let mut committed: Vec<String> = std::fs::read_dir(root.join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("results.csv").is_file())
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    committed.sort();
+    for stem in ["lenet5-fashion", "lenet5-mnist", "lenet5-mnist.published"] {
+        assert!(committed.iter().any(|c| c == stem), "{stem}: {committed:?}");
+    }
+    for stem in &committed {
+        let (spec, profile) = stem.split_once('.').unwrap_or((stem, "paper"));
         let spec = super::common::load_spec(
             &root.join(format!("experiments/{spec}.toml")),
             Some(profile),
