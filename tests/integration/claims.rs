@@ -163,10 +163,11 @@ fn bad_claims_are_refused_naming_the_key() {
     insta::assert_snapshot!("claim_validation", all);
 }
 
-/// The committed reports are what the committed code renders from their committed results
-/// (`slr report --from-results`): the table, the notes and the claims word for word (the
-/// provenance line after them names the commit that rendered it), and the claims figure's
-/// points, so the numbers, the verdicts and the code cannot drift apart.
+/// Every committed report (each `reports/*/results.csv` found) is what the committed code
+/// renders from its committed results (`slr report --from-results`): the table, the notes and
+/// the claims word for word (the provenance line after them names the commit that rendered
+/// it), and the claims figure's points, so the numbers, the verdicts and the code cannot drift
+/// apart.
 #[test]
 fn the_committed_reports_are_rendered_from_their_results() {
     use slr_repro::report::table;
