@@ -84,75 +84,89 @@ impl Figure {
     }
 }
 
-/// Builds the figures of `spec` from the frames.
+/// Builds the figures of `spec` from the frames: each over the rows of its patterns that the
+/// profile runs, none for a figure of rows the profile leaves out (e.g. a converged profile's
+/// own rows in the paper profile).
 pub fn build(spec: &Loaded, results: &DataFrame, epochs: &DataFrame) -> Result<Vec<Figure>> {
     spec.raw
         .figure
         .iter()
-        .map(|declared| {
+        .filter_map(|declared| {
             let rows: Vec<&str> = spec
                 .rows
                 .iter()
+                .filter(|r| spec.row_selected(r))
                 .map(|r| r.name.as_str())
                 .filter(|name| {
                     declared.rows.is_empty() || declared.rows.iter().any(|p| glob_match(p, name))
                 })
                 .collect();
-            let metric = declared
-                .metric
-                .clone()
-                .unwrap_or_else(|| Metric::AccTest.key());
-            let (series, title, x_label) = match declared.kind {
-                FigureKind::Epochs => {
-                    let x_label = format!("{} training epoch", training_methods(spec, &rows));
-                    (
-                        epoch_series(epochs, &rows, StageKind::Train.name(), &metric, &|_| None)?,
-                        format!("{} per {x_label}", metric_label(&metric)),
-                        x_label,
-                    )
-                }
-                FigureKind::Retrain => {
-                    // Epoch 0 is the hard-pruned model before any retraining.
-                    let start = start_points(results)?;
-                    (
-                        epoch_series(
-                            epochs,
-                            &rows,
-                            StageKind::Retrain.name(),
-                            &Metric::AccTest.key(),
-                            &|key| start.get(&key).copied(),
-                        )?,
-                        "Test accuracy vs masked-retraining epochs".to_owned(),
-                        "Masked-retraining epochs (0 = hard prune, no retraining)".to_owned(),
-                    )
-                }
-                FigureKind::Tradeoff => (
-                    tradeoff_series(results, &rows, &metric)?,
-                    format!("{} vs compression", metric_label(&metric)),
-                    "Compression of the pruned layers (x)".to_owned(),
-                ),
-            };
-            let y_label = if declared.kind == FigureKind::Retrain {
-                "Test accuracy (%)".to_owned()
-            } else {
-                metric_label(&metric)
-            };
-            // A stand-in's numbers must never pass for the real data set's.
-            let title = declared.title.clone().unwrap_or(title);
-            let title = if uses_standin(results, &rows)? {
-                format!("[STAND-IN DATA] {title}")
-            } else {
-                title
-            };
-            Ok(Figure {
-                title,
-                x_label: declared.x_label.clone().unwrap_or(x_label),
-                y_label: declared.y_label.clone().unwrap_or(y_label),
-                spec: declared.clone(),
-                series,
-            })
+            (!rows.is_empty()).then(|| figure_of(spec, declared, &rows, results, epochs))
         })
         .collect()
+}
+
+/// Figure `declared` over `rows`.
+fn figure_of(
+    spec: &Loaded,
+    declared: &FigureSpec,
+    rows: &[&str],
+    results: &DataFrame,
+    epochs: &DataFrame,
+) -> Result<Figure> {
+    let metric = declared
+        .metric
+        .clone()
+        .unwrap_or_else(|| Metric::AccTest.key());
+    let (series, title, x_label) = match declared.kind {
+        FigureKind::Epochs => {
+            let x_label = format!("{} training epoch", training_methods(spec, rows));
+            (
+                epoch_series(epochs, rows, StageKind::Train.name(), &metric, &|_| None)?,
+                format!("{} per {x_label}", metric_label(&metric)),
+                x_label,
+            )
+        }
+        FigureKind::Retrain => {
+            // Epoch 0 is the hard-pruned model before any retraining.
+            let start = start_points(results)?;
+            (
+                epoch_series(
+                    epochs,
+                    rows,
+                    StageKind::Retrain.name(),
+                    &Metric::AccTest.key(),
+                    &|key| start.get(&key).copied(),
+                )?,
+                "Test accuracy vs masked-retraining epochs".to_owned(),
+                "Masked-retraining epochs (0 = hard prune, no retraining)".to_owned(),
+            )
+        }
+        FigureKind::Tradeoff => (
+            tradeoff_series(results, rows, &metric)?,
+            format!("{} vs compression", metric_label(&metric)),
+            "Compression of the pruned layers (x)".to_owned(),
+        ),
+    };
+    let y_label = if declared.kind == FigureKind::Retrain {
+        "Test accuracy (%)".to_owned()
+    } else {
+        metric_label(&metric)
+    };
+    // A stand-in's numbers must never pass for the real data set's.
+    let title = declared.title.clone().unwrap_or(title);
+    let title = if uses_standin(results, rows)? {
+        format!("[STAND-IN DATA] {title}")
+    } else {
+        title
+    };
+    Ok(Figure {
+        title,
+        x_label: declared.x_label.clone().unwrap_or(x_label),
+        y_label: declared.y_label.clone().unwrap_or(y_label),
+        spec: declared.clone(),
+        series,
+    })
 }
 
 /// Whether any of `rows` runs on a stand-in data set.

@@ -197,6 +197,38 @@ fn rows_a_profile_does_not_select_are_named_under_the_table() {
     );
 }
 
+/// A figure is drawn over the rows its profile runs; one whose rows the profile leaves out is
+/// not drawn at all (no empty frame saying its runs are pending).
+#[test]
+fn figures_of_rows_a_profile_does_not_select_are_left_out() {
+    use slr_repro::report::figure;
+    let tmp = tempfile::tempdir().unwrap();
+    let text = SPEC.replace(
+        "[[rows]]\nname = \"mag\"",
+        "[[rows]]\nname = \"mag\"\ngroup = \"extra\"",
+    ) + "\n[[figure]]\nid = \"all\"\nkind = \"tradeoff\"\nmetric = \"acc.hardprune\"\n\
+         \n[[figure]]\nid = \"extra-only\"\nkind = \"tradeoff\"\nmetric = \"acc.hardprune\"\nrows = [\"mag\"]\n\
+         \n[profile.lean]\ngroups = [\"main\"]\n";
+    let path = write(tmp.path(), "hand.toml", &text);
+    let epochs = df!["row" => [""; 0], "seed" => [0u64; 0], "stage" => [""; 0], "metric" => [""; 0], "epoch" => [0u64; 0], "value" => [0f64; 0]].unwrap();
+    let drawn = |profile| {
+        let spec = super::common::load_spec(&path, profile);
+        figure::build(&spec, &frame(), &epochs)
+            .unwrap()
+            .into_iter()
+            .map(|f| {
+                let labels: Vec<String> = f.series.iter().map(|s| s.label.clone()).collect();
+                format!("{}: {}", f.spec.id, labels.join(", "))
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        drawn(None),
+        ["all: dense, admm, slr, magnitude", "extra-only: magnitude"]
+    );
+    assert_eq!(drawn(Some("lean")), ["all: dense, admm, slr"]);
+}
+
 /// Runs or a rendering from a tree with uncommitted changes are said to be so in words.
 #[test]
 fn the_footer_says_when_code_had_uncommitted_changes() {
