@@ -96,6 +96,21 @@ pub fn evaluate(spec: &Loaded, rule: &PlateauRule, results: &DataFrame) -> Resul
     Ok(out)
 }
 
+/// Least-squares slope of `means` against their epochs (one apart): whether a spread beyond the
+/// rule is a trend or epoch-to-epoch noise.
+fn trend(means: &[f64]) -> f64 {
+    let n = means.len() as f64;
+    let x_mean = (n - 1.0) / 2.0;
+    let y_mean = means.iter().sum::<f64>() / n;
+    let (mut num, mut den) = (0.0, 0.0);
+    for (x, y) in means.iter().enumerate() {
+        let dx = x as f64 - x_mean;
+        num += dx * (y - y_mean);
+        den += dx * dx;
+    }
+    num / den
+}
+
 fn spread(values: &[f64]) -> f64 {
     let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let min = values.iter().copied().fold(f64::INFINITY, f64::min);
@@ -125,13 +140,14 @@ pub fn render(spec: &Loaded, results: &DataFrame) -> Result<String> {
         return Ok(out);
     }
     out.push_str(
-        "| Row | Seeds | Epochs | Seed means over the last epochs | Spread | Levelled off |\n",
+        "| Row | Seeds | Epochs | Seed means over the last epochs | Spread | Trend per epoch[^trend] | Levelled off |\n",
     );
-    out.push_str("|---|---|---|---|---|---|\n");
+    out.push_str("|---|---|---|---|---|---|---|\n");
     for found in &found {
-        let (means, spread) = if found.means.is_empty() {
+        let (means, spread, trend) = if found.means.is_empty() {
             (
                 format!("– (fewer than {} epochs)", rule.epochs),
+                "–".to_owned(),
                 "–".to_owned(),
             )
         } else {
@@ -140,11 +156,12 @@ pub fn render(spec: &Loaded, results: &DataFrame) -> Result<String> {
             (
                 format!("{first}–{}: {}", found.last_epoch, values.join(", ")),
                 format!("{:.2}", spread(&found.means)),
+                format!("{:+.2}", trend(&found.means)),
             )
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {means} | {spread} | {} |",
+            "| {} | {} | {} | {means} | {spread} | {trend} | {} |",
             found.row,
             found.seeds,
             found.last_epoch,
@@ -161,5 +178,22 @@ pub fn render(spec: &Loaded, results: &DataFrame) -> Result<String> {
     } else {
         let _ = writeln!(out, "\nNot levelled off by this rule: {}.", not.join(", "));
     }
+    out.push_str(
+        "\n[^trend]: Least-squares slope of those seed means against the epoch: a spread \
+         beyond the rule with a slope near 0 is epoch-to-epoch noise, one with a slope of its \
+         size is a trend. The rule judges the spread only.\n",
+    );
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trend;
+
+    /// Slope of 1, 2, 2, 3, 5 at epochs 0..4: Σ(x − 2)(y − 2.6) / Σ(x − 2)² = 9 / 10.
+    #[test]
+    fn trend_by_hand() {
+        assert!((trend(&[1.0, 2.0, 2.0, 3.0, 5.0]) - 0.9).abs() < 1e-12);
+        assert_eq!(trend(&[4.0, 4.0, 4.0]), 0.0);
+    }
 }

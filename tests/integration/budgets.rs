@@ -168,7 +168,8 @@ fn the_plateau_rule_by_hand() {
     assert!((found[0].means[1] - 61.8).abs() < 1e-12);
     let section = slr_repro::report::plateau::render(&spec, &results).unwrap();
     assert!(
-        section.contains("| admm | 2 | 3 | 2–3: 61.00, 61.80 | 0.80 | no |"),
+        section.contains("| admm | 2 | 3 | 2–3: 61.00, 61.80 | 0.80 | +0.80 | no |")
+            && section.contains("| slr | 1 | 3 | 2–3: 71.00, 71.40 | 0.40 | +0.40 | yes |"),
         "{section}"
     );
     assert!(
