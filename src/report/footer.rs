@@ -2,6 +2,7 @@
 //! the last of them finished, and what rendered the report. Dates come from the runs, not the
 //! clock, so re-rendering unchanged runs gives the same bytes.
 
+use super::collect::Status;
 use super::frame::{integers, strings};
 use crate::error::Result;
 use crate::spec::Loaded;
@@ -39,12 +40,17 @@ pub fn render(spec: &Loaded, results: &DataFrame, rendered_by_commit: &str) -> R
     let commit = strings(results, "commit")?;
     let backend = strings(results, "backend")?;
     let finished = integers(results, "finished_unix")?;
-    let mut producers: BTreeMap<(String, String, String), usize> = BTreeMap::new();
+    let status = strings(results, "status")?;
+    // Per producer: runs with a finished stage, and how many of those are still pending (a
+    // shared dense model measured, their own stages not yet).
+    let mut producers: BTreeMap<(String, String, String), (usize, usize)> = BTreeMap::new();
     for i in 0..results.height() {
         if finished[i].is_some() {
-            *producers
+            let counts = producers
                 .entry((version[i].clone(), commit[i].clone(), backend[i].clone()))
-                .or_default() += 1;
+                .or_default();
+            counts.0 += 1;
+            counts.1 += usize::from(status[i] == Status::Pending.name());
         }
     }
     let mut out = String::from("Provenance: ");
@@ -53,14 +59,18 @@ pub fn render(spec: &Loaded, results: &DataFrame, rendered_by_commit: &str) -> R
     } else {
         let list: Vec<String> = producers
             .iter()
-            .map(|((v, c, b), n)| {
+            .map(|((v, c, b), (n, pending))| {
                 format!(
-                    "{n} run{} by slr {v} at commit `{c}`{} on {b}",
+                    "{n} run{} by slr {v} at commit `{c}`{} on {b}{}",
                     if *n == 1 { "" } else { "s" },
                     uncommitted(
                         c,
                         " (with uncommitted changes: that commit alone may not give these numbers)"
-                    )
+                    ),
+                    match pending {
+                        0 => String::new(),
+                        p => format!(", {p} of them in part (still pending)"),
+                    }
                 )
             })
             .collect();

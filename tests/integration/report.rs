@@ -149,7 +149,8 @@ fn footer_names_producers_and_the_last_date() {
     let text = footer::render(&spec, &frame(), "xyz").unwrap();
     assert!(
         text.starts_with(
-            "Provenance: measured 8 runs by slr 0.1.0 at commit `abc` on cpu; \
+            "Provenance: measured 8 runs by slr 0.1.0 at commit `abc` on cpu, 1 of them in part \
+             (still pending); \
              1 run by slr 0.1.0 at commit `def` on cpu; last run finished 2026-11-28 (UTC). \
              Spec `hand` ("
         ),
@@ -243,7 +244,7 @@ fn the_footer_says_when_code_had_uncommitted_changes() {
     assert!(
         text.contains(
             "9 runs by slr 0.1.0 at commit `abc-dirty` (with uncommitted changes: that commit \
-             alone may not give these numbers) on cpu"
+             alone may not give these numbers) on cpu, 1 of them in part (still pending)"
         ),
         "{text}"
     );
