@@ -3,14 +3,12 @@
 //! Student-t interval and a verdict. Rendered from the `results` frame only.
 
 use super::collect::Status;
-use super::figure::{Figure, Point, Series};
+use super::figure::{Figure, Point, Series, emptiest_corner};
 use super::frame::{floats, integers, strings};
 use crate::base::glob_match;
 use crate::error::Result;
 use crate::metrics::{Direction, Metric};
-use crate::spec::{
-    AxisScale, ClaimDirection, ClaimSpec, FigureKind, FigureSpec, LegendPosition, Loaded, PairBy,
-};
+use crate::spec::{AxisScale, ClaimDirection, ClaimSpec, FigureKind, FigureSpec, Loaded, PairBy};
 use polars::prelude::DataFrame;
 use std::fmt::Write;
 
@@ -360,7 +358,9 @@ pub fn render(spec: &Loaded, results: &DataFrame) -> Result<String> {
 /// The claims figures: `claims` (each claim's mean paired difference with its interval
 /// against target compression, a line per claim and training budget) and, where a
 /// compression has several budgets, `claims-vs-budget` (the same against the budget, a line
-/// per claim and compression). Empty without claims.
+/// per claim and compression). A budget measured at one compression only, which the budget
+/// figure shows, is no lone point against compression; `claims` is left out when that leaves
+/// it empty. Each legend sits in the corner with the fewest drawn values. Empty without claims.
 pub fn figures(spec: &Loaded, results: &DataFrame) -> Result<Vec<Figure>> {
     if spec.raw.claim.is_empty() {
         return Ok(Vec::new());
@@ -386,30 +386,14 @@ pub fn figures(spec: &Loaded, results: &DataFrame) -> Result<Vec<Figure>> {
             .filter(|r| r.claim == claim.id)
             .collect();
         let label = format!("{} ({})", claim.id, claim.metric);
-        let mut budgets: Vec<Option<u32>> = of_claim.iter().map(|r| r.budget).collect();
-        budgets.sort();
-        budgets.dedup();
-        for budget in &budgets {
-            by_compression.push(Series {
-                label: match budget {
-                    Some(b) if budgets.len() > 1 => {
-                        format!("{label}, {}", epochs_text(*b, "epoch"))
-                    }
-                    _ => label.clone(),
-                },
-                points: of_claim
-                    .iter()
-                    .filter(|r| r.budget == *budget)
-                    .map(|r| point(r, r.compression.unwrap_or(1.0)))
-                    .collect(),
-            });
-        }
+        // Against the budget: one line per compression measured at several budgets.
         let mut compressions: Vec<Option<f64>> = Vec::new();
         for r in &of_claim {
             if !compressions.iter().any(|c| same(*c, r.compression)) {
                 compressions.push(r.compression);
             }
         }
+        let mut on_budget_axis: Vec<Option<f64>> = Vec::new();
         for compression in compressions {
             let points: Vec<Point> = of_claim
                 .iter()
@@ -417,6 +401,7 @@ pub fn figures(spec: &Loaded, results: &DataFrame) -> Result<Vec<Figure>> {
                 .filter_map(|r| r.budget.map(|b| point(r, f64::from(b))))
                 .collect();
             if points.len() > 1 {
+                on_budget_axis.push(compression);
                 by_budget.push(Series {
                     label: match compression {
                         Some(c) => format!("{label} at {c:.2}x"),
@@ -426,8 +411,38 @@ pub fn figures(spec: &Loaded, results: &DataFrame) -> Result<Vec<Figure>> {
                 });
             }
         }
+        // Against compression: one line per budget, but not a lone point the budget figure
+        // already shows (a budget measured at one compression only).
+        let mut budgets: Vec<Option<u32>> = of_claim.iter().map(|r| r.budget).collect();
+        budgets.sort();
+        budgets.dedup();
+        for budget in &budgets {
+            let at_budget: Vec<&ClaimResult> = of_claim
+                .iter()
+                .copied()
+                .filter(|r| r.budget == *budget)
+                .collect();
+            if let [lone] = at_budget[..]
+                && on_budget_axis.iter().any(|c| same(*c, lone.compression))
+            {
+                continue;
+            }
+            let points: Vec<Point> = at_budget
+                .iter()
+                .map(|r| point(r, r.compression.unwrap_or(1.0)))
+                .collect();
+            by_compression.push(Series {
+                label: match budget {
+                    Some(b) if budgets.len() > 1 => {
+                        format!("{label}, {}", epochs_text(*b, "epoch"))
+                    }
+                    _ => label.clone(),
+                },
+                points,
+            });
+        }
     }
-    let figure = |id: &str, x_scale, x_label: &str, series| Figure {
+    let figure = |id: &str, x_scale: AxisScale, x_label: &str, series: Vec<Series>| Figure {
         spec: FigureSpec {
             id: id.into(),
             kind: FigureKind::Tradeoff,
@@ -438,7 +453,7 @@ pub fn figures(spec: &Loaded, results: &DataFrame) -> Result<Vec<Figure>> {
             y_label: None,
             x_scale,
             y_scale: AxisScale::Linear,
-            legend: Some(LegendPosition::UpperLeft),
+            legend: Some(emptiest_corner(&series, x_scale == AxisScale::Log)),
         },
         title: "Claims: mean paired difference (better − than) with its 95% interval".into(),
         x_label: x_label.into(),
@@ -446,12 +461,16 @@ pub fn figures(spec: &Loaded, results: &DataFrame) -> Result<Vec<Figure>> {
         series,
     };
     let [against_compression, against_budget] = crate::spec::CLAIMS_FIGURE_IDS;
-    let mut figures = vec![figure(
-        against_compression,
-        AxisScale::Log,
-        "Target compression of the pruned layers (x)",
-        by_compression,
-    )];
+    let mut figures = Vec::new();
+    // Without budgets this is the only figure, drawn even before any pair exists.
+    if !by_compression.is_empty() || by_budget.is_empty() {
+        figures.push(figure(
+            against_compression,
+            AxisScale::Log,
+            "Target compression of the pruned layers (x)",
+            by_compression,
+        ));
+    }
     if !by_budget.is_empty() {
         figures.push(figure(
             against_budget,

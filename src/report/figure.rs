@@ -451,6 +451,79 @@ fn span(values: impl Iterator<Item = f64>, log: bool, pad: f64) -> Option<std::o
     })
 }
 
+/// The corner whose legend box covers the fewest drawn values (means, interval ends and the
+/// lines between them), for figures whose data decide where there is room: preferred in the
+/// order upper left, upper right, lower left, lower right when several are as empty.
+pub fn emptiest_corner(series: &[Series], log_x: bool) -> LegendPosition {
+    let at = |x: f64| if log_x { x.log10() } else { x };
+    // Every drawn value as (x, lowest y, highest y): each point's interval, and 8 steps along
+    // each line and band between two points.
+    let mut marks: Vec<(f64, f64, f64)> = Vec::new();
+    for s in series {
+        let points: Vec<&Point> = s.points.iter().filter(|p| !log_x || p.x > 0.0).collect();
+        for p in &points {
+            marks.push((at(p.x), p.min.min(p.mean), p.max.max(p.mean)));
+        }
+        for pair in points.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            for k in 1..8 {
+                let t = f64::from(k) / 8.0;
+                let mix = |u: f64, v: f64| u + t * (v - u);
+                marks.push((
+                    mix(at(a.x), at(b.x)),
+                    mix(a.min.min(a.mean), b.min.min(b.mean)),
+                    mix(a.max.max(a.mean), b.max.max(b.mean)),
+                ));
+            }
+        }
+    }
+    let extent = |values: &mut dyn Iterator<Item = f64>| {
+        values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        })
+    };
+    let (x0, x1) = extent(&mut marks.iter().map(|m| m.0));
+    let (y0, y1) = extent(&mut marks.iter().flat_map(|m| [m.1, m.2]));
+    // The legend's share of the plot area at SIZE: about 7.5 px per label character plus the
+    // line sample and margins over ~850 px of width; ~20 px per series over ~470 px of height.
+    let longest = series
+        .iter()
+        .map(|s| s.label.chars().count())
+        .max()
+        .unwrap_or(0);
+    let width = ((longest as f64 * 7.5 + 60.0) / 850.0).min(1.0);
+    let height = ((series.len() as f64 * 20.0 + 24.0) / 470.0).min(1.0);
+    let covered = |left: bool, upper: bool| {
+        let (bx0, bx1) = if left {
+            (0.0, width)
+        } else {
+            (1.0 - width, 1.0)
+        };
+        let (by0, by1) = if upper {
+            (1.0 - height, 1.0)
+        } else {
+            (0.0, height)
+        };
+        let scale = |v: f64, lo: f64, hi: f64| if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
+        marks
+            .iter()
+            .filter(|(x, lo, hi)| {
+                let x = scale(*x, x0, x1);
+                x >= bx0 && x <= bx1 && scale(*hi, y0, y1) >= by0 && scale(*lo, y0, y1) <= by1
+            })
+            .count()
+    };
+    [
+        (LegendPosition::UpperLeft, true, true),
+        (LegendPosition::UpperRight, false, true),
+        (LegendPosition::LowerLeft, true, false),
+        (LegendPosition::LowerRight, false, false),
+    ]
+    .into_iter()
+    .min_by_key(|&(_, left, upper)| covered(left, upper))
+    .map_or(LegendPosition::UpperLeft, |(corner, _, _)| corner)
+}
+
 /// Tick labels: few significant digits, no exponent notation for the ranges plotted here.
 fn tick(v: f64) -> String {
     let a = v.abs();

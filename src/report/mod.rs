@@ -91,7 +91,7 @@ pub fn rerender(spec: &crate::spec::Loaded, results_csv: &std::path::Path) -> Re
 }
 
 /// Writes the claims figures into `dir`, removing a claims figure an earlier report wrote and
-/// this one has not (no longer several budgets).
+/// this one has not (no longer several budgets, or nothing left against compression).
 fn write_claims_figures(
     spec: &crate::spec::Loaded,
     results: &polars::prelude::DataFrame,

@@ -300,3 +300,82 @@ fn claims_pair_by_training_budget() {
     // Budget 10: 90 − 89 and 95 − 91; budget 20: 92 − 90 and 95 − 94.
     assert_eq!(lines, [(Some(10), 2, 2.5), (Some(20), 2, 1.5)]);
 }
+
+#[test]
+fn a_lone_budget_point_is_drawn_against_the_budget_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = super::common::load_spec(&write(tmp.path(), "claims.toml", SPEC), None);
+    // 10x at budgets 10 and 20, 20x at budget 10 only.
+    let results = df![
+        "row" => ["slr-10x", "slr-10x", "admm-10x", "admm-10x", "slr-20x", "admm-20x"],
+        "seed" => [1u64, 1, 1, 1, 1, 1],
+        "status" => ["done"; 6],
+        "target.compression" => [10.0, 10.0, 10.0, 10.0, 20.0, 20.0],
+        "train.epochs" => [10u32, 20, 10, 20, 10, 10],
+        "acc.hardprune" => [90.0, 92.0, 89.0, 90.0, 80.0, 81.0],
+    ]
+    .unwrap();
+    let figures = claims::figures(&spec, &results).unwrap();
+    let drawn: Vec<String> = figures
+        .iter()
+        .flat_map(|f| {
+            f.series.iter().map(|s| {
+                let xs: Vec<f64> = s.points.iter().map(|p| p.x).collect();
+                format!("{}: {} {xs:?}", f.spec.id, s.label)
+            })
+        })
+        .collect();
+    // Budget 20's lone 10x point is the budget figure's second point, not a line of its own.
+    assert_eq!(
+        drawn,
+        [
+            "claims: hardprune (acc.hardprune), 10 epochs [10.0, 20.0]",
+            "claims-vs-budget: hardprune (acc.hardprune) at 10.00x [10.0, 20.0]",
+        ]
+    );
+}
+
+#[test]
+fn the_legend_goes_to_the_emptiest_corner() {
+    use slr_repro::report::figure::{Point, Series, emptiest_corner};
+    use slr_repro::spec::LegendPosition;
+    let series = |label: &str, points: &[(f64, f64)]| Series {
+        label: label.into(),
+        points: points
+            .iter()
+            .map(|&(x, y)| Point {
+                x,
+                mean: y,
+                min: y,
+                max: y,
+                n: 1,
+            })
+            .collect(),
+    };
+    // Rising from lower left to upper right: both other corners are free, upper left first.
+    let rising = [series("a", &[(1.0, 0.0), (100.0, 10.0)])];
+    assert_eq!(emptiest_corner(&rising, true), LegendPosition::UpperLeft);
+    // Falling: the upper left is drawn over.
+    let falling = [series("a", &[(1.0, 10.0), (100.0, 0.0)])];
+    assert_eq!(emptiest_corner(&falling, true), LegendPosition::UpperRight);
+    // Along the top with a point in the lower right: only the lower left is free.
+    let top = [
+        series("a", &[(1.0, 10.0), (100.0, 10.0)]),
+        series("b", &[(100.0, 0.0)]),
+    ];
+    assert_eq!(emptiest_corner(&top, true), LegendPosition::LowerLeft);
+    // Falling from 3 with a point at 1: on a log axis 3 is a quarter of the way from 1 to
+    // 100, clear of a legend box a twelfth of the width; on a linear one it is under it.
+    let from_three = [
+        series("a", &[(3.0, 10.0), (100.0, 0.0)]),
+        series("b", &[(1.0, 0.0)]),
+    ];
+    assert_eq!(
+        emptiest_corner(&from_three, true),
+        LegendPosition::UpperLeft
+    );
+    assert_eq!(
+        emptiest_corner(&from_three, false),
+        LegendPosition::UpperRight
+    );
+}
