@@ -477,13 +477,19 @@ pub fn emptiest_corner(series: &[Series], log_x: bool) -> LegendPosition {
             }
         }
     }
-    let extent = |values: &mut dyn Iterator<Item = f64>| {
-        values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-            (lo.min(v), hi.max(v))
-        })
+    // Marks as shares of the data's extent (already on the log scale, so `span` is linear
+    // here), computed once for the four corners.
+    let (Some(xs), Some(ys)) = (
+        span(marks.iter().map(|m| m.0), false, 0.0),
+        span(marks.iter().flat_map(|m| [m.1, m.2]), false, 0.0),
+    ) else {
+        return LegendPosition::UpperLeft;
     };
-    let (x0, x1) = extent(&mut marks.iter().map(|m| m.0));
-    let (y0, y1) = extent(&mut marks.iter().flat_map(|m| [m.1, m.2]));
+    let share = |v: f64, r: &std::ops::Range<f64>| (v - r.start) / (r.end - r.start);
+    let shares: Vec<(f64, f64, f64)> = marks
+        .iter()
+        .map(|&(x, lo, hi)| (share(x, &xs), share(lo, &ys), share(hi, &ys)))
+        .collect();
     // The legend's share of the plot area at SIZE: about 7.5 px per label character plus the
     // line sample and margins over ~850 px of width; ~20 px per series over ~470 px of height.
     let longest = series
@@ -504,13 +510,9 @@ pub fn emptiest_corner(series: &[Series], log_x: bool) -> LegendPosition {
         } else {
             (0.0, height)
         };
-        let scale = |v: f64, lo: f64, hi: f64| if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
-        marks
+        shares
             .iter()
-            .filter(|(x, lo, hi)| {
-                let x = scale(*x, x0, x1);
-                x >= bx0 && x <= bx1 && scale(*hi, y0, y1) >= by0 && scale(*lo, y0, y1) <= by1
-            })
+            .filter(|&&(x, lo, hi)| x >= bx0 && x <= bx1 && hi >= by0 && lo <= by1)
             .count()
     };
     [
