@@ -117,11 +117,15 @@ pub enum Command {
         /// Spec options.
         #[command(flatten)]
         spec: SpecArgs,
-        /// Render the Markdown table and the claims figures from this results frame
+        /// Render the Markdown table, the claims figures and the figures the results hold
+        /// (trade-offs, hard-prune accuracy per epoch) from this results frame
         /// (`reports/<spec>/results.csv`) instead of run folders: a committed report re-rendered
         /// after the table or claims code changed, or one from a colleague's results.
+        /// Repeated, the frames are merged (a finished run wins over a pending one; two finished
+        /// records of one run must agree) and the merge is written as the report's
+        /// `results.csv`: a profile measured in parts, on several machines or sessions.
         #[arg(long, value_name = "CSV")]
-        from_results: Option<std::path::PathBuf>,
+        from_results: Vec<std::path::PathBuf>,
     },
     /// Rewrite the result frames and the spec's figures (reports/<spec>/) from existing runs.
     Figures {
@@ -282,15 +286,11 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Perf(args) => perf::run(args),
         Command::Export(args) => export::run(&args),
-        Command::Report {
-            spec,
-            from_results: None,
-        } => write_report(&spec.plan()?, report::Parts::All),
-        Command::Report {
-            spec,
-            from_results: Some(csv),
-        } => {
-            for path in report::rerender(&spec.plan()?.spec, &csv)? {
+        Command::Report { spec, from_results } if from_results.is_empty() => {
+            write_report(&spec.plan()?, report::Parts::All)
+        }
+        Command::Report { spec, from_results } => {
+            for path in report::rerender(&spec.plan()?.spec, &from_results)? {
                 println!("wrote {}", path.display());
             }
             Ok(())

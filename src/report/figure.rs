@@ -88,9 +88,72 @@ impl Figure {
 /// profile runs, none for a figure of rows the profile leaves out (e.g. a converged profile's
 /// own rows in the paper profile).
 pub fn build(spec: &Loaded, results: &DataFrame, epochs: &DataFrame) -> Result<Vec<Figure>> {
+    build_where(spec, results, epochs, &|_| true)
+}
+
+/// The figures of `spec` that the results frame alone holds the data of: the trade-offs, and
+/// the per-epoch figures of a metric the results record per epoch (`acc.hardprune@N`, which a
+/// training's summary holds for each of its epochs). The retraining curves and the other
+/// per-epoch metrics need the runs.
+pub fn build_from_results(spec: &Loaded, results: &DataFrame) -> Result<Vec<Figure>> {
+    let epochs = epochs_from_results(results)?;
+    let recorded = strings(&epochs, "metric")?;
+    build_where(spec, results, &epochs, &|declared| match declared.kind {
+        FigureKind::Tradeoff => true,
+        FigureKind::Epochs => declared
+            .metric
+            .as_ref()
+            .is_some_and(|m| recorded.iter().any(|r| r == m)),
+        FigureKind::Retrain => false,
+    })
+}
+
+/// The tidy per-epoch frame (`row`, `seed`, `stage`, `epoch`, `metric`, `value`) of the
+/// training metrics the results record per epoch, from their `<metric>@<epoch>` columns
+/// (`acc.hardprune@N`; `acc.retrain@N` belongs to the retraining stage, not the training).
+fn epochs_from_results(results: &DataFrame) -> Result<DataFrame> {
+    let rows = strings(results, "row")?;
+    let seeds = integers(results, "seed")?;
+    let (mut row, mut seed, mut epoch, mut metric, mut value) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for name in results.get_column_names() {
+        let Some(Metric::AccHardpruneAt(n)) = Metric::parse(name) else {
+            continue;
+        };
+        for (i, v) in floats(results, name)?.into_iter().enumerate() {
+            if let (Some(v), Some(s)) = (v, seeds[i]) {
+                row.push(rows[i].clone());
+                seed.push(s);
+                epoch.push(n as u64);
+                metric.push(Metric::AccHardprune.key());
+                value.push(v);
+            }
+        }
+    }
+    let stage = vec![StageKind::Train.name().to_owned(); row.len()];
+    use polars::prelude::{Column, NamedFrom, Series as Values};
+    DataFrame::new_infer_height(vec![
+        Column::from(Values::new("row".into(), row)),
+        Column::from(Values::new("seed".into(), seed)),
+        Column::from(Values::new("stage".into(), stage)),
+        Column::from(Values::new("epoch".into(), epoch)),
+        Column::from(Values::new("metric".into(), metric)),
+        Column::from(Values::new("value".into(), value)),
+    ])
+    .map_err(super::collect::frame_error)
+}
+
+/// [`build`] of the declared figures `wanted` accepts.
+fn build_where(
+    spec: &Loaded,
+    results: &DataFrame,
+    epochs: &DataFrame,
+    wanted: &dyn Fn(&FigureSpec) -> bool,
+) -> Result<Vec<Figure>> {
     spec.raw
         .figure
         .iter()
+        .filter(|declared| wanted(declared))
         .filter_map(|declared| {
             let rows: Vec<&str> = spec
                 .rows

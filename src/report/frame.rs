@@ -37,7 +37,7 @@ pub fn integers(df: &DataFrame, name: &str) -> Result<Vec<Option<u64>>> {
 
 /// Columns of the results frame that hold text (read as text whatever they look like: a
 /// commit of digits only is not a number).
-const TEXT_COLUMNS: [&str; 12] = [
+pub(crate) const TEXT_COLUMNS: [&str; 12] = [
     "row",
     "group",
     "model",

@@ -1,7 +1,8 @@
 //! Run folders -> Polars frames -> Markdown table, figures and exported frames.
 //!
 //! `collect` reads every run of a spec into two frames; `table` and `figure` render only from
-//! those frames; `frame` exports them as CSV and Parquet for pandas/polars users. Outputs:
+//! those frames; `frame` exports them as CSV and Parquet for pandas/polars users; `merge` joins
+//! results frames of a profile measured in parts. Outputs:
 //! `reports/<spec>.md` and, under `reports/<spec>/`, `results.{csv,parquet}`,
 //! `epochs.{csv,parquet}` and `<figure>.{csv,svg,png}`.
 
@@ -10,6 +11,7 @@ pub mod collect;
 pub mod figure;
 pub mod footer;
 pub mod frame;
+pub mod merge;
 pub mod plateau;
 pub mod table;
 
@@ -72,11 +74,27 @@ pub fn build(plan: &Plan, parts: Parts) -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
-/// Rewrites `reports/<spec>.md` and the claims figures from a results frame written earlier
-/// (`results.csv`), not from run folders; returns the files written. The per-epoch figures
-/// and the frames need the runs, so they are left as they are.
-pub fn rerender(spec: &crate::spec::Loaded, results_csv: &std::path::Path) -> Result<Vec<PathBuf>> {
-    let results = read_results(spec, results_csv)?;
+/// Rewrites `reports/<spec>.md`, the claims figures and the figures whose data the results
+/// hold (trade-offs, and per-epoch figures of a metric recorded per epoch, such as
+/// `acc.hardprune@N`) from results frames written earlier (`results.csv`), not from run
+/// folders; returns the files written. Several frames are merged first ([`merge`]: a committed
+/// report's frame and the runs finished elsewhere since), and the merged frame is written as
+/// the report's `results.csv`. Figures that need the runs' other per-epoch metrics are left as
+/// they are.
+pub fn rerender(spec: &crate::spec::Loaded, results_csvs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let sources = results_csvs
+        .iter()
+        .map(|path| {
+            Ok(merge::Source {
+                path: path.clone(),
+                frame: read_results(spec, path)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let results = match sources.as_slice() {
+        [one] => one.frame.clone(),
+        _ => merge::merge(&sources)?,
+    };
     let runtime = &spec.raw.runtime;
     let id = report_stem(spec);
     let footer = footer::render(spec, &results, &crate::run::provenance::git_commit())?;
@@ -86,6 +104,12 @@ pub fn rerender(spec: &crate::spec::Loaded, results_csv: &std::path::Path) -> Re
     crate::base::write_atomic(&path, text.as_bytes())?;
     let mut written = vec![path];
     let dir = runtime.reports_root.join(&id);
+    if sources.len() > 1 {
+        written.extend(frame::export(&results, &dir, "results")?);
+    }
+    for figure in figure::build_from_results(spec, &results)? {
+        written.extend(figure::write(&figure, &dir)?);
+    }
     written.extend(write_claims_figures(spec, &results, &dir)?);
     Ok(written)
 }

@@ -20,6 +20,7 @@ mod init;
 mod lane_pipeline;
 mod lanes;
 mod layers;
+mod merge;
 mod methods;
 mod models;
 mod parallel;
