@@ -78,9 +78,9 @@ pub fn build(plan: &Plan, parts: Parts) -> Result<Vec<PathBuf>> {
 /// hold (trade-offs, and per-epoch figures of a metric recorded per epoch, such as
 /// `acc.hardprune@N`) from results frames written earlier (`results.csv`), not from run
 /// folders; returns the files written. Several frames are merged first ([`merge`]: a committed
-/// report's frame and the runs finished elsewhere since), and the merged frame is written as
-/// the report's `results.csv`. Figures that need the runs' other per-epoch metrics are left as
-/// they are.
+/// report's frame and the runs finished elsewhere since); the frame rendered is written as the
+/// report's `results.csv` unless it was read from there. Figures that need the runs' other
+/// per-epoch metrics are left as they are.
 pub fn rerender(spec: &crate::spec::Loaded, results_csvs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let sources = results_csvs
         .iter()
@@ -104,7 +104,14 @@ pub fn rerender(spec: &crate::spec::Loaded, results_csvs: &[PathBuf]) -> Result<
     crate::base::write_atomic(&path, text.as_bytes())?;
     let mut written = vec![path];
     let dir = runtime.reports_root.join(&id);
-    if sources.len() > 1 {
+    // The report's own results.csv always holds what its table shows: a merge, or a frame read
+    // from elsewhere (a part measured in its own folder).
+    let own = dir.join("results.csv");
+    let same_file = |path: &PathBuf| match (path.canonicalize(), own.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if !matches!(results_csvs, [one] if same_file(one)) {
         written.extend(frame::export(&results, &dir, "results")?);
     }
     for figure in figure::build_from_results(spec, &results)? {
