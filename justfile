@@ -20,6 +20,30 @@ reproduce-tch spec profile="paper" *args="":
     LD_LIBRARY_PATH="$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
       "${CARGO_TARGET_DIR}-tch/release/slr" reproduce {{spec}} --profile {{profile}} --backend tch-cpu {{args}}
 
+# A profile measured in parts (README): the given seeds of the given row groups on libtorch's
+# CPU backend, in their own runs folder (runs/part-<spec>-<profile>), their results merged into
+# the report's results.csv, table and figures.
+# Measure part of a profile, merge it: `just reproduce-part lenet5-fashion converged 2,3 plateau --jobs 2`.
+reproduce-part spec profile seeds groups *args="":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    just build-tch
+    torch_lib="$(.venv-torch/bin/python -c 'import os, torch; print(os.path.dirname(torch.__file__))')/lib"
+    export LD_LIBRARY_PATH="$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    slr="${CARGO_TARGET_DIR}-tch/release/slr"
+    runs="runs/part-{{spec}}-{{profile}}"
+    groups="$(echo '{{groups}}' | sed 's/[^,][^,]*/"&"/g')"
+    # The part's reports go under its runs folder, never over the report it joins; its frame is
+    # rendered under the whole profile (every seed and group planned), as the report's is.
+    part=(--runs-root "$runs" --set "runtime.reports_root=$runs/reports")
+    "$slr" reproduce {{spec}} --profile {{profile}} --seeds {{seeds}} --set "groups=[$groups]" \
+      --backend tch-cpu "${part[@]}" {{args}}
+    "$slr" report {{spec}} --profile {{profile}} "${part[@]}"
+    stem="{{spec}}"; [ "{{profile}}" = paper ] || stem="{{spec}}.{{profile}}"
+    frames=(--from-results "$runs/reports/$stem/results.csv")
+    [ -f "reports/$stem/results.csv" ] && frames=(--from-results "reports/$stem/results.csv" "${frames[@]}")
+    "$slr" report {{spec}} --profile {{profile}} "${frames[@]}"
+
 # Show every run of a spec and whether it is cached.
 plan spec profile="paper":
     cargo run --release -- plan {{spec}} --profile {{profile}}
