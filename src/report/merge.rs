@@ -11,7 +11,7 @@ use super::collect::{Status, frame_error};
 use super::frame::{TEXT_COLUMNS, floats, integers};
 use crate::error::{Error, Result};
 use polars::prelude::{Column, DataFrame, NamedFrom, Series};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 /// Columns written as unsigned integers (the rest of the non-text columns are floats).
@@ -79,7 +79,7 @@ fn kept<T: Clone>(
 /// Every source's columns: the run columns in the first source's order, then the metrics of
 /// all of them sorted by name.
 fn column_order(sources: &[Source]) -> Vec<String> {
-    let mut metrics: std::collections::BTreeSet<String> = Default::default();
+    let mut metrics: BTreeSet<String> = Default::default();
     for source in sources {
         metrics.extend(metric_columns(&source.frame));
     }
@@ -109,23 +109,33 @@ fn metric_columns(frame: &DataFrame) -> Vec<String> {
     names.into_iter().skip(last + 1).collect()
 }
 
+/// One source's metric columns, read once: `choose` counts what each record measured from
+/// them and `agree` compares finished records through them, so no column is read twice.
+type Metrics = BTreeMap<String, Vec<Option<f64>>>;
+
 /// For each (row, seed) in row then seed order, the (source, position) of the record kept:
 /// the first finished one (every other finished one must agree with it), else the first of
 /// those that measured the most metrics (a run whose shared dense stage finished).
 fn choose(sources: &[Source]) -> Result<Vec<(usize, usize)>> {
     let mut runs: BTreeMap<(u64, u64), Vec<(usize, usize)>> = BTreeMap::new();
+    let mut metrics = Vec::with_capacity(sources.len());
     let mut measured = Vec::new();
     let mut done = Vec::new();
     for (s, source) in sources.iter().enumerate() {
         let row_index = integers(&source.frame, "row_index")?;
         let seed = integers(&source.frame, "seed")?;
         let status = optional_strings(&source.frame, "status")?;
+        let columns = metric_columns(&source.frame)
+            .into_iter()
+            .map(|name| Ok((name.clone(), floats(&source.frame, &name)?)))
+            .collect::<Result<Metrics>>()?;
         let mut counts = vec![0usize; source.frame.height()];
-        for name in metric_columns(&source.frame) {
-            for (count, value) in counts.iter_mut().zip(floats(&source.frame, &name)?) {
+        for values in columns.values() {
+            for (count, value) in counts.iter_mut().zip(values) {
                 *count += usize::from(value.is_some());
             }
         }
+        metrics.push(columns);
         measured.push(counts);
         done.push(
             status
@@ -149,7 +159,7 @@ fn choose(sources: &[Source]) -> Result<Vec<(usize, usize)>> {
             .filter(|&(s, i)| done[s][i])
             .collect();
         for pair in finished.windows(2) {
-            agree(sources, pair[0], pair[1])?;
+            agree(sources, &metrics, pair[0], pair[1])?;
         }
         let fullest = records.iter().map(|&(s, i)| measured[s][i]).max();
         let kept = finished.first().copied().unwrap_or_else(|| {
@@ -164,15 +174,18 @@ fn choose(sources: &[Source]) -> Result<Vec<(usize, usize)>> {
 }
 
 /// Two finished records of one run: an error naming both files, the run and the first metric
-/// they differ in, unless every metric either of them has is equal in both.
-fn agree(sources: &[Source], (a, i): (usize, usize), (b, j): (usize, usize)) -> Result<()> {
-    let mut names = metric_columns(&sources[a].frame);
-    names.extend(metric_columns(&sources[b].frame));
-    names.sort();
-    names.dedup();
-    for name in &names {
-        let x = floats(&sources[a].frame, name)?[i];
-        let y = floats(&sources[b].frame, name)?[j];
+/// they differ in, unless every metric either of them has is equal in both (a metric a
+/// source lacks reads as unmeasured).
+fn agree(
+    sources: &[Source],
+    metrics: &[Metrics],
+    (a, i): (usize, usize),
+    (b, j): (usize, usize),
+) -> Result<()> {
+    let names: BTreeSet<&String> = metrics[a].keys().chain(metrics[b].keys()).collect();
+    let value = |s: usize, name: &String, k: usize| metrics[s].get(name).and_then(|v| v[k]);
+    for name in names {
+        let (x, y) = (value(a, name, i), value(b, name, j));
         // Bit-equal or both NaN: the same run computed twice.
         let same = match (x, y) {
             (Some(x), Some(y)) => x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()),
