@@ -23,9 +23,18 @@ use clap::{Parser, Subcommand};
 use serde::Deserialize;
 use std::path::PathBuf;
 
+/// `slr --version`: the crate version and the commit the binary was built from, the one its
+/// stages record (`provenance.json`).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SLR_BUILD_COMMIT"),
+    ")"
+);
+
 /// Reproduce SLR vs ADMM pruning experiments from declarative specs.
 #[derive(Debug, Parser)]
-#[command(name = "slr", version, about)]
+#[command(name = "slr", version = VERSION, about)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

@@ -1,7 +1,6 @@
 //! `provenance.json`: what produced a stage (binary, commit, backend, threads, data, times).
 
 use serde::{Deserialize, Serialize};
-use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Where a stage's numbers came from.
@@ -9,7 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub struct Provenance {
     /// `slr` version.
     pub version: String,
-    /// Git commit of the working tree, with `-dirty` when it has changes (or `unknown`).
+    /// Git commit the binary was built from, with `-dirty` when its sources had changes (or
+    /// `unknown`).
     pub git_commit: String,
     /// Backend and device.
     pub backend: String,
@@ -35,32 +35,11 @@ pub fn now_unix() -> u64 {
         .unwrap_or(0)
 }
 
-/// `git rev-parse HEAD` plus `-dirty` when tracked files outside `reports/` changed, or
-/// `unknown` outside a repository.
+/// The commit this binary was built from (12 digits), with `-dirty` when its sources differed
+/// from it, or `unknown` when built outside a repository (`build.rs`). Not the working
+/// directory's: a binary built in one checkout and run in another names the code it runs.
 pub fn git_commit() -> String {
-    let head = Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
-    let Some(head) = head else {
-        return "unknown".into();
-    };
-    let dirty = Command::new("git")
-        // Generated reports do not make the code dirty (rendering one changes it).
-        .args([
-            "status",
-            "--porcelain",
-            "--untracked-files=no",
-            "--",
-            ".",
-            ":(exclude)reports",
-        ])
-        .output()
-        .ok()
-        .is_some_and(|o| !o.stdout.is_empty());
-    if dirty { format!("{head}-dirty") } else { head }
+    env!("SLR_BUILD_COMMIT").to_owned()
 }
 
 /// The fingerprint of the code that determines the numbers of a stage of `model`: the SHA-256

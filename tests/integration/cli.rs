@@ -16,6 +16,53 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The commit a binary records is the one it was built from, also when it runs in another
+/// checkout: a binary built in a clean clone and run from a working tree at another commit
+/// (or with uncommitted changes) must not name that tree's commit.
+#[test]
+fn the_version_names_the_build_commit_wherever_it_runs() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .current_dir(elsewhere.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    git(&["init", "-q"]);
+    git(&["commit", "-q", "--allow-empty", "-m", "another checkout"]);
+    let other_head = git(&["rev-parse", "--short=12", "HEAD"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_slr"))
+        .arg("--version")
+        .current_dir(elsewhere.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let built = slr_repro::run::provenance::git_commit();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("slr {} (commit {built})\n", env!("CARGO_PKG_VERSION"))
+    );
+    assert!(
+        !built.starts_with(&other_head),
+        "{built} is the other checkout's"
+    );
+    // Built in this repository: its HEAD, with `-dirty` only if sources changed since.
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_owned();
+    assert!(
+        built == head || built == format!("{head}-dirty"),
+        "built from {built}, repository at {head}: build.rs did not rerun after HEAD moved"
+    );
+}
+
 #[test]
 fn bad_spec_exits_2_naming_file_and_key() {
     let tmp = tempfile::tempdir().unwrap();
