@@ -1,6 +1,7 @@
 //! The binary: exit codes and messages for bad input, `plan` and `where`, environment layer.
 
 use super::common::{data_root, root, write};
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn slr(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -22,19 +23,22 @@ fn stderr(o: &Output) -> String {
 #[test]
 fn the_version_names_the_build_commit_wherever_it_runs() {
     let elsewhere = tempfile::tempdir().unwrap();
-    let git = |args: &[&str]| {
+    let git = |dir: &Path, args: &[&str]| {
         let out = Command::new("git")
             .args(["-c", "user.name=t", "-c", "user.email=t@t"])
             .args(args)
-            .current_dir(elsewhere.path())
+            .current_dir(dir)
             .output()
             .unwrap();
         assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     };
-    git(&["init", "-q"]);
-    git(&["commit", "-q", "--allow-empty", "-m", "another checkout"]);
-    let other_head = git(&["rev-parse", "--short=12", "HEAD"]);
+    git(elsewhere.path(), &["init", "-q"]);
+    git(
+        elsewhere.path(),
+        &["commit", "-q", "--allow-empty", "-m", "another checkout"],
+    );
+    let other_head = git(elsewhere.path(), &["rev-parse", "--short=12", "HEAD"]);
     let out = Command::new(env!("CARGO_BIN_EXE_slr"))
         .arg("--version")
         .current_dir(elsewhere.path())
@@ -51,12 +55,7 @@ fn the_version_names_the_build_commit_wherever_it_runs() {
         "{built} is the other checkout's"
     );
     // Built in this repository: its HEAD, with `-dirty` only if sources changed since.
-    let head = Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
-        .current_dir(root())
-        .output()
-        .unwrap();
-    let head = String::from_utf8_lossy(&head.stdout).trim().to_owned();
+    let head = git(&root(), &["rev-parse", "--short=12", "HEAD"]);
     assert!(
         built == head || built == format!("{head}-dirty"),
         "built from {built}, repository at {head}: build.rs did not rerun after HEAD moved"
